@@ -1,0 +1,88 @@
+//! The command line every server variant shares, and the line it prints once listening.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use crate::connection::Config;
+
+/// Options every server variant accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub addr: IpAddr,
+    /// Port to listen on; 0 picks a free one (the `listening on` line tells which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Threads, pool size or executors, as the variant defines it. Default: the number of CPUs.
+    #[arg(long)]
+    pub workers: Option<NonZeroUsize>,
+    /// Close a connection whose request head is not complete this long after it started.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Close a keep-alive connection idle this long between requests.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+}
+
+impl ServerArgs {
+    /// The address to bind.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port)
+    }
+
+    /// `--workers`, or the number of CPUs this process may run on.
+    pub fn workers(&self) -> usize {
+        self.workers
+            .or_else(|| std::thread::available_parallelism().ok())
+            .map_or(1, NonZeroUsize::get)
+    }
+
+    /// The per-connection settings these options describe.
+    pub fn config(&self) -> Config {
+        Config::new(self.header_timeout, self.idle_timeout)
+    }
+}
+
+/// A duration such as `10s`, `250ms` or `1m`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text).map_err(|err| format!("`{text}`: {err} (e.g. 10s, 250ms)"))
+}
+
+/// The one line a server prints to stdout when it is ready: `listening on http://ADDR:PORT`.
+pub fn listening_line(addr: SocketAddr) -> String {
+    format!("{LISTENING_PREFIX}{addr}")
+}
+
+/// What the listening line starts with; the address follows.
+pub const LISTENING_PREFIX: &str = "listening on http://";
+
+/// Parses a listening line back into the address.
+pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
+    line.trim().strip_prefix(LISTENING_PREFIX)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_line_round_trips() {
+        for addr in ["127.0.0.1:45000", "[::1]:8080"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            assert_eq!(parse_listening_line(&listening_line(addr)), Some(addr));
+        }
+        assert_eq!(listening_line("127.0.0.1:1".parse().unwrap()), "listening on http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,39 @@
+//! The one response spec every runtime-matrix server serves.
+//!
+//! This crate is sans-I/O: bytes go in, response bytes and the next step come out. Every
+//! server variant drives a [`Connection`] from its own I/O loop and re-implements none of
+//! this, so any difference the harness measures comes from the runtime alone. The harness
+//! uses the same crate to know what a correct answer is.
+//!
+//! # Layout
+//! - [`limits`]: every size and time limit, with why it has its value.
+//! - [`scan`]: finding the end of a head without re-scanning (linear in bytes received).
+//! - [`request`]: parsing a head with `httparse`, plus the checks it leaves to us.
+//! - [`routes`]: which answer a method and path get.
+//! - [`chunked`]: the strict chunked-body decoder.
+//! - [`response`]: the exact response bytes.
+//! - [`date`]: the cached `Date` value.
+//! - [`connection`]: the state machine tying them together.
+//! - [`cli`]: the command line every server shares, and its `listening on` line.
+//!
+//! # The routes
+//! | request | answer |
+//! |---|---|
+//! | `GET`/`HEAD /` | 200, `Hello, world!\n` |
+//! | `GET /bytes/{n}` | 200, n bytes (n ≤ 16 MiB; larger 413, not a number 400) |
+//! | `GET /sleep/{ms}` | 200 after ms milliseconds (ms ≤ 10 000, else 400) |
+//! | `POST /`, `POST /echo` | 200, the request body |
+//! | unknown path / method not allowed / unknown method | 404 / 405 with `Allow` / 501 |
+
+pub mod chunked;
+pub mod cli;
+pub mod connection;
+pub mod date;
+pub mod limits;
+pub mod request;
+pub mod response;
+pub mod routes;
+pub mod scan;
+
+pub use connection::{Config, Connection, Lifecycle, Step};
+pub use response::Status;
