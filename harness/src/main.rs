@@ -1,1 +1,5 @@
-fn main() {}
+//! `harness`: see the crate docs, or run `harness --help`.
+
+fn main() -> std::process::ExitCode {
+    harness::cli::run()
+}

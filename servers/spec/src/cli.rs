@@ -34,9 +34,7 @@ impl ServerArgs {
 
     /// `--workers`, or the number of CPUs this process may run on.
     pub fn workers(&self) -> usize {
-        self.workers
-            .or_else(|| std::thread::available_parallelism().ok())
-            .map_or(1, NonZeroUsize::get)
+        self.workers.or_else(|| std::thread::available_parallelism().ok()).map_or(1, NonZeroUsize::get)
     }
 
     /// The per-connection settings these options describe.

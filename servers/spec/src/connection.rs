@@ -371,10 +371,7 @@ impl Connection {
             }
         };
         let content_length = output.len();
-        response::encode_head(
-            out,
-            &HeadFields { status, content_type, content_length, allow, connection },
-        );
+        response::encode_head(out, &HeadFields { status, content_type, content_length, allow, connection });
         let send_body = request.method != Method::Head && content_length > 0;
         self.state = match output {
             _ if !send_body => self.after_response(request.keep_alive),
@@ -411,11 +408,8 @@ impl Connection {
                 *next == body.len()
             }
         };
-        self.state = if finished {
-            self.after_response(keep_alive)
-        } else {
-            State::Streaming { output, keep_alive }
-        };
+        self.state =
+            if finished { self.after_response(keep_alive) } else { State::Streaming { output, keep_alive } };
     }
 
     /// The state after a response has been fully produced.
@@ -443,7 +437,7 @@ impl Connection {
     }
 
     /// Returns the step that waits for input, flushing output first.
-    fn wait(&mut self, now: Instant, out: &mut Vec<u8>, between_requests: bool) -> Step {
+    fn wait(&mut self, now: Instant, out: &[u8], between_requests: bool) -> Step {
         if !out.is_empty() {
             return Step::Write;
         }
@@ -573,7 +567,8 @@ mod tests {
 
     #[test]
     fn close_rules() {
-        let input = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let input =
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
         let (text, step, _) = drive(&[input], false);
         assert_eq!(statuses(&text), ["200"], "nothing answered after close");
         assert!(text.contains("Connection: close\r\n"));
@@ -628,7 +623,8 @@ mod tests {
 
     #[test]
     fn discarded_body_is_never_a_request() {
-        let input = b"POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 27\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let input =
+            b"POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 27\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
         let (text, _, _) = drive(&[input], false);
         assert_eq!(statuses(&text), ["404"]);
     }

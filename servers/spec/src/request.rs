@@ -51,8 +51,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, Status> {
         Err(httparse::Error::Version) => return Err(version_error(head)),
         Err(_) => return Err(Status::BadRequest),
     }
-    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
-    else {
+    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version) else {
         return Err(Status::BadRequest);
     };
     if request_line_len(head) > MAX_REQUEST_LINE {
@@ -215,10 +214,7 @@ fn parse_length(item: &[u8]) -> Result<u64, Status> {
     if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
         return Err(Status::BadRequest);
     }
-    std::str::from_utf8(item)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or(Status::PayloadTooLarge)
+    std::str::from_utf8(item).ok().and_then(|text| text.parse().ok()).ok_or(Status::PayloadTooLarge)
 }
 
 /// The elements of a comma-separated field value, trimmed. Empty elements are allowed by the
@@ -338,7 +334,10 @@ mod tests {
         let post = |fields: &str| parse(&format!("POST / HTTP/1.1\r\nHost: a\r\n{fields}\r\n"));
         assert_eq!(post("Content-Length: 5\r\n").unwrap().framing, Framing::Length(5));
         assert_eq!(post("Content-Length: 0\r\n").unwrap().framing, Framing::None);
-        assert_eq!(post("Content-Length: 5, 5\r\nContent-Length: 5\r\n").unwrap().framing, Framing::Length(5));
+        assert_eq!(
+            post("Content-Length: 5, 5\r\nContent-Length: 5\r\n").unwrap().framing,
+            Framing::Length(5)
+        );
         assert_eq!(post("Content-Length: 5\r\nContent-Length: 6\r\n"), Err(Status::BadRequest));
         assert_eq!(post("Content-Length: +5\r\n"), Err(Status::BadRequest));
         assert_eq!(post("Content-Length: 5x\r\n"), Err(Status::BadRequest));
@@ -352,18 +351,12 @@ mod tests {
         let post = |fields: &str| parse(&format!("POST / HTTP/1.1\r\nHost: a\r\n{fields}\r\n"));
         assert_eq!(post("Transfer-Encoding: chunked\r\n").unwrap().framing, Framing::Chunked);
         assert_eq!(post("Transfer-Encoding: Chunked\r\n").unwrap().framing, Framing::Chunked);
-        assert_eq!(
-            post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"),
-            Err(Status::BadRequest)
-        );
+        assert_eq!(post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"), Err(Status::BadRequest));
         assert_eq!(post("Transfer-Encoding: gzip, chunked\r\n"), Err(Status::NotImplemented));
         assert_eq!(post("Transfer-Encoding: gzip\r\n"), Err(Status::NotImplemented));
         assert_eq!(post("Transfer-Encoding: chunked, chunked\r\n"), Err(Status::BadRequest));
         assert_eq!(post("Transfer-Encoding: \r\n"), Err(Status::BadRequest));
-        assert_eq!(
-            parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Err(Status::BadRequest)
-        );
+        assert_eq!(parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), Err(Status::BadRequest));
     }
 
     #[test]

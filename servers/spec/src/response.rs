@@ -69,7 +69,7 @@ impl Status {
     /// The plain-text body of an error answer: the status line's code and reason.
     pub fn error_body(self) -> &'static [u8] {
         let line = self.line();
-        line["HTTP/1.1 ".len()..].as_bytes()
+        &line.as_bytes()["HTTP/1.1 ".len()..]
     }
 }
 

@@ -130,10 +130,7 @@ mod tests {
         assert_eq!(route(Method::Post, "/echo"), Route::Echo);
         assert_eq!(route(Method::Get, "/bytes/0"), Route::Bytes(0));
         assert_eq!(route(Method::Get, "/bytes/16777216"), Route::Bytes(16 << 20));
-        assert_eq!(
-            route(Method::Get, "/bytes/16777217"),
-            Route::Refuse(Status::PayloadTooLarge, None)
-        );
+        assert_eq!(route(Method::Get, "/bytes/16777217"), Route::Refuse(Status::PayloadTooLarge, None));
         assert_eq!(
             route(Method::Get, "/bytes/99999999999999999999999"),
             Route::Refuse(Status::PayloadTooLarge, None)
@@ -147,10 +144,7 @@ mod tests {
             route(Method::Delete, "/"),
             Route::Refuse(Status::MethodNotAllowed, Some("GET, HEAD, POST"))
         );
-        assert_eq!(
-            route(Method::Get, "/echo"),
-            Route::Refuse(Status::MethodNotAllowed, Some("POST"))
-        );
+        assert_eq!(route(Method::Get, "/echo"), Route::Refuse(Status::MethodNotAllowed, Some("POST")));
         assert_eq!(route(Method::Unknown, "/"), Route::Refuse(Status::NotImplemented, None));
     }
 

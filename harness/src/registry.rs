@@ -1,0 +1,31 @@
+//! The registry of built-in variants: one line per variant.
+//!
+//! Adding a variant means a folder under `servers/` (its crate, exporting a
+//! [`Variant`]), a dependency line in `harness/Cargo.toml`, and one line here.
+
+use server_common::Variant;
+
+/// Every built-in variant, in the order tables list them.
+pub const VARIANTS: &[Variant] = &[server_threaded::THREAD_PER_CONNECTION, server_threaded::THREAD_POOL];
+
+/// The variant called `name`.
+pub fn find(name: &str) -> Option<&'static Variant> {
+    VARIANTS.iter().find(|variant| variant.name == name)
+}
+
+/// The names of all variants, for messages.
+pub fn names() -> String {
+    VARIANTS.iter().map(|variant| variant.name).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        for (i, variant) in VARIANTS.iter().enumerate() {
+            assert!(VARIANTS[i + 1..].iter().all(|other| other.name != variant.name), "{}", variant.name);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! What every runtime-matrix server does around its I/O loop.
+//!
+//! A variant crate holds only its runtime's I/O loop and describes itself with a [`Variant`].
+//! Everything else is here, so all variants start, announce and stop the same way:
+//! parse the shared CLI → bind → build the runtime → print `listening on …` → serve, and on
+//! SIGINT/SIGTERM stop accepting, let requests in flight finish (at most 2 s), exit 0.
+//!
+//! # Layout
+//! - [`variant`]: the [`Variant`] descriptor and [`start`], the skeleton every server runs.
+//! - [`accept`]: what an accept loop does when accept fails.
+//! - [`net`]: binding listeners (one shared, or one per worker with `SO_REUSEPORT`).
+//! - [`shutdown`]: signal handling and the graceful stop.
+//! - [`uring`]: io_uring preflight: naming why it is unavailable, and the switch that makes it so.
+//! - [`threads`]: running one runtime per thread and reporting the first failure.
+
+pub mod accept;
+pub mod net;
+pub mod shutdown;
+pub mod threads;
+pub mod uring;
+pub mod variant;
+
+pub use accept::{after_accept_error, AfterAcceptError};
+pub use variant::{main, start, Io, Listeners, Ready, Server, Variant};

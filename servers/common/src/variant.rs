@@ -1,0 +1,145 @@
+//! The [`Variant`] descriptor and the skeleton every server runs.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use server_spec::cli::{listening_line, ServerArgs};
+use server_spec::Config;
+
+use crate::{net, shutdown, uring};
+
+/// The I/O mechanism a variant's sockets use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Io {
+    IoUring,
+    Epoll,
+    Blocking,
+}
+
+impl Io {
+    /// How the README and the harness name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Io::IoUring => "io_uring",
+            Io::Epoll => "epoll",
+            Io::Blocking => "blocking",
+        }
+    }
+}
+
+/// How many listening sockets a variant wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listeners {
+    /// One listener, shared by all workers.
+    Shared,
+    /// One listener per worker, all bound to the same port with `SO_REUSEPORT`; the kernel
+    /// spreads connections across them.
+    PerWorker,
+}
+
+/// Everything the harness and the README need to know about one server variant.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    /// The name used by `harness serve`, `matrix.toml` and the results.
+    pub name: &'static str,
+    /// The runtime (crate) serving it.
+    pub runtime: &'static str,
+    pub io: Io,
+    /// How connections are spread over threads.
+    pub threading: &'static str,
+    /// What `--workers N` means for this variant.
+    pub workers: &'static str,
+    pub listeners: Listeners,
+    /// Serves until the process is stopped. It calls [`Ready::arrive`] once per listener
+    /// after its runtime is built. When the server stops, accept loops stop (see
+    /// [`crate::AfterAcceptError::Stop`]) but runtimes stay up so requests in flight finish;
+    /// the shutdown thread then exits the process.
+    pub serve: fn(Server) -> anyhow::Result<()>,
+}
+
+/// What a variant's `serve` gets: bound listeners and the settings.
+#[derive(Debug)]
+pub struct Server {
+    /// One listener, or one per worker (see [`Listeners`]); already bound and listening.
+    pub listeners: Vec<TcpListener>,
+    /// `--workers`, resolved.
+    pub workers: usize,
+    /// Per-connection settings for [`server_spec::Connection`].
+    pub config: Config,
+    pub ready: Ready,
+}
+
+/// Counts down the runtimes still being built; the last one prints the listening line, so
+/// the line means "every worker is serving" and a runtime that fails to start fails first.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    remaining: Arc<AtomicUsize>,
+    addr: SocketAddr,
+}
+
+impl Ready {
+    fn new(count: usize, addr: SocketAddr) -> Ready {
+        Ready { remaining: Arc::new(AtomicUsize::new(count)), addr }
+    }
+
+    /// One runtime is built and about to accept.
+    pub fn arrive(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let mut stdout = std::io::stdout().lock();
+            // If stdout is gone nobody is waiting for the line; keep serving regardless.
+            let _ = writeln!(stdout, "{}", listening_line(self.addr));
+            let _ = stdout.flush();
+        }
+    }
+}
+
+/// The command line of a standalone server binary.
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ServerArgs,
+}
+
+/// The whole `main` of a server binary: parse the shared CLI and [`start`].
+pub fn main(variant: &Variant) -> ExitCode {
+    let cli = Cli::parse_from(std::env::args_os());
+    match start(variant, &cli.args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Binds, installs the signal handler and serves `variant` until the process is stopped.
+pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
+    if variant.io == Io::IoUring {
+        uring::deny_if_requested()?;
+    }
+    let workers = args.workers();
+    let count = match variant.listeners {
+        Listeners::Shared => 1,
+        Listeners::PerWorker => workers,
+    };
+    let addr = args.socket_addr();
+    let listeners = net::bind(addr, count).with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listeners[0].local_addr().context("cannot read the bound address")?;
+    let config = args.config();
+    shutdown::install(&listeners, config.lifecycle.clone())
+        .context("cannot install the SIGINT/SIGTERM handler")?;
+    let lifecycle = config.lifecycle.clone();
+    let server = Server { listeners, workers, config, ready: Ready::new(count, bound) };
+    (variant.serve)(server).with_context(|| format!("{} failed", variant.name))?;
+    // A serve that returns while stopping must not end the process before requests in
+    // flight finish: the shutdown thread exits it.
+    while lifecycle.is_stopping() {
+        std::thread::park();
+    }
+    anyhow::bail!("{} stopped serving unexpectedly", variant.name)
+}

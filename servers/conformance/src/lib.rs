@@ -1,0 +1,56 @@
+//! The conformance suite: holds every server variant to the whole spec, over real TCP on
+//! 127.0.0.1, with real clients (`ab`, `curl`) as well as raw bytes.
+//!
+//! A variant's tests are one line in its `tests/conformance.rs`:
+//!
+//! ```ignore
+//! server_conformance::suite!(tokio, env!("CARGO_BIN_EXE_server-tokio"));
+//! ```
+//!
+//! which expands to one `#[test]` per check in [`checks`], each starting its own server
+//! process on an ephemeral port and stopping it with SIGTERM (the test then asserts exit 0).
+//!
+//! # Layout
+//! - [`process`]: starting a server binary, reading its `listening on` line, stopping it.
+//! - [`client`]: a raw HTTP/1.1 client that reads responses byte-exactly.
+//! - [`expect`]: what the spec itself answers, for byte-exact comparison.
+//! - [`checks`]: the checks.
+//! - [`real_clients`]: `ab` and `curl` against the server.
+
+pub mod checks;
+pub mod client;
+pub mod expect;
+pub mod process;
+pub mod real_clients;
+
+pub use process::ServerProcess;
+
+/// Expands to the whole suite as `#[test]`s in a module named `$name`, run against the server
+/// binary `$program` (with any extra arguments).
+#[macro_export]
+macro_rules! suite {
+    ($name:ident, $program:expr $(, $arg:expr)* $(,)?) => {
+        mod $name {
+            fn start(extra: &[&str]) -> $crate::ServerProcess {
+                let mut args: Vec<&str> = vec![$($arg),*];
+                args.extend_from_slice(extra);
+                $crate::ServerProcess::start($program, &args)
+            }
+            $crate::suite!(@checks start;
+                hello_is_byte_exact, head_has_no_body, every_route, refusals_keep_the_connection,
+                keep_alive_http11, http10_closes, http10_keep_alive, close_stops_answering,
+                pipelined_in_order, byte_at_a_time, expect_continue, chunked_bodies,
+                malformed_requests, oversized_requests, body_limits, large_body,
+                header_timeout_spares_others, idle_timeout, concurrent_clients,
+                sigterm_finishes_in_flight, ab_sweep, curl_agrees);
+        }
+    };
+    (@checks $start:ident; $($check:ident),*) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::checks::$check(&$start);
+            }
+        )*
+    };
+}

@@ -1,0 +1,75 @@
+//! The blocking I/O loop for one connection, shared by both thread variants.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Instant;
+
+use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::{Config, Connection, Step};
+
+/// Serves one connection until it closes. Errors end only this connection.
+pub fn serve_connection(stream: TcpStream, config: &Config) {
+    // A reset or broken pipe is the client's choice; there is nobody to report it to.
+    let _ = drive(stream, config);
+}
+
+fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::new(config, Instant::now());
+    let mut buf = vec![0; READ_BUFFER];
+    let mut out = Vec::new();
+    loop {
+        let now = Instant::now();
+        match conn.poll(now, &mut out) {
+            Step::Write => {
+                stream.write_all(&out)?;
+                out.clear();
+                if out.capacity() > 2 * OUTPUT_WINDOW {
+                    out = Vec::new();
+                }
+            }
+            Step::Read { deadline } => {
+                let Some(left) = deadline.checked_duration_since(now).filter(|left| !left.is_zero()) else {
+                    return Ok(());
+                };
+                stream.set_read_timeout(Some(left))?;
+                match stream.read(&mut buf) {
+                    Ok(0) => conn.eof(),
+                    Ok(n) => conn.received(&buf[..n]),
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    // WouldBlock/TimedOut: the deadline passed.
+                    Err(err) => return Err(err),
+                }
+            }
+            Step::Sleep(duration) => std::thread::sleep(duration),
+            Step::Close { drain } => {
+                if drain {
+                    drain_then_close(&mut stream, &mut buf);
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Shuts down writing and reads what the client still sends, briefly, so it sees our
+/// response instead of a reset.
+fn drain_then_close(stream: &mut TcpStream, buf: &mut [u8]) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + DRAIN_TIME;
+    let mut drained = 0;
+    while drained < DRAIN_BYTES {
+        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+            return;
+        };
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
+}
