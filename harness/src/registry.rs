@@ -1,12 +1,22 @@
 //! The registry of built-in variants: one line per variant.
 //!
-//! Adding a variant means a folder under `servers/` (its crate, exporting a
-//! [`Variant`]), a dependency line in `harness/Cargo.toml`, and one line here.
+//! Adding a variant means a folder under `servers/` (its crate, exporting a [`Variant`];
+//! the workspace picks it up by its `servers/*` glob), its dependency line in
+//! `harness/Cargo.toml`, and one line here. Nothing else names variants: `harness list`,
+//! `harness serve`, `matrix.toml` validation and the tests all read this list.
 
 use server_common::Variant;
 
 /// Every built-in variant, in the order tables list them.
-pub const VARIANTS: &[Variant] = &[server_threaded::THREAD_PER_CONNECTION, server_threaded::THREAD_POOL];
+pub const VARIANTS: &[Variant] = &[
+    server_uring::VARIANT,
+    server_glommio::VARIANT,
+    server_smol::VARIANT,
+    server_tokio::VARIANT,
+    server_monoio::VARIANT,
+    server_threaded::THREAD_PER_CONNECTION,
+    server_threaded::THREAD_POOL,
+];
 
 /// The variant called `name`.
 pub fn find(name: &str) -> Option<&'static Variant> {

@@ -5,6 +5,9 @@
 //! `kernel.io_uring_disabled` sysctl, a seccomp filter as in many containers, an old kernel,
 //! too little locked memory) the variant fails at start with [`unavailable`]'s message.
 //!
+//! [`probe`] runs before the runtime is built, so the failure is the same one line whatever
+//! the runtime would have done with it.
+//!
 //! Setting [`DENY_ENV`]`=1` makes the server install a seccomp filter on itself that fails
 //! `io_uring_setup`, `io_uring_enter` and `io_uring_register` with `EPERM`, exactly as a
 //! container runtime's filter does, before its runtime starts.
@@ -38,13 +41,19 @@ pub fn deny_if_requested() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sets up (and drops) a small ring, the way every io_uring runtime starts, so an unavailable
+/// io_uring is reported as one clear line before any runtime can panic over it (glommio does).
+pub fn probe(runtime: &str) -> anyhow::Result<()> {
+    io_uring::IoUring::new(8).map(drop).map_err(|err| unavailable(runtime, &err))
+}
+
 fn deny_requested() -> bool {
     std::env::var(DENY_ENV).is_ok_and(|value| value == "1")
 }
 
 /// The error a variant returns when its io_uring runtime cannot be built.
 pub fn unavailable(runtime: &str, err: &io::Error) -> anyhow::Error {
-    anyhow::anyhow!("io_uring is unavailable, so {runtime} cannot start: {}", explain(err))
+    anyhow::anyhow!("io_uring is unavailable to {runtime}: {}", explain(err))
 }
 
 /// Names the likely cause of an io_uring setup error.

@@ -121,6 +121,7 @@ pub fn main(variant: &Variant) -> ExitCode {
 pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
     if variant.io == Io::IoUring {
         uring::deny_if_requested()?;
+        uring::probe(variant.name)?;
     }
     let workers = args.workers();
     let count = match variant.listeners {
@@ -135,7 +136,7 @@ pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
         .context("cannot install the SIGINT/SIGTERM handler")?;
     let lifecycle = config.lifecycle.clone();
     let server = Server { listeners, workers, config, ready: Ready::new(count, bound) };
-    (variant.serve)(server).with_context(|| format!("{} failed", variant.name))?;
+    (variant.serve)(server).with_context(|| variant.name.to_owned())?;
     // A serve that returns while stopping must not end the process before requests in
     // flight finish: the shutdown thread exits it.
     while lifecycle.is_stopping() {

@@ -16,12 +16,14 @@
 //! - [`expect`]: what the spec itself answers, for byte-exact comparison.
 //! - [`checks`]: the checks.
 //! - [`real_clients`]: `ab` and `curl` against the server.
+//! - [`uring`]: proof that an io_uring variant uses io_uring, and fails clearly without it.
 
 pub mod checks;
 pub mod client;
 pub mod expect;
 pub mod process;
 pub mod real_clients;
+pub mod uring;
 
 pub use process::ServerProcess;
 
@@ -52,5 +54,22 @@ macro_rules! suite {
                 $crate::checks::$check(&$start);
             }
         )*
+    };
+}
+
+/// Expands to the io_uring checks for the server binary `$program`: it holds io_uring
+/// instances while serving, and fails at start with one clear line when io_uring is denied.
+#[macro_export]
+macro_rules! uring_suite {
+    ($program:expr) => {
+        #[test]
+        fn uses_io_uring() {
+            $crate::uring::holds_io_uring($program);
+        }
+
+        #[test]
+        fn fails_clearly_without_io_uring() {
+            $crate::uring::fails_clearly_without_io_uring($program);
+        }
     };
 }

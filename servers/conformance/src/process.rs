@@ -105,3 +105,29 @@ fn signal(pid: u32, signal: i32) {
         libc::kill(pid, signal);
     }
 }
+
+/// Runs `program ARGS… --port 0` with `env` and waits (at most 20 s) for it to exit by
+/// itself; returns its exit status and stderr. Panics if it is still running then.
+pub fn run_to_exit(program: &str, args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .args(["--port", "0"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {program}: {err}"));
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            let output = child.wait_with_output().expect("collect output");
+            return (output.status, String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        if started.elapsed() > START_TIMEOUT {
+            let _ = child.kill();
+            panic!("{program} kept running; it was expected to exit");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,38 @@
+//! Fuzzes the spec's request handling: any bytes, split into reads of any size, must never
+//! panic, and each step's output stays bounded (memory stays bounded whatever arrives).
+//!
+//! Run: `cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run connection -- -max_total_time=600`
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use libfuzzer_sys::fuzz_target;
+use server_spec::limits::{MAX_HEAD, OUTPUT_WINDOW};
+use server_spec::{Config, Connection, Step};
+
+/// Largest output one poll may leave: a window of body plus one response head.
+const MAX_OUT: usize = OUTPUT_WINDOW + MAX_HEAD;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, input)) = data.split_first() else { return };
+    let read_size = usize::from(split % 64) + 1;
+    let config = Config::new(Duration::from_secs(10), Duration::from_secs(5));
+    let mut conn = Connection::new(&config, Instant::now());
+    let mut out = Vec::new();
+    let mut chunks = input.chunks(read_size);
+    loop {
+        match conn.poll(Instant::now(), &mut out) {
+            Step::Write => {
+                assert!(out.len() <= MAX_OUT, "{} bytes of output in one step", out.len());
+                out.clear();
+            }
+            Step::Sleep(_) => {}
+            Step::Read { .. } => match chunks.next() {
+                Some(chunk) => conn.received(chunk),
+                None => conn.eof(),
+            },
+            Step::Close { .. } => break,
+        }
+    }
+    assert_eq!(config.lifecycle.in_flight(), 0);
+});

@@ -1,0 +1,159 @@
+//! The `glommio` variant: `--workers` executors from glommio's pool builder, each on its own
+//! thread with its own io_uring rings and its own `SO_REUSEPORT` listener.
+//!
+//! glommio registers its I/O buffers as locked memory, so it needs `RLIMIT_MEMLOCK`: the
+//! server raises the limit where it may, and otherwise fails at start naming the limit and how
+//! to raise it. It also builds one executor before the pool as a preflight, because the pool
+//! builder panics inside its threads when io_uring is unavailable; the preflight turns that
+//! into one clear line.
+
+mod memlock;
+
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::{GlommioError, LocalExecutorBuilder, LocalExecutorPoolBuilder, Placement, PoolPlacement};
+use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
+use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::{Config, Connection, Step};
+
+/// glommio's executor pool, one listener per executor.
+pub const VARIANT: Variant = Variant {
+    name: "glommio",
+    runtime: "glommio",
+    io: Io::IoUring,
+    threading: "N executors (pool builder), each its own listener",
+    workers: "executors, each on a thread with a listener",
+    listeners: Listeners::PerWorker,
+    serve,
+};
+
+fn serve(server: Server) -> anyhow::Result<()> {
+    let Server { listeners, workers, config, ready } = server;
+    memlock::raise()?;
+    preflight()?;
+    let listeners = Arc::new(Mutex::new(listeners));
+    let handles = LocalExecutorPoolBuilder::new(PoolPlacement::Unbound(workers))
+        .name("glommio")
+        .on_all_shards(move || async move {
+            let listener = listeners.lock().ok().and_then(|mut listeners| listeners.pop());
+            let Some(listener) = listener else { return };
+            // SAFETY: `into_raw_fd` hands over the only owner of a bound, listening socket.
+            let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+            ready.arrive();
+            accept_loop(listener, config).await;
+        })
+        .map_err(|err| startup_error(&err))?;
+    for result in handles.join_all() {
+        result.map_err(|err| startup_error(&err))?;
+    }
+    Ok(())
+}
+
+/// Builds (and drops) one executor on a scratch thread, so a missing io_uring or memlock
+/// shows up as an error here rather than as a panic inside the pool.
+fn preflight() -> anyhow::Result<()> {
+    let probe = std::thread::spawn(|| LocalExecutorBuilder::new(Placement::Unbound).make().map(drop));
+    match probe.join() {
+        Ok(result) => result.map_err(|err| startup_error(&err)),
+        Err(_) => anyhow::bail!("glommio panicked while building an executor"),
+    }
+}
+
+/// Names the cause of a glommio start-up error.
+fn startup_error<T>(err: &GlommioError<T>) -> anyhow::Error {
+    match err {
+        GlommioError::IoError(io) | GlommioError::EnhancedIoError { source: io, .. } => {
+            uring::unavailable("glommio", io)
+        }
+        GlommioError::ReactorError(kind) => memlock::error(&kind.to_string()),
+        other => anyhow::anyhow!("glommio cannot start: {other}"),
+    }
+}
+
+async fn accept_loop(listener: TcpListener, config: Config) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                glommio::spawn_local(serve_connection(stream, config.clone())).detach();
+            }
+            Err(err) => {
+                let err = io::Error::from(err);
+                match after_accept_error(&err, &config.lifecycle) {
+                    AfterAcceptError::Stop => std::future::pending::<()>().await,
+                    AfterAcceptError::Retry(pause) => glommio::timer::sleep(pause).await,
+                }
+            }
+        }
+    }
+}
+
+/// Serves one connection until it closes. Errors end only this connection.
+async fn serve_connection(stream: TcpStream, config: Config) {
+    // A reset or broken pipe is the client's choice; there is nobody to report it to.
+    let _ = drive(stream, &config).await;
+}
+
+async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::new(config, Instant::now());
+    let mut buf = vec![0; READ_BUFFER];
+    let mut out = Vec::new();
+    loop {
+        let now = Instant::now();
+        match conn.poll(now, &mut out) {
+            Step::Write => {
+                stream.write_all(&out).await?;
+                out.clear();
+                if out.capacity() > 2 * OUTPUT_WINDOW {
+                    out = Vec::new();
+                }
+            }
+            Step::Read { deadline } => {
+                let read = async { stream.read(&mut buf).await.map(Some) };
+                let timeout = async {
+                    glommio::timer::sleep(deadline.saturating_duration_since(now)).await;
+                    Ok(None)
+                };
+                match read.or(timeout).await? {
+                    None => return Ok(()),
+                    Some(0) => conn.eof(),
+                    Some(n) => conn.received(&buf[..n]),
+                }
+            }
+            Step::Sleep(duration) => glommio::timer::sleep(duration).await,
+            Step::Close { drain } => {
+                if drain {
+                    drain_then_close(&mut stream, &mut buf).await;
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Shuts down writing and reads what the client still sends, briefly, so it sees our
+/// response instead of a reset.
+async fn drain_then_close(stream: &mut TcpStream, buf: &mut [u8]) {
+    if stream.shutdown(Shutdown::Write).await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut drained = 0;
+        while drained < DRAIN_BYTES {
+            match stream.read(buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => drained += n,
+            }
+        }
+    };
+    let timeout = async {
+        glommio::timer::sleep(DRAIN_TIME).await;
+    };
+    drain.or(timeout).await;
+}

@@ -1,0 +1,126 @@
+//! The `monoio` variant: monoio's io_uring driver (never its epoll "legacy" driver), N
+//! threads, each with its own thread-per-core runtime and its own `SO_REUSEPORT` listener.
+//!
+//! Accept, read and write are io_uring operations on owned buffers: a connection lends its
+//! 4 KiB read buffer to the kernel while it waits, and gets it back with the data.
+
+use std::io;
+use std::time::Instant;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+use monoio::{IoUringDriver, RuntimeBuilder};
+use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
+use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::{Config, Connection, Step};
+
+/// monoio with the io_uring driver, one runtime per thread.
+pub const VARIANT: Variant = Variant {
+    name: "monoio",
+    runtime: "monoio",
+    io: Io::IoUring,
+    threading: "N threads, each its own runtime and listener",
+    workers: "threads, each with a runtime and a listener",
+    listeners: Listeners::PerWorker,
+    serve,
+};
+
+fn serve(server: Server) -> anyhow::Result<()> {
+    let Server { listeners, config, ready, .. } = server;
+    server_common::threads::run_each("monoio", listeners, move |_, listener| {
+        let mut runtime = RuntimeBuilder::<IoUringDriver>::new()
+            .enable_timer()
+            .build()
+            .map_err(|err| uring::unavailable("monoio", &err))?;
+        let config = config.clone();
+        let ready = ready.clone();
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener)?;
+            ready.arrive();
+            accept_loop(listener, config).await;
+            Ok(())
+        })
+    })
+}
+
+async fn accept_loop(listener: TcpListener, config: Config) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                monoio::spawn(serve_connection(stream, config.clone()));
+            }
+            Err(err) => match after_accept_error(&err, &config.lifecycle) {
+                AfterAcceptError::Stop => std::future::pending::<()>().await,
+                AfterAcceptError::Retry(pause) => monoio::time::sleep(pause).await,
+            },
+        }
+    }
+}
+
+/// Serves one connection until it closes. Errors end only this connection.
+async fn serve_connection(stream: TcpStream, config: Config) {
+    // A reset or broken pipe is the client's choice; there is nobody to report it to.
+    let _ = drive(stream, &config).await;
+}
+
+async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::new(config, Instant::now());
+    let mut buf = Vec::with_capacity(READ_BUFFER);
+    let mut out = Vec::new();
+    loop {
+        match conn.poll(Instant::now(), &mut out) {
+            Step::Write => {
+                let (result, written) = stream.write_all(out).await;
+                result?;
+                out = written;
+                out.clear();
+                if out.capacity() > 2 * OUTPUT_WINDOW {
+                    out = Vec::new();
+                }
+            }
+            Step::Read { deadline } => {
+                buf.clear();
+                // On timeout the read is cancelled (monoio's async-cancel) and the
+                // connection closes.
+                let Ok((result, filled)) = monoio::time::timeout_at(deadline.into(), stream.read(buf)).await
+                else {
+                    return Ok(());
+                };
+                buf = filled;
+                match result? {
+                    0 => conn.eof(),
+                    n => conn.received(&buf[..n]),
+                }
+            }
+            Step::Sleep(duration) => monoio::time::sleep(duration).await,
+            Step::Close { drain } => {
+                if drain {
+                    drain_then_close(&mut stream, buf).await;
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Shuts down writing and reads what the client still sends, briefly, so it sees our
+/// response instead of a reset.
+async fn drain_then_close(stream: &mut TcpStream, mut buf: Vec<u8>) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut drained = 0;
+        while drained < DRAIN_BYTES {
+            buf.clear();
+            let (result, filled) = stream.read(buf).await;
+            buf = filled;
+            match result {
+                Ok(0) | Err(_) => return,
+                Ok(n) => drained += n,
+            }
+        }
+    };
+    let _ = monoio::time::timeout(DRAIN_TIME, drain).await;
+}

@@ -1,0 +1,140 @@
+//! The `smol` variant: one `async-executor` driven by `--workers` threads, with `async-io`'s
+//! epoll reactor; one shared listener, every connection a task. This is how smol composes
+//! its parts; the executor's threads steal tasks from one another.
+//!
+//! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
+//! buffer that lives only for that read.
+
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Instant;
+
+use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
+use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::{Config, Connection, Step};
+use smol::future::FutureExt;
+use smol::io::AsyncWriteExt;
+use smol::{Async, Executor, Timer};
+
+/// smol: async-executor + async-io.
+pub const VARIANT: Variant = Variant {
+    name: "smol",
+    runtime: "smol",
+    io: Io::Epoll,
+    threading: "one executor run by N threads, one listener",
+    workers: "threads running the executor",
+    listeners: Listeners::Shared,
+    serve,
+};
+
+fn serve(server: Server) -> anyhow::Result<()> {
+    let Server { listeners, workers, config, ready } = server;
+    let listener = listeners.into_iter().next().ok_or_else(|| anyhow::anyhow!("no listener"))?;
+    let listener = Async::new(listener)?;
+    let executor = Arc::new(Executor::new());
+    executor.spawn(accept_loop(executor.clone(), listener, config)).detach();
+    ready.arrive();
+    server_common::threads::run_each("smol", vec![(); workers], move |_, ()| {
+        smol::block_on(executor.run(smol::future::pending::<()>()));
+        Ok(())
+    })
+}
+
+async fn accept_loop(executor: Arc<Executor<'static>>, listener: Async<TcpListener>, config: Config) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => executor.spawn(serve_connection(stream, config.clone())).detach(),
+            Err(err) => match after_accept_error(&err, &config.lifecycle) {
+                AfterAcceptError::Stop => return,
+                AfterAcceptError::Retry(pause) => {
+                    Timer::after(pause).await;
+                }
+            },
+        }
+    }
+}
+
+/// Serves one connection until it closes. Errors end only this connection.
+async fn serve_connection(stream: Async<TcpStream>, config: Config) {
+    // A reset or broken pipe is the client's choice; there is nobody to report it to.
+    let _ = drive(stream, &config).await;
+}
+
+async fn drive(mut stream: Async<TcpStream>, config: &Config) -> io::Result<()> {
+    stream.get_ref().set_nodelay(true)?;
+    let mut conn = Connection::new(config, Instant::now());
+    let mut out = Vec::new();
+    loop {
+        match conn.poll(Instant::now(), &mut out) {
+            Step::Write => {
+                stream.write_all(&out).await?;
+                out.clear();
+                if out.capacity() > 2 * OUTPUT_WINDOW {
+                    out = Vec::new();
+                }
+            }
+            Step::Read { deadline } => {
+                let timed_out = async {
+                    Timer::at(deadline).await;
+                    Ok(false)
+                };
+                if !read_ready(&stream, &mut conn).or(timed_out).await? {
+                    return Ok(());
+                }
+            }
+            Step::Sleep(duration) => {
+                Timer::after(duration).await;
+            }
+            Step::Close { drain } => {
+                if drain {
+                    drain_then_close(&stream).await;
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Waits until the socket is readable, then reads once into a short-lived buffer. Returns
+/// `true` (the timeout returns `false`).
+async fn read_ready(stream: &Async<TcpStream>, conn: &mut Connection) -> io::Result<bool> {
+    loop {
+        stream.readable().await?;
+        let mut buf = [0; READ_BUFFER];
+        match stream.get_ref().read(&mut buf) {
+            Ok(0) => conn.eof(),
+            Ok(n) => conn.received(&buf[..n]),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(err) => return Err(err),
+        }
+        return Ok(true);
+    }
+}
+
+/// Shuts down writing and reads what the client still sends, briefly, so it sees our
+/// response instead of a reset.
+async fn drain_then_close(stream: &Async<TcpStream>) {
+    if stream.get_ref().shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let drain = async {
+        let mut drained = 0;
+        while drained < DRAIN_BYTES {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            let mut buf = [0; READ_BUFFER];
+            match stream.get_ref().read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => drained += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    };
+    let timeout = async {
+        Timer::after(DRAIN_TIME).await;
+    };
+    drain.or(timeout).await;
+}

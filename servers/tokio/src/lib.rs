@@ -1,0 +1,122 @@
+//! The `tokio` variant: tokio's multi-thread runtime (epoll) with `--workers` worker threads
+//! sharing one listener; every connection is a task.
+//!
+//! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
+//! buffer that lives only for that read.
+
+use std::io;
+use std::time::Instant;
+
+use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
+use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::{Config, Connection, Step};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+/// tokio's multi-thread runtime.
+pub const VARIANT: Variant = Variant {
+    name: "tokio",
+    runtime: "tokio",
+    io: Io::Epoll,
+    threading: "work-stealing pool of N threads, one listener",
+    workers: "runtime worker threads",
+    listeners: Listeners::Shared,
+    serve,
+};
+
+fn serve(server: Server) -> anyhow::Result<()> {
+    let Server { listeners, workers, config, ready } = server;
+    let listener = listeners.into_iter().next().ok_or_else(|| anyhow::anyhow!("no listener"))?;
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        ready.arrive();
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_connection(stream, config.clone()));
+                }
+                Err(err) => match after_accept_error(&err, &config.lifecycle) {
+                    AfterAcceptError::Stop => std::future::pending::<()>().await,
+                    AfterAcceptError::Retry(pause) => tokio::time::sleep(pause).await,
+                },
+            }
+        }
+    })
+}
+
+/// Serves one connection until it closes. Errors end only this connection.
+async fn serve_connection(stream: TcpStream, config: Config) {
+    // A reset or broken pipe is the client's choice; there is nobody to report it to.
+    let _ = drive(stream, &config).await;
+}
+
+async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut conn = Connection::new(config, Instant::now());
+    let mut out = Vec::new();
+    loop {
+        match conn.poll(Instant::now(), &mut out) {
+            Step::Write => {
+                stream.write_all(&out).await?;
+                out.clear();
+                if out.capacity() > 2 * OUTPUT_WINDOW {
+                    out = Vec::new();
+                }
+            }
+            Step::Read { deadline } => {
+                match tokio::time::timeout_at(deadline.into(), read_ready(&stream, &mut conn)).await {
+                    Ok(result) => result?,
+                    Err(_elapsed) => return Ok(()),
+                }
+            }
+            Step::Sleep(duration) => tokio::time::sleep(duration).await,
+            Step::Close { drain } => {
+                if drain {
+                    drain_then_close(&mut stream).await;
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Waits until the socket is readable, then reads once into a short-lived buffer.
+async fn read_ready(stream: &TcpStream, conn: &mut Connection) -> io::Result<()> {
+    loop {
+        stream.readable().await?;
+        let mut buf = [0; READ_BUFFER];
+        match stream.try_read(&mut buf) {
+            Ok(0) => conn.eof(),
+            Ok(n) => conn.received(&buf[..n]),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(err) => return Err(err),
+        }
+        return Ok(());
+    }
+}
+
+/// Shuts down writing and reads what the client still sends, briefly, so it sees our
+/// response instead of a reset.
+async fn drain_then_close(stream: &mut TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut drained = 0;
+        while drained < DRAIN_BYTES {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            let mut buf = [0; READ_BUFFER];
+            match stream.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => drained += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+}

@@ -1,0 +1,5 @@
+//! The tokio-uring variant against the whole spec, over real TCP, plus ab and curl, and
+//! proof that it really uses io_uring.
+
+server_conformance::suite!(tokio_uring, env!("CARGO_BIN_EXE_server-uring"));
+server_conformance::uring_suite!(env!("CARGO_BIN_EXE_server-uring"));
