@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use server_spec::response::pattern_byte;
 
 use crate::client::{exchange, mask_date, Client};
-use crate::expect::spec_answer;
 use crate::ServerProcess;
 
 /// Starts the server under test with extra arguments.
@@ -33,7 +32,7 @@ fn assert_spec_bytes(addr: SocketAddr, request: &[u8]) {
     // Ask the server to close after answering, so everything it sends can be read to the end.
     client.stream.shutdown(std::net::Shutdown::Write).expect("shutdown");
     let got = mask_date(&client.read_to_close().expect("read to close"));
-    let want = spec_answer(request);
+    let want = server_spec::reference::answer(request);
     assert!(
         got == want,
         "answer to {:?} differs from the spec:\n got: {:?}\nwant: {:?}",

@@ -127,18 +127,4 @@ pub fn exchange(addr: SocketAddr, request: &[u8]) -> Response {
     client.response(request.starts_with(b"HEAD "))
 }
 
-/// Replaces the value of every `Date` field with `*`, so responses can be compared.
-pub fn mask_date(raw: &[u8]) -> Vec<u8> {
-    let mut masked = Vec::with_capacity(raw.len());
-    let mut rest = raw;
-    let key = b"\r\nDate: ";
-    while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
-        let value = at + key.len();
-        masked.extend_from_slice(&rest[..value]);
-        masked.push(b'*');
-        let end = rest[value..].windows(2).position(|w| w == b"\r\n").map_or(rest.len(), |e| value + e);
-        rest = &rest[end..];
-    }
-    masked.extend_from_slice(rest);
-    masked
-}
+pub use server_spec::reference::mask_date;

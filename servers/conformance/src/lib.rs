@@ -13,14 +13,12 @@
 //! # Layout
 //! - [`process`]: starting a server binary, reading its `listening on` line, stopping it.
 //! - [`client`]: a raw HTTP/1.1 client that reads responses byte-exactly.
-//! - [`expect`]: what the spec itself answers, for byte-exact comparison.
 //! - [`checks`]: the checks.
 //! - [`real_clients`]: `ab` and `curl` against the server.
 //! - [`uring`]: proof that an io_uring variant uses io_uring, and fails clearly without it.
 
 pub mod checks;
 pub mod client;
-pub mod expect;
 pub mod process;
 pub mod real_clients;
 pub mod uring;

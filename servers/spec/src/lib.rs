@@ -14,6 +14,7 @@
 //! - [`response`]: the exact response bytes.
 //! - [`date`]: the cached `Date` value.
 //! - [`connection`]: the state machine tying them together.
+//! - [`reference`]: the spec's own answer to a request, for byte-exact comparisons.
 //! - [`cli`]: the command line every server shares, and its `listening on` line.
 //!
 //! # The routes
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod connection;
 pub mod date;
 pub mod limits;
+pub mod reference;
 pub mod request;
 pub mod response;
 pub mod routes;

@@ -1,0 +1,361 @@
+//! One load thread: a mio event loop over its share of the connections.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::framing::{parse_head, Head};
+use super::{Failures, Latencies, Shared};
+
+/// How often open requests are checked against their timeout.
+const TIMEOUT_SCAN: Duration = Duration::from_millis(10);
+
+/// Size of the thread's scratch read buffer; bodies are counted, not kept.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// One thread's share of a run.
+#[derive(Debug)]
+pub(super) struct Job {
+    pub addr: SocketAddr,
+    pub request: Arc<[u8]>,
+    pub connections: usize,
+    pub keep_alive: bool,
+    pub timeout: Duration,
+    pub deadline: Instant,
+    pub shared: Arc<Shared>,
+}
+
+/// What one thread measured.
+#[derive(Debug)]
+pub(super) struct Part {
+    pub complete: u64,
+    pub non_2xx: u64,
+    pub failures: Failures,
+    pub total_bytes: u64,
+    pub body_bytes: u64,
+    pub connections: u64,
+    pub latencies: Latencies,
+    pub last_end: Instant,
+    pub cut_short: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No request: the counter is exhausted.
+    Done,
+    /// Between requests: the event loop starts the next one (a failure lands here, so a
+    /// string of failures is a loop, never a recursion).
+    Idle,
+    Connecting,
+    Sending,
+    Receiving,
+}
+
+/// One client connection and the request on it.
+#[derive(Debug)]
+struct Conn {
+    stream: Option<TcpStream>,
+    phase: Phase,
+    /// Requests completed on the current connection (a reused one may be closed by the
+    /// server between requests; that is retried, as ab does, not counted as a failure).
+    served: u64,
+    request_start: Instant,
+    connect_start: Instant,
+    first_byte: Option<Instant>,
+    sent: usize,
+    /// Head bytes received so far (bodies are counted, not kept).
+    head_buf: Vec<u8>,
+    head: Option<Head>,
+    /// Body bytes still expected (with a `Content-Length`).
+    body_left: u64,
+    /// Body bytes received for this response.
+    body_seen: u64,
+}
+
+impl Job {
+    pub fn run(self) -> io::Result<Part> {
+        let mut poll = Poll::new()?;
+        let mut events = Events::with_capacity(1024);
+        let now = Instant::now();
+        let mut part = Part {
+            complete: 0,
+            non_2xx: 0,
+            failures: Failures::default(),
+            total_bytes: 0,
+            body_bytes: 0,
+            connections: 0,
+            latencies: Latencies::new(),
+            last_end: now,
+            cut_short: false,
+        };
+        let mut conns: Vec<Conn> = (0..self.connections)
+            .map(|_| Conn {
+                stream: None,
+                phase: Phase::Idle,
+                served: 0,
+                request_start: now,
+                connect_start: now,
+                first_byte: None,
+                sent: 0,
+                head_buf: Vec::with_capacity(1024),
+                head: None,
+                body_left: 0,
+                body_seen: 0,
+            })
+            .collect();
+        let mut scratch = vec![0u8; READ_CHUNK];
+        let mut next_scan = now + TIMEOUT_SCAN;
+        loop {
+            let now = Instant::now();
+            let mut idle = false;
+            let mut open = false;
+            for (index, conn) in conns.iter_mut().enumerate() {
+                if conn.phase == Phase::Idle {
+                    self.next_request(&poll, Token(index), conn, &mut part, now);
+                }
+                idle |= conn.phase == Phase::Idle;
+                open |= conn.phase != Phase::Done;
+            }
+            if !open {
+                break;
+            }
+            // Restarted connections that failed at once are retried without waiting.
+            let wait = if idle { Duration::ZERO } else { TIMEOUT_SCAN };
+            poll.poll(&mut events, Some(wait))?;
+            let now = Instant::now();
+            for event in events.iter() {
+                let Token(index) = event.token();
+                if let Some(conn) = conns.get_mut(index) {
+                    // Hang-ups and errors surface as a read or write error.
+                    let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                    self.progress(&poll, Token(index), conn, &mut part, &mut scratch, now, readable);
+                }
+            }
+            if now >= next_scan {
+                next_scan = now + TIMEOUT_SCAN;
+                let cut = now >= self.deadline;
+                part.cut_short |= cut && conns.iter().any(|c| c.phase != Phase::Done);
+                for conn in conns.iter_mut() {
+                    let open = !matches!(conn.phase, Phase::Done | Phase::Idle);
+                    let overdue = now.duration_since(conn.request_start) >= self.timeout;
+                    if open && (overdue || cut) {
+                        part.failures.timeout += 1;
+                        conn.close();
+                        conn.phase = if cut { Phase::Done } else { Phase::Idle };
+                    } else if cut {
+                        conn.phase = Phase::Done;
+                    }
+                }
+            }
+        }
+        Ok(part)
+    }
+
+    /// Starts the next request on `conn`, or marks it done.
+    fn next_request(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+        if !self.keep_alive {
+            conn.close();
+        }
+        if !self.shared.take_request() {
+            conn.close();
+            conn.phase = Phase::Done;
+            return;
+        }
+        conn.request_start = now;
+        conn.first_byte = None;
+        conn.sent = 0;
+        conn.head_buf.clear();
+        conn.head = None;
+        conn.body_seen = 0;
+        if conn.stream.is_some() {
+            conn.phase = Phase::Sending;
+            self.send(poll, token, conn, part, now);
+        } else {
+            self.connect(poll, token, conn, part, now);
+        }
+    }
+
+    /// Opens a new connection for the current request.
+    fn connect(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+        conn.connect_start = now;
+        conn.served = 0;
+        let opened = TcpStream::connect(self.addr).and_then(|mut stream| {
+            poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+            Ok(stream)
+        });
+        match opened {
+            Ok(stream) => {
+                conn.stream = Some(stream);
+                conn.phase = Phase::Connecting;
+                part.connections += 1;
+            }
+            Err(_) => self.fail(conn, part, now, |f| &mut f.connect),
+        }
+    }
+
+    /// Advances `conn` after a readiness event.
+    #[allow(clippy::too_many_arguments)]
+    fn progress(
+        &self,
+        poll: &Poll,
+        token: Token,
+        conn: &mut Conn,
+        part: &mut Part,
+        scratch: &mut [u8],
+        now: Instant,
+        readable: bool,
+    ) {
+        if conn.phase == Phase::Connecting {
+            let Some(stream) = conn.stream.as_ref() else { return };
+            match (stream.take_error(), stream.peer_addr()) {
+                (Ok(None), Ok(_)) => {}
+                // Not connected yet: wait for the next event.
+                (Ok(None), Err(err)) if err.kind() == io::ErrorKind::NotConnected => return,
+                _ => return self.fail(conn, part, now, |f| &mut f.connect),
+            }
+            let _ = stream.set_nodelay(true);
+            let _ = part.latencies.connect.record(nanos(now - conn.connect_start));
+            conn.phase = Phase::Sending;
+        }
+        if conn.phase == Phase::Sending {
+            self.send(poll, token, conn, part, now);
+        }
+        // A write-only wake-up while waiting for the answer needs no read (saves a syscall).
+        if conn.phase == Phase::Receiving && readable {
+            self.receive(poll, token, conn, part, scratch, now);
+        }
+    }
+
+    fn send(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+        let Some(stream) = conn.stream.as_mut() else { return };
+        while conn.sent < self.request.len() {
+            match stream.write(&self.request[conn.sent..]) {
+                Ok(0) => return self.fail(conn, part, now, |f| &mut f.send),
+                Ok(n) => conn.sent += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.retry_or_fail(poll, token, conn, part, now, |f| &mut f.send),
+            }
+        }
+        conn.phase = Phase::Receiving;
+    }
+
+    fn receive(
+        &self,
+        poll: &Poll,
+        token: Token,
+        conn: &mut Conn,
+        part: &mut Part,
+        scratch: &mut [u8],
+        now: Instant,
+    ) {
+        loop {
+            let Some(stream) = conn.stream.as_mut() else { return };
+            let n = match stream.read(scratch) {
+                Ok(0) => return self.end_of_stream(poll, token, conn, part, now),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.retry_or_fail(poll, token, conn, part, now, |f| &mut f.receive),
+            };
+            conn.first_byte.get_or_insert(now);
+            let mut data = &scratch[..n];
+            if conn.head.is_none() {
+                conn.head_buf.extend_from_slice(data);
+                match parse_head(&conn.head_buf) {
+                    Ok(Some(head)) => {
+                        let body_start = head.len;
+                        conn.head = Some(head);
+                        conn.body_left = head.content_length.unwrap_or(u64::MAX);
+                        let already = conn.head_buf.len() - body_start;
+                        data = &scratch[n - already..n];
+                    }
+                    Ok(None) if conn.head_buf.len() > 64 * 1024 => {
+                        return self.fail(conn, part, now, |f| &mut f.protocol);
+                    }
+                    Ok(None) => continue,
+                    Err(_) => return self.fail(conn, part, now, |f| &mut f.protocol),
+                }
+            }
+            let take = (data.len() as u64).min(conn.body_left);
+            conn.body_left -= take;
+            conn.body_seen += take;
+            if conn.body_left == 0 {
+                return self.complete(poll, token, conn, part, now);
+            }
+        }
+    }
+
+    /// The server closed the connection.
+    fn end_of_stream(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+        match conn.head {
+            // No Content-Length: the body ends with the connection.
+            Some(head) if head.content_length.is_none() => self.complete(poll, token, conn, part, now),
+            _ => self.retry_or_fail(poll, token, conn, part, now, |f| &mut f.receive),
+        }
+    }
+
+    /// A whole response arrived.
+    fn complete(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+        let Some(head) = conn.head else { return };
+        part.complete += 1;
+        part.last_end = now;
+        if !(200..300).contains(&head.status) {
+            part.non_2xx += 1;
+        }
+        if !self.shared.length_matches(conn.body_seen) {
+            part.failures.length += 1;
+        }
+        part.total_bytes += head.len as u64 + conn.body_seen;
+        part.body_bytes += conn.body_seen;
+        let _ = part.latencies.total.record(nanos(now - conn.request_start));
+        let _ = part.latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(now) - conn.request_start));
+        conn.served += 1;
+        if head.close || head.content_length.is_none() {
+            conn.close();
+        }
+        self.next_request(poll, token, conn, part, now);
+    }
+
+    /// A reused keep-alive connection that the server closed before answering anything is
+    /// retried on a new connection (ab does the same); anything else is a failure.
+    fn retry_or_fail(
+        &self,
+        poll: &Poll,
+        token: Token,
+        conn: &mut Conn,
+        part: &mut Part,
+        now: Instant,
+        kind: fn(&mut Failures) -> &mut u64,
+    ) {
+        if conn.served > 0 && conn.first_byte.is_none() {
+            conn.close();
+            conn.sent = 0;
+            return self.connect(poll, token, conn, part, now);
+        }
+        self.fail(conn, part, now, kind);
+    }
+
+    /// Counts a failed request, drops its connection and moves on.
+    fn fail(&self, conn: &mut Conn, part: &mut Part, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
+        *kind(&mut part.failures) += 1;
+        part.last_end = now;
+        conn.close();
+        conn.phase = Phase::Idle;
+    }
+}
+
+impl Conn {
+    fn close(&mut self) {
+        // Dropping a mio stream deregisters and closes it.
+        self.stream = None;
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX).max(1)
+}

@@ -1,0 +1,158 @@
+//! The figures of one cell, computed with ab's definitions.
+//!
+//! - time per request = C × T / n, in ms (ab's "mean" line), n = complete requests;
+//! - requests per second = n / T;
+//! - transfer rate = bytes / 1024 / T, in KB/s, where bytes counts heads and bodies.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latency summary in microseconds, from a merged histogram (nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    pub fn of(histogram: &Histogram<u64>) -> Percentiles {
+        let us = |ns: u64| ns as f64 / 1000.0;
+        if histogram.is_empty() {
+            return Percentiles { mean: 0.0, p50: 0.0, p90: 0.0, p99: 0.0, p999: 0.0, max: 0.0 };
+        }
+        Percentiles {
+            mean: histogram.mean() / 1000.0,
+            p50: us(histogram.value_at_quantile(0.50)),
+            p90: us(histogram.value_at_quantile(0.90)),
+            p99: us(histogram.value_at_quantile(0.99)),
+            p999: us(histogram.value_at_quantile(0.999)),
+            max: us(histogram.max()),
+        }
+    }
+}
+
+/// ab's throughput figures for one run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Throughput {
+    pub time_taken_s: f64,
+    pub requests_per_second: f64,
+    pub time_per_request_ms: f64,
+    pub transfer_rate_kb_s: f64,
+}
+
+impl Throughput {
+    /// `complete` requests and `bytes` received in `elapsed` with `concurrency` clients.
+    pub fn of(elapsed: Duration, complete: u64, bytes: u64, concurrency: usize) -> Throughput {
+        let seconds = elapsed.as_secs_f64();
+        let per_second = |x: f64| if seconds > 0.0 { x / seconds } else { 0.0 };
+        Throughput {
+            time_taken_s: seconds,
+            requests_per_second: per_second(complete as f64),
+            time_per_request_ms: if complete > 0 {
+                concurrency as f64 * seconds * 1000.0 / complete as f64
+            } else {
+                0.0
+            },
+            transfer_rate_kb_s: per_second(bytes as f64 / 1024.0),
+        }
+    }
+}
+
+/// Median and spread of a figure over repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Spread above which a cell is marked noisy: (max − min) / median.
+pub const NOISY_SPREAD: f64 = 0.20;
+
+impl Spread {
+    /// `None` for no values.
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        let mut sorted: Vec<f64> = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let middle = sorted.len() / 2;
+        let median = match sorted.len() {
+            0 => return None,
+            n if n % 2 == 1 => sorted[middle],
+            _ => (sorted[middle - 1] + sorted[middle]) / 2.0,
+        };
+        Some(Spread { median, min: sorted[0], max: sorted[sorted.len() - 1] })
+    }
+
+    /// (max − min) / median.
+    pub fn relative(&self) -> f64 {
+        if self.median > 0.0 {
+            (self.max - self.min) / self.median
+        } else {
+            0.0
+        }
+    }
+
+    pub fn is_noisy(&self) -> bool {
+        self.relative() > NOISY_SPREAD
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed exercise's first row: ab -n 1000 -c 1 took 4.367 s for 122000 bytes and
+    /// reported 228.98 req/s, 4.367 ms per request and 27.28 KB/s.
+    #[test]
+    fn matches_ab_on_the_classic_row() {
+        let t = Throughput::of(Duration::from_secs_f64(4.367), 1000, 122_000, 1);
+        assert!((t.requests_per_second - 228.99).abs() < 0.01, "{t:?}");
+        assert!((t.time_per_request_ms - 4.367).abs() < 1e-9, "{t:?}");
+        assert!((t.transfer_rate_kb_s - 27.28).abs() < 0.01, "{t:?}");
+    }
+
+    /// The exercise's c=5 row: 1.235 s → 809.87 req/s, 6.174 ms per request, 96.49 KB/s.
+    #[test]
+    fn time_per_request_scales_with_concurrency() {
+        let t = Throughput::of(Duration::from_secs_f64(1.235), 1000, 122_000, 5);
+        assert!((t.requests_per_second - 809.72).abs() < 0.01, "{t:?}");
+        assert!((t.time_per_request_ms - 6.175).abs() < 1e-9, "{t:?}");
+        assert!((t.transfer_rate_kb_s - 96.47).abs() < 0.01, "{t:?}");
+    }
+
+    #[test]
+    fn nothing_measured_is_zero_not_nan() {
+        let t = Throughput::of(Duration::ZERO, 0, 0, 5);
+        assert_eq!(t.requests_per_second, 0.0);
+        assert_eq!(t.time_per_request_ms, 0.0);
+    }
+
+    #[test]
+    fn percentiles_from_a_histogram() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+        for us in 1..=1000u64 {
+            h.record(us * 1000).unwrap();
+        }
+        let p = Percentiles::of(&h);
+        assert!((p.p50 - 500.0).abs() <= 0.5, "{p:?}");
+        assert!((p.p99 - 990.0).abs() <= 1.0, "{p:?}");
+        assert!((p.max - 1000.0).abs() <= 1.0, "{p:?}");
+        assert!((p.mean - 500.5).abs() <= 0.5, "{p:?}");
+    }
+
+    #[test]
+    fn spread_and_noise() {
+        let s = Spread::of(&[100.0, 90.0, 130.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (100.0, 90.0, 130.0));
+        assert!(s.is_noisy());
+        assert!(!Spread::of(&[100.0, 105.0]).unwrap().is_noisy());
+        assert_eq!(Spread::of(&[]), None);
+        assert_eq!(Spread::of(&[1.0, 3.0]).unwrap().median, 2.0);
+    }
+}
