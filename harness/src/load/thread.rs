@@ -41,6 +41,8 @@ pub(super) struct Part {
     pub latencies: Latencies,
     pub last_end: Instant,
     pub cut_short: bool,
+    /// The run's reference body length, once known (saves an atomic per response).
+    pub first_length: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,7 @@ impl Job {
             latencies: Latencies::new(),
             last_end: now,
             cut_short: false,
+            first_length: None,
         };
         let mut conns: Vec<Conn> = (0..self.connections)
             .map(|_| Conn {
@@ -265,14 +268,22 @@ impl Job {
             conn.first_byte.get_or_insert(now);
             let mut data = &scratch[..n];
             if conn.head.is_none() {
-                conn.head_buf.extend_from_slice(data);
-                match parse_head(&conn.head_buf) {
+                // Usually the whole head is in this one read: parse it in place, no copy.
+                let buffered = !conn.head_buf.is_empty();
+                if buffered {
+                    conn.head_buf.extend_from_slice(data);
+                }
+                let head_bytes = if buffered { &conn.head_buf[..] } else { data };
+                match parse_head(head_bytes) {
                     Ok(Some(head)) => {
-                        let body_start = head.len;
+                        let already = head_bytes.len() - head.len;
                         conn.head = Some(head);
                         conn.body_left = head.content_length.unwrap_or(u64::MAX);
-                        let already = conn.head_buf.len() - body_start;
                         data = &scratch[n - already..n];
+                    }
+                    Ok(None) if !buffered => {
+                        conn.head_buf.extend_from_slice(data);
+                        continue;
                     }
                     Ok(None) if conn.head_buf.len() > 64 * 1024 => {
                         return self.fail(conn, part, now, |f| &mut f.protocol);
@@ -307,7 +318,17 @@ impl Job {
         if !(200..300).contains(&head.status) {
             part.non_2xx += 1;
         }
-        if !self.shared.length_matches(conn.body_seen) {
+        let length_ok = match part.first_length {
+            Some(first) => first == conn.body_seen,
+            None => {
+                let ok = self.shared.length_matches(conn.body_seen);
+                if ok {
+                    part.first_length = Some(conn.body_seen);
+                }
+                ok
+            }
+        };
+        if !length_ok {
             part.failures.length += 1;
         }
         part.total_bytes += head.len as u64 + conn.body_seen;

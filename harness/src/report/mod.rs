@@ -203,3 +203,72 @@ pub fn full(results: &Results) -> String {
     out.push_str(&problems(results));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Failures, Latencies};
+    use crate::stats::Percentiles;
+
+    fn cell(concurrency: usize, seconds: f64) -> Cell {
+        let throughput = crate::stats::Throughput::of(
+            std::time::Duration::from_secs_f64(seconds),
+            1000,
+            122_000,
+            concurrency,
+        );
+        let p = Percentiles { mean: 61.25, p50: 58.0, p90: 70.5, p99: 120.0, p999: 450.5, max: 900.0 };
+        Cell {
+            variant: "tokio".into(),
+            workers: 1,
+            concurrency,
+            keep_alive: false,
+            requests: 1000,
+            complete: 1000,
+            failed: 0,
+            failures: Failures::default(),
+            non_2xx: 0,
+            total_transferred_bytes: 122_000,
+            html_transferred_bytes: 14_000,
+            time_taken_s: throughput.time_taken_s,
+            requests_per_second: throughput.requests_per_second,
+            time_per_request_ms: throughput.time_per_request_ms,
+            transfer_rate_kb_s: throughput.transfer_rate_kb_s,
+            latency_us: p,
+            connect_us: p,
+            ttfb_us: p,
+            runs: Vec::new(),
+            requests_per_second_spread: None,
+            noisy: false,
+            failed_all_runs: 0,
+            note: None,
+            latencies: Latencies::new(),
+        }
+    }
+
+    /// The seed exercise's first and last rows, rendered.
+    #[test]
+    fn classic_table_snapshot() {
+        let cells = [cell(1, 4.367), cell(5, 1.235)];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        let expected = "\
+| No Test | Concurrency Level | Time taken for test | Complete requests | Failed requests | Total transferred | Requests per second | Time per request |    Transfer rate |
+|--------:|------------------:|--------------------:|------------------:|----------------:|------------------:|--------------------:|-----------------:|-----------------:|
+|       1 |                 1 |       4.367 seconds |              1000 |               0 |      122000 bytes |      228.99 [#/sec] |         4.367 ms | 27.28 Kbytes/sec |
+|       2 |                 5 |       1.235 seconds |              1000 |               0 |      122000 bytes |      809.72 [#/sec] |         6.175 ms | 96.47 Kbytes/sec |
+";
+        assert_eq!(classic_table(&refs), expected);
+    }
+
+    #[test]
+    fn percentile_table_snapshot() {
+        let cells = [cell(1, 4.367)];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        let expected = "\
+| Concurrency | mean µs | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | non-2xx |
+|------------:|--------:|-------:|-------:|-------:|---------:|-------:|--------:|
+|           1 |    61.2 |   58.0 |   70.5 |  120.0 |    450.5 |  900.0 |       0 |
+";
+        assert_eq!(percentile_table(&refs), expected);
+    }
+}

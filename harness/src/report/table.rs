@@ -16,7 +16,7 @@ pub fn render(headers: &[&str], align: &[Align], rows: &[Vec<String>]) -> String
             rows.iter()
                 .filter_map(|row| row.get(i))
                 .map(|c| c.chars().count())
-                .chain([header.len(), 3])
+                .chain([header.chars().count(), 3])
                 .max()
                 .unwrap_or(3)
         })
