@@ -55,6 +55,10 @@ enum Phase {
     Connecting,
     Sending,
     Receiving,
+    /// The response is complete and the server will close: wait for its FIN before closing,
+    /// as ab does, so the server (not the client) holds the TIME_WAIT. Client TIME_WAITs would
+    /// pile up on ephemeral ports, which include the ports later servers want to bind.
+    AwaitingClose,
 }
 
 /// One client connection and the request on it.
@@ -231,6 +235,9 @@ impl Job {
         if conn.phase == Phase::Receiving && readable {
             self.receive(poll, token, conn, part, scratch, now);
         }
+        if conn.phase == Phase::AwaitingClose && readable {
+            Self::await_close(conn, scratch);
+        }
     }
 
     fn send(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
@@ -259,7 +266,7 @@ impl Job {
         loop {
             let Some(stream) = conn.stream.as_mut() else { return };
             let n = match stream.read(scratch) {
-                Ok(0) => return self.end_of_stream(poll, token, conn, part, now),
+                Ok(0) => return self.end_of_stream(poll, token, conn, part, scratch, now),
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -296,22 +303,41 @@ impl Job {
             conn.body_left -= take;
             conn.body_seen += take;
             if conn.body_left == 0 {
-                return self.complete(poll, token, conn, part, now);
+                return self.complete(poll, token, conn, part, scratch, now);
             }
         }
     }
 
     /// The server closed the connection.
-    fn end_of_stream(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+    fn end_of_stream(
+        &self,
+        poll: &Poll,
+        token: Token,
+        conn: &mut Conn,
+        part: &mut Part,
+        scratch: &mut [u8],
+        now: Instant,
+    ) {
         match conn.head {
             // No Content-Length: the body ends with the connection.
-            Some(head) if head.content_length.is_none() => self.complete(poll, token, conn, part, now),
+            Some(head) if head.content_length.is_none() => {
+                conn.close();
+                self.complete(poll, token, conn, part, scratch, now)
+            }
             _ => self.retry_or_fail(poll, token, conn, part, now, |f| &mut f.receive),
         }
     }
 
     /// A whole response arrived.
-    fn complete(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+    fn complete(
+        &self,
+        poll: &Poll,
+        token: Token,
+        conn: &mut Conn,
+        part: &mut Part,
+        scratch: &mut [u8],
+        now: Instant,
+    ) {
         let Some(head) = conn.head else { return };
         part.complete += 1;
         part.last_end = now;
@@ -336,10 +362,35 @@ impl Job {
         let _ = part.latencies.total.record(nanos(now - conn.request_start));
         let _ = part.latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(now) - conn.request_start));
         conn.served += 1;
-        if head.close || head.content_length.is_none() {
-            conn.close();
+        if head.close || !self.keep_alive {
+            conn.phase = Phase::AwaitingClose;
+            // The FIN may have come with the response: look before waiting for an event.
+            Self::await_close(conn, scratch);
+            return;
         }
         self.next_request(poll, token, conn, part, now);
+    }
+
+    /// Reads (and drops) until the server's FIN; then the connection is closed and the next
+    /// request starts from the event loop.
+    fn await_close(conn: &mut Conn, scratch: &mut [u8]) {
+        loop {
+            let Some(stream) = conn.stream.as_mut() else {
+                conn.phase = Phase::Idle;
+                return;
+            };
+            match stream.read(scratch) {
+                Ok(n) if n > 0 => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // EOF, or a reset after the whole response: either way this request is done.
+                _ => {
+                    conn.close();
+                    conn.phase = Phase::Idle;
+                    return;
+                }
+            }
+        }
     }
 
     /// A reused keep-alive connection that the server closed before answering anything is
