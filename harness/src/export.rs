@@ -183,3 +183,28 @@ impl ResultsDir {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hgrm_has_hdrhistogram_layout() {
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+        for ms in 1..=100u64 {
+            histogram.record(ms * 1_000_000).unwrap();
+        }
+        let text = hgrm(&histogram);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "       Value     Percentile TotalCount 1/(1-Percentile)");
+        assert_eq!(lines[1], "");
+        assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["1.000", "0.000000000000", "1", "1.00"]);
+        let last = lines.iter().rev().find(|l| !l.starts_with('#')).unwrap();
+        let fields: Vec<&str> = last.split_whitespace().collect();
+        assert_eq!(fields.len(), 3, "the 100th percentile has no 1/(1-p): {last}");
+        assert_eq!(fields[2], "100");
+        assert!(text.contains("#[Mean    =       50.5") || text.contains("#[Mean    =       50.4"), "{text}");
+        assert!(text.contains("Total count    =          100]"), "{text}");
+        assert!(text.contains("SubBuckets     =         2048]"), "{text}");
+    }
+}
