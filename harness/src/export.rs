@@ -132,12 +132,9 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
         histogram.max() as f64 / NS_PER_MS,
         histogram.len()
     );
-    let _ = writeln!(
-        out,
-        "#[Buckets = {:12}, SubBuckets     = {:12}]",
-        histogram.buckets(),
-        histogram.distinct_values()
-    );
+    // HdrHistogram's sub-bucket count: the power of two that resolves 2 × 10^digits values.
+    let sub_buckets = (2 * 10u64.pow(u32::from(histogram.sigfig()))).next_power_of_two();
+    let _ = writeln!(out, "#[Buckets = {:12}, SubBuckets     = {:12}]", histogram.buckets(), sub_buckets);
     out
 }
 
