@@ -162,8 +162,15 @@ impl Shared {
     }
 }
 
-/// Runs the load and returns what it measured. `stop` ends it early when set.
+/// Runs the load and returns what it measured. `stop` ends it early when set. Only loopback
+/// addresses are accepted: the harness never sends load off this machine.
 pub fn run(spec: &LoadSpec, stop: Arc<AtomicBool>) -> std::io::Result<LoadResult> {
+    if !spec.addr.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("refusing to send load to {}: only loopback addresses", spec.addr),
+        ));
+    }
     let shared = Arc::new(Shared {
         issued: AtomicU64::new(0),
         target: spec.requests,
