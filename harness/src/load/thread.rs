@@ -64,6 +64,8 @@ enum Phase {
 /// One client connection and the request on it.
 #[derive(Debug)]
 struct Conn {
+    /// Its index among the thread's connections, and its poll token.
+    token: Token,
     stream: Option<TcpStream>,
     phase: Phase,
     /// Requests completed on the current connection (a reused one may be closed by the
@@ -84,23 +86,27 @@ struct Conn {
 
 impl Job {
     pub fn run(self) -> io::Result<Part> {
-        let mut poll = Poll::new()?;
-        let mut events = Events::with_capacity(1024);
         let now = Instant::now();
-        let mut part = Part {
-            complete: 0,
-            non_2xx: 0,
-            failures: Failures::default(),
-            total_bytes: 0,
-            body_bytes: 0,
-            connections: 0,
-            latencies: Latencies::new(),
-            last_end: now,
-            cut_short: false,
-            first_length: None,
+        let mut worker = Worker {
+            job: &self,
+            poll: Poll::new()?,
+            part: Part {
+                complete: 0,
+                non_2xx: 0,
+                failures: Failures::default(),
+                total_bytes: 0,
+                body_bytes: 0,
+                connections: 0,
+                latencies: Latencies::new(),
+                last_end: now,
+                cut_short: false,
+                first_length: None,
+            },
+            scratch: vec![0u8; READ_CHUNK],
         };
         let mut conns: Vec<Conn> = (0..self.connections)
-            .map(|_| Conn {
+            .map(|index| Conn {
+                token: Token(index),
                 stream: None,
                 phase: Phase::Idle,
                 served: 0,
@@ -114,15 +120,15 @@ impl Job {
                 body_seen: 0,
             })
             .collect();
-        let mut scratch = vec![0u8; READ_CHUNK];
+        let mut events = Events::with_capacity(1024);
         let mut next_scan = now + TIMEOUT_SCAN;
         loop {
             let now = Instant::now();
             let mut idle = false;
             let mut open = false;
-            for (index, conn) in conns.iter_mut().enumerate() {
+            for conn in conns.iter_mut() {
                 if conn.phase == Phase::Idle {
-                    self.next_request(&poll, Token(index), conn, &mut part, now);
+                    worker.next_request(conn, now);
                 }
                 idle |= conn.phase == Phase::Idle;
                 open |= conn.phase != Phase::Done;
@@ -132,42 +138,57 @@ impl Job {
             }
             // Restarted connections that failed at once are retried without waiting.
             let wait = if idle { Duration::ZERO } else { TIMEOUT_SCAN };
-            poll.poll(&mut events, Some(wait))?;
+            worker.poll.poll(&mut events, Some(wait))?;
             let now = Instant::now();
             for event in events.iter() {
-                let Token(index) = event.token();
-                if let Some(conn) = conns.get_mut(index) {
+                if let Some(conn) = conns.get_mut(event.token().0) {
                     // Hang-ups and errors surface as a read or write error.
                     let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                    self.progress(&poll, Token(index), conn, &mut part, &mut scratch, now, readable);
+                    worker.progress(conn, now, readable);
                 }
             }
             if now >= next_scan {
                 next_scan = now + TIMEOUT_SCAN;
-                let cut = now >= self.deadline;
-                part.cut_short |= cut && conns.iter().any(|c| c.phase != Phase::Done);
-                for conn in conns.iter_mut() {
-                    let open = !matches!(conn.phase, Phase::Done | Phase::Idle);
-                    let overdue = now.duration_since(conn.request_start) >= self.timeout;
-                    if open && (overdue || cut) {
-                        part.failures.timeout += 1;
-                        conn.close();
-                        conn.phase = if cut { Phase::Done } else { Phase::Idle };
-                    } else if cut {
-                        conn.phase = Phase::Done;
-                    }
-                }
+                worker.expire(&mut conns, now);
             }
         }
-        Ok(part)
+        Ok(worker.part)
+    }
+}
+
+/// A load thread's working state: the job, its poller, what it measured, a read buffer.
+struct Worker<'a> {
+    job: &'a Job,
+    poll: Poll,
+    part: Part,
+    /// Reads land here; only heads are copied out, bodies are counted.
+    scratch: Vec<u8>,
+}
+
+impl Worker<'_> {
+    /// Fails requests past their timeout, and everything open once the run's deadline passes.
+    fn expire(&mut self, conns: &mut [Conn], now: Instant) {
+        let cut = now >= self.job.deadline;
+        self.part.cut_short |= cut && conns.iter().any(|c| c.phase != Phase::Done);
+        for conn in conns.iter_mut() {
+            let open = !matches!(conn.phase, Phase::Done | Phase::Idle);
+            let overdue = now.duration_since(conn.request_start) >= self.job.timeout;
+            if open && (overdue || cut) {
+                self.part.failures.timeout += 1;
+                conn.close();
+                conn.phase = if cut { Phase::Done } else { Phase::Idle };
+            } else if cut {
+                conn.phase = Phase::Done;
+            }
+        }
     }
 
     /// Starts the next request on `conn`, or marks it done.
-    fn next_request(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
-        if !self.keep_alive {
+    fn next_request(&mut self, conn: &mut Conn, now: Instant) {
+        if !self.job.keep_alive {
             conn.close();
         }
-        if !self.shared.take_request() {
+        if !self.job.shared.take_request() {
             conn.close();
             conn.phase = Phase::Done;
             return;
@@ -180,100 +201,87 @@ impl Job {
         conn.body_seen = 0;
         if conn.stream.is_some() {
             conn.phase = Phase::Sending;
-            self.send(poll, token, conn, part, now);
+            self.send(conn, now);
         } else {
-            self.connect(poll, token, conn, part, now);
+            self.connect(conn, now);
         }
     }
 
     /// Opens a new connection for the current request.
-    fn connect(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+    fn connect(&mut self, conn: &mut Conn, now: Instant) {
         conn.connect_start = now;
         conn.served = 0;
-        let opened = TcpStream::connect(self.addr).and_then(|mut stream| {
-            poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        let opened = TcpStream::connect(self.job.addr).and_then(|mut stream| {
+            self.poll.registry().register(
+                &mut stream,
+                conn.token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             Ok(stream)
         });
         match opened {
             Ok(stream) => {
                 conn.stream = Some(stream);
                 conn.phase = Phase::Connecting;
-                part.connections += 1;
+                self.part.connections += 1;
             }
-            Err(_) => self.fail(conn, part, now, |f| &mut f.connect),
+            Err(_) => self.fail(conn, now, |f| &mut f.connect),
         }
     }
 
     /// Advances `conn` after a readiness event.
-    #[allow(clippy::too_many_arguments)]
-    fn progress(
-        &self,
-        poll: &Poll,
-        token: Token,
-        conn: &mut Conn,
-        part: &mut Part,
-        scratch: &mut [u8],
-        now: Instant,
-        readable: bool,
-    ) {
+    fn progress(&mut self, conn: &mut Conn, now: Instant, readable: bool) {
         if conn.phase == Phase::Connecting {
             let Some(stream) = conn.stream.as_ref() else { return };
             match (stream.take_error(), stream.peer_addr()) {
                 (Ok(None), Ok(_)) => {}
                 // Not connected yet: wait for the next event.
                 (Ok(None), Err(err)) if err.kind() == io::ErrorKind::NotConnected => return,
-                _ => return self.fail(conn, part, now, |f| &mut f.connect),
+                _ => return self.fail(conn, now, |f| &mut f.connect),
             }
             let _ = stream.set_nodelay(true);
-            let _ = part.latencies.connect.record(nanos(now - conn.connect_start));
+            let _ = self.part.latencies.connect.record(nanos(now - conn.connect_start));
             conn.phase = Phase::Sending;
         }
         if conn.phase == Phase::Sending {
-            self.send(poll, token, conn, part, now);
+            self.send(conn, now);
         }
         // A write-only wake-up while waiting for the answer needs no read (saves a syscall).
         if conn.phase == Phase::Receiving && readable {
-            self.receive(poll, token, conn, part, scratch, now);
+            self.receive(conn, now);
         }
         if conn.phase == Phase::AwaitingClose && readable {
-            Self::await_close(conn, scratch);
+            self.await_close(conn);
         }
     }
 
-    fn send(&self, poll: &Poll, token: Token, conn: &mut Conn, part: &mut Part, now: Instant) {
+    fn send(&mut self, conn: &mut Conn, now: Instant) {
         let Some(stream) = conn.stream.as_mut() else { return };
-        while conn.sent < self.request.len() {
-            match stream.write(&self.request[conn.sent..]) {
-                Ok(0) => return self.fail(conn, part, now, |f| &mut f.send),
+        let request = &self.job.request;
+        while conn.sent < request.len() {
+            match stream.write(&request[conn.sent..]) {
+                Ok(0) => return self.fail(conn, now, |f| &mut f.send),
                 Ok(n) => conn.sent += n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.retry_or_fail(poll, token, conn, part, now, |f| &mut f.send),
+                Err(_) => return self.retry_or_fail(conn, now, |f| &mut f.send),
             }
         }
         conn.phase = Phase::Receiving;
     }
 
-    fn receive(
-        &self,
-        poll: &Poll,
-        token: Token,
-        conn: &mut Conn,
-        part: &mut Part,
-        scratch: &mut [u8],
-        now: Instant,
-    ) {
+    fn receive(&mut self, conn: &mut Conn, now: Instant) {
         loop {
             let Some(stream) = conn.stream.as_mut() else { return };
-            let n = match stream.read(scratch) {
-                Ok(0) => return self.end_of_stream(poll, token, conn, part, scratch, now),
+            let n = match stream.read(&mut self.scratch) {
+                Ok(0) => return self.end_of_stream(conn, now),
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return self.retry_or_fail(poll, token, conn, part, now, |f| &mut f.receive),
+                Err(_) => return self.retry_or_fail(conn, now, |f| &mut f.receive),
             };
             conn.first_byte.get_or_insert(now);
-            let mut data = &scratch[..n];
+            let mut data = &self.scratch[..n];
             if conn.head.is_none() {
                 // Usually the whole head is in this one read: parse it in place, no copy.
                 let buffered = !conn.head_buf.is_empty();
@@ -286,59 +294,44 @@ impl Job {
                         let already = head_bytes.len() - head.len;
                         conn.head = Some(head);
                         conn.body_left = head.content_length.unwrap_or(u64::MAX);
-                        data = &scratch[n - already..n];
+                        data = &self.scratch[n - already..n];
                     }
                     Ok(None) if !buffered => {
                         conn.head_buf.extend_from_slice(data);
                         continue;
                     }
                     Ok(None) if conn.head_buf.len() > 64 * 1024 => {
-                        return self.fail(conn, part, now, |f| &mut f.protocol);
+                        return self.fail(conn, now, |f| &mut f.protocol);
                     }
                     Ok(None) => continue,
-                    Err(_) => return self.fail(conn, part, now, |f| &mut f.protocol),
+                    Err(_) => return self.fail(conn, now, |f| &mut f.protocol),
                 }
             }
             let take = (data.len() as u64).min(conn.body_left);
             conn.body_left -= take;
             conn.body_seen += take;
             if conn.body_left == 0 {
-                return self.complete(poll, token, conn, part, scratch, now);
+                return self.complete(conn, now);
             }
         }
     }
 
     /// The server closed the connection.
-    fn end_of_stream(
-        &self,
-        poll: &Poll,
-        token: Token,
-        conn: &mut Conn,
-        part: &mut Part,
-        scratch: &mut [u8],
-        now: Instant,
-    ) {
+    fn end_of_stream(&mut self, conn: &mut Conn, now: Instant) {
         match conn.head {
             // No Content-Length: the body ends with the connection.
             Some(head) if head.content_length.is_none() => {
                 conn.close();
-                self.complete(poll, token, conn, part, scratch, now)
+                self.complete(conn, now)
             }
-            _ => self.retry_or_fail(poll, token, conn, part, now, |f| &mut f.receive),
+            _ => self.retry_or_fail(conn, now, |f| &mut f.receive),
         }
     }
 
     /// A whole response arrived.
-    fn complete(
-        &self,
-        poll: &Poll,
-        token: Token,
-        conn: &mut Conn,
-        part: &mut Part,
-        scratch: &mut [u8],
-        now: Instant,
-    ) {
+    fn complete(&mut self, conn: &mut Conn, now: Instant) {
         let Some(head) = conn.head else { return };
+        let part = &mut self.part;
         part.complete += 1;
         part.last_end = now;
         if !(200..300).contains(&head.status) {
@@ -347,7 +340,7 @@ impl Job {
         let length_ok = match part.first_length {
             Some(first) => first == conn.body_seen,
             None => {
-                let ok = self.shared.length_matches(conn.body_seen);
+                let ok = self.job.shared.length_matches(conn.body_seen);
                 if ok {
                     part.first_length = Some(conn.body_seen);
                 }
@@ -362,24 +355,24 @@ impl Job {
         let _ = part.latencies.total.record(nanos(now - conn.request_start));
         let _ = part.latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(now) - conn.request_start));
         conn.served += 1;
-        if head.close || !self.keep_alive {
+        if head.close || !self.job.keep_alive {
             conn.phase = Phase::AwaitingClose;
             // The FIN may have come with the response: look before waiting for an event.
-            Self::await_close(conn, scratch);
+            self.await_close(conn);
             return;
         }
-        self.next_request(poll, token, conn, part, now);
+        self.next_request(conn, now);
     }
 
     /// Reads (and drops) until the server's FIN; then the connection is closed and the next
     /// request starts from the event loop.
-    fn await_close(conn: &mut Conn, scratch: &mut [u8]) {
+    fn await_close(&mut self, conn: &mut Conn) {
         loop {
             let Some(stream) = conn.stream.as_mut() else {
                 conn.phase = Phase::Idle;
                 return;
             };
-            match stream.read(scratch) {
+            match stream.read(&mut self.scratch) {
                 Ok(n) if n > 0 => {}
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -395,27 +388,20 @@ impl Job {
 
     /// A reused keep-alive connection that the server closed before answering anything is
     /// retried on a new connection (ab does the same); anything else is a failure.
-    fn retry_or_fail(
-        &self,
-        poll: &Poll,
-        token: Token,
-        conn: &mut Conn,
-        part: &mut Part,
-        now: Instant,
-        kind: fn(&mut Failures) -> &mut u64,
-    ) {
+    fn retry_or_fail(&mut self, conn: &mut Conn, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
         if conn.served > 0 && conn.first_byte.is_none() {
             conn.close();
             conn.sent = 0;
-            return self.connect(poll, token, conn, part, now);
+            return self.connect(conn, now);
         }
-        self.fail(conn, part, now, kind);
+        self.fail(conn, now, kind);
     }
 
-    /// Counts a failed request, drops its connection and moves on.
-    fn fail(&self, conn: &mut Conn, part: &mut Part, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
-        *kind(&mut part.failures) += 1;
-        part.last_end = now;
+    /// Counts a failed request, drops its connection and leaves it for the event loop to
+    /// restart (a string of failures is a loop, never a recursion).
+    fn fail(&mut self, conn: &mut Conn, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
+        *kind(&mut self.part.failures) += 1;
+        self.part.last_end = now;
         conn.close();
         conn.phase = Phase::Idle;
     }
