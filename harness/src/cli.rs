@@ -112,17 +112,15 @@ pub fn run() -> ExitCode {
 }
 
 fn list() {
-    println!("{:<22} {:<13} {:<9} {:<52} --workers", "variant", "runtime", "I/O", "threading");
-    for variant in registry::VARIANTS {
-        println!(
-            "{:<22} {:<13} {:<9} {:<52} {}",
-            variant.name,
-            variant.runtime,
-            variant.io.name(),
-            variant.threading,
-            variant.workers
-        );
-    }
+    use crate::report::table::{render, Align};
+    let rows: Vec<Vec<String>> = registry::VARIANTS
+        .iter()
+        .map(|v| {
+            vec![v.name.into(), v.runtime.into(), v.io.name().into(), v.threading.into(), v.workers.into()]
+        })
+        .collect();
+    let headers = ["variant", "runtime", "I/O", "threading model", "--workers N means"];
+    print!("{}", render(&headers, &[Align::Left; 5], &rows));
 }
 
 fn serve(name: &str, args: &ServerArgs) -> anyhow::Result<()> {
