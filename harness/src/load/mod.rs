@@ -134,6 +134,35 @@ pub struct LoadResult {
     pub cut_short: bool,
 }
 
+impl LoadResult {
+    /// Nothing measured yet.
+    pub fn empty() -> LoadResult {
+        LoadResult {
+            elapsed: Duration::ZERO,
+            complete: 0,
+            non_2xx: 0,
+            failures: Failures::default(),
+            total_bytes: 0,
+            body_bytes: 0,
+            connections: 0,
+            latencies: Latencies::new(),
+            cut_short: false,
+        }
+    }
+
+    /// Adds another thread's counts and histograms (elapsed time is the caller's to set).
+    fn absorb(&mut self, other: &LoadResult) {
+        self.complete += other.complete;
+        self.non_2xx += other.non_2xx;
+        self.failures.add(&other.failures);
+        self.total_bytes += other.total_bytes;
+        self.body_bytes += other.body_bytes;
+        self.connections += other.connections;
+        self.latencies.merge(&other.latencies);
+        self.cut_short |= other.cut_short;
+    }
+}
+
 /// State shared by all load threads of one run.
 #[derive(Debug)]
 struct Shared {
@@ -202,28 +231,11 @@ pub fn run(spec: &LoadSpec, stop: Arc<AtomicBool>) -> std::io::Result<LoadResult
             })
         })
         .collect::<std::io::Result<_>>()?;
-    let mut result = LoadResult {
-        elapsed: Duration::ZERO,
-        complete: 0,
-        non_2xx: 0,
-        failures: Failures::default(),
-        total_bytes: 0,
-        body_bytes: 0,
-        connections: 0,
-        latencies: Latencies::new(),
-        cut_short: false,
-    };
+    let mut result = LoadResult::empty();
     let mut last_end = started;
     for handle in handles {
         let part = handle.join().map_err(|_| std::io::Error::other("a load thread panicked"))??;
-        result.complete += part.complete;
-        result.non_2xx += part.non_2xx;
-        result.failures.add(&part.failures);
-        result.total_bytes += part.total_bytes;
-        result.body_bytes += part.body_bytes;
-        result.connections += part.connections;
-        result.latencies.merge(&part.latencies);
-        result.cut_short |= part.cut_short;
+        result.absorb(&part.counts);
         last_end = last_end.max(part.last_end);
     }
     result.elapsed = last_end - started;

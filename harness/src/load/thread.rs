@@ -9,7 +9,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::framing::{parse_head, Head};
-use super::{Failures, Latencies, Shared};
+use super::{Failures, LoadResult, Shared};
 
 /// How often open requests are checked against their timeout.
 const TIMEOUT_SCAN: Duration = Duration::from_millis(10);
@@ -32,15 +32,10 @@ pub(super) struct Job {
 /// What one thread measured.
 #[derive(Debug)]
 pub(super) struct Part {
-    pub complete: u64,
-    pub non_2xx: u64,
-    pub failures: Failures,
-    pub total_bytes: u64,
-    pub body_bytes: u64,
-    pub connections: u64,
-    pub latencies: Latencies,
+    /// Counts and histograms, merged into the run's result.
+    pub counts: LoadResult,
+    /// When this thread's last request ended.
     pub last_end: Instant,
-    pub cut_short: bool,
     /// The run's reference body length, once known (saves an atomic per response).
     pub first_length: Option<u64>,
 }
@@ -90,18 +85,7 @@ impl Job {
         let mut worker = Worker {
             job: &self,
             poll: Poll::new()?,
-            part: Part {
-                complete: 0,
-                non_2xx: 0,
-                failures: Failures::default(),
-                total_bytes: 0,
-                body_bytes: 0,
-                connections: 0,
-                latencies: Latencies::new(),
-                last_end: now,
-                cut_short: false,
-                first_length: None,
-            },
+            part: Part { counts: LoadResult::empty(), last_end: now, first_length: None },
             scratch: vec![0u8; READ_CHUNK],
         };
         let mut conns: Vec<Conn> = (0..self.connections)
@@ -169,12 +153,12 @@ impl Worker<'_> {
     /// Fails requests past their timeout, and everything open once the run's deadline passes.
     fn expire(&mut self, conns: &mut [Conn], now: Instant) {
         let cut = now >= self.job.deadline;
-        self.part.cut_short |= cut && conns.iter().any(|c| c.phase != Phase::Done);
+        self.part.counts.cut_short |= cut && conns.iter().any(|c| c.phase != Phase::Done);
         for conn in conns.iter_mut() {
             let open = !matches!(conn.phase, Phase::Done | Phase::Idle);
             let overdue = now.duration_since(conn.request_start) >= self.job.timeout;
             if open && (overdue || cut) {
-                self.part.failures.timeout += 1;
+                self.part.counts.failures.timeout += 1;
                 conn.close();
                 conn.phase = if cut { Phase::Done } else { Phase::Idle };
             } else if cut {
@@ -223,7 +207,7 @@ impl Worker<'_> {
             Ok(stream) => {
                 conn.stream = Some(stream);
                 conn.phase = Phase::Connecting;
-                self.part.connections += 1;
+                self.part.counts.connections += 1;
             }
             Err(_) => self.fail(conn, now, |f| &mut f.connect),
         }
@@ -240,7 +224,7 @@ impl Worker<'_> {
                 _ => return self.fail(conn, now, |f| &mut f.connect),
             }
             let _ = stream.set_nodelay(true);
-            let _ = self.part.latencies.connect.record(nanos(now - conn.connect_start));
+            let _ = self.part.counts.latencies.connect.record(nanos(now - conn.connect_start));
             conn.phase = Phase::Sending;
         }
         if conn.phase == Phase::Sending {
@@ -332,10 +316,10 @@ impl Worker<'_> {
     fn complete(&mut self, conn: &mut Conn, now: Instant) {
         let Some(head) = conn.head else { return };
         let part = &mut self.part;
-        part.complete += 1;
+        part.counts.complete += 1;
         part.last_end = now;
         if !(200..300).contains(&head.status) {
-            part.non_2xx += 1;
+            part.counts.non_2xx += 1;
         }
         let length_ok = match part.first_length {
             Some(first) => first == conn.body_seen,
@@ -348,12 +332,12 @@ impl Worker<'_> {
             }
         };
         if !length_ok {
-            part.failures.length += 1;
+            part.counts.failures.length += 1;
         }
-        part.total_bytes += head.len as u64 + conn.body_seen;
-        part.body_bytes += conn.body_seen;
-        let _ = part.latencies.total.record(nanos(now - conn.request_start));
-        let _ = part.latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(now) - conn.request_start));
+        part.counts.total_bytes += head.len as u64 + conn.body_seen;
+        part.counts.body_bytes += conn.body_seen;
+        let _ = part.counts.latencies.total.record(nanos(now - conn.request_start));
+        let _ = part.counts.latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(now) - conn.request_start));
         conn.served += 1;
         if head.close || !self.job.keep_alive {
             conn.phase = Phase::AwaitingClose;
@@ -400,7 +384,7 @@ impl Worker<'_> {
     /// Counts a failed request, drops its connection and leaves it for the event loop to
     /// restart (a string of failures is a loop, never a recursion).
     fn fail(&mut self, conn: &mut Conn, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
-        *kind(&mut self.part.failures) += 1;
+        *kind(&mut self.part.counts.failures) += 1;
         self.part.last_end = now;
         conn.close();
         conn.phase = Phase::Idle;
