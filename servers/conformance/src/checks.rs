@@ -270,6 +270,40 @@ pub fn malformed_requests(start: Start<'_>) {
     });
 }
 
+/// Bytes that cannot be a request are answered 400 at once, not after the header timeout
+/// (10 s here): a TLS hello, an SSH banner, a binary blob.
+pub fn garbage_is_refused_at_once(start: Start<'_>) {
+    with_server(start, &["--header-timeout", "10s"], |addr| {
+        let blob: Vec<u8> = (0..1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for garbage in
+            [&b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..], b"SSH-2.0-OpenSSH_9.2\r\n", &blob]
+        {
+            let started = Instant::now();
+            assert_refused_and_closed(addr, garbage, 400);
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(5), "answered after {took:?}, as if waiting for a timeout");
+        }
+    });
+}
+
+/// A client that asks for a large body and never reads it is closed once the server's writes
+/// make no progress for the write timeout; others are served meanwhile.
+pub fn stalled_reader_is_closed(start: Start<'_>) {
+    with_server(start, &["--write-timeout", "300ms", "--workers", "2"], |addr| {
+        let mut stalled = Client::connect_with_receive_buffer(addr, 4096);
+        stalled.send(b"GET /bytes/16777216 HTTP/1.1\r\nHost: t\r\n\r\n");
+        // Long enough for the server's send buffer to fill and the timeout to pass.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(get(addr, "/").status, 200, "others are served meanwhile");
+        let (received, end) = stalled.drain_to_end();
+        assert!(received < 16 << 20, "the whole body arrived ({received} bytes): nothing was cut");
+        assert!(
+            matches!(end.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset),
+            "after {received} bytes the connection is still open ({end}): the stalled write was not closed"
+        );
+    });
+}
+
 pub fn oversized_requests(start: Start<'_>) {
     with_server(start, &[], |addr| {
         let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));

@@ -41,6 +41,33 @@ impl Client {
         Client { stream, pending: Vec::new() }
     }
 
+    /// Connects with a small receive buffer (set before connecting, so the advertised window
+    /// stays small), as a client that reads slowly or not at all.
+    pub fn connect_with_receive_buffer(addr: SocketAddr, bytes: usize) -> Client {
+        let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)
+            .expect("create a socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        socket.connect(&addr.into()).expect("connect to the server");
+        let stream = TcpStream::from(socket);
+        stream.set_read_timeout(Some(READ_TIMEOUT)).expect("set timeout");
+        Client { stream, pending: Vec::new() }
+    }
+
+    /// Reads everything until the connection ends; returns how many bytes arrived and how it
+    /// ended (`UnexpectedEof` for a clean close). A read timeout ends it too, as `WouldBlock`.
+    pub fn drain_to_end(&mut self) -> (usize, io::Error) {
+        let mut received = std::mem::take(&mut self.pending).len();
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return (received, io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => received += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return (received, err),
+            }
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send to the server");
     }

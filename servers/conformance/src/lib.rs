@@ -40,7 +40,7 @@ macro_rules! suite {
                 hello_is_byte_exact, head_has_no_body, every_route, refusals_keep_the_connection,
                 keep_alive_http11, http10_closes, http10_keep_alive, close_stops_answering,
                 pipelined_in_order, byte_at_a_time, expect_continue, chunked_bodies,
-                malformed_requests, oversized_requests, body_limits, large_body,
+                malformed_requests, garbage_is_refused_at_once, stalled_reader_is_closed, oversized_requests, body_limits, large_body,
                 header_timeout_spares_others, idle_timeout, concurrent_clients,
                 sigterm_finishes_in_flight, ab_sweep, curl_agrees);
         }

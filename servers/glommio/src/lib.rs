@@ -80,7 +80,7 @@ async fn accept_loop(listener: TcpListener, config: Config) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                glommio::spawn_local(serve_connection(stream, config.clone())).detach();
+                glommio::spawn_local(serve_connection(stream, config.clone(), Instant::now())).detach();
             }
             Err(err) => {
                 let err = io::Error::from(err);
@@ -93,21 +93,31 @@ async fn accept_loop(listener: TcpListener, config: Config) {
     }
 }
 
-/// Serves one connection until it closes. Errors end only this connection.
-async fn serve_connection(stream: TcpStream, config: Config) {
-    // A reset or broken pipe is the client's choice; there is nobody to report it to.
-    let _ = drive(stream, &config).await;
+/// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
+/// connection.
+async fn serve_connection(stream: TcpStream, config: Config, accepted: Instant) {
+    // A reset, a broken pipe or a stalled reader is the client's doing; there is nobody to
+    // report it to.
+    let _ = drive(stream, &config, accepted).await;
 }
 
-async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut conn = Connection::new(config, Instant::now());
+    let mut conn = Connection::new(config, accepted);
     let mut buf = vec![0; READ_BUFFER];
     let mut out = Vec::new();
+    // glommio's own write timeout bounds each write's wait for the socket (it tries a plain
+    // send first and arms a timer only when that would block): the spec's rule. Set only when
+    // it changes.
+    let mut write_timeout = None;
     loop {
         let now = Instant::now();
         match conn.poll(now, &mut out) {
-            Step::Write => {
+            Step::Write { timeout } => {
+                if write_timeout != Some(timeout) {
+                    stream.set_write_timeout(Some(timeout))?;
+                    write_timeout = Some(timeout);
+                }
                 stream.write_all(&out).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {

@@ -5,9 +5,10 @@
 //! 4 KiB read buffer to the kernel while it waits, and gets it back with the data.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::buf::IoBuf;
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 use monoio::{IoUringDriver, RuntimeBuilder};
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
@@ -47,7 +48,7 @@ async fn accept_loop(listener: TcpListener, config: Config) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                monoio::spawn(serve_connection(stream, config.clone()));
+                monoio::spawn(serve_connection(stream, config.clone(), Instant::now()));
             }
             Err(err) => match after_accept_error(&err, &config.lifecycle) {
                 AfterAcceptError::Stop => std::future::pending::<()>().await,
@@ -57,23 +58,23 @@ async fn accept_loop(listener: TcpListener, config: Config) {
     }
 }
 
-/// Serves one connection until it closes. Errors end only this connection.
-async fn serve_connection(stream: TcpStream, config: Config) {
-    // A reset or broken pipe is the client's choice; there is nobody to report it to.
-    let _ = drive(stream, &config).await;
+/// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
+/// connection.
+async fn serve_connection(stream: TcpStream, config: Config, accepted: Instant) {
+    // A reset, a broken pipe or a stalled reader is the client's doing; there is nobody to
+    // report it to.
+    let _ = drive(stream, &config, accepted).await;
 }
 
-async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut conn = Connection::new(config, Instant::now());
+    let mut conn = Connection::new(config, accepted);
     let mut buf = Vec::with_capacity(READ_BUFFER);
     let mut out = Vec::new();
     loop {
         match conn.poll(Instant::now(), &mut out) {
-            Step::Write => {
-                let (result, written) = stream.write_all(out).await;
-                result?;
-                out = written;
+            Step::Write { timeout } => {
+                out = write_all(&mut stream, out, timeout).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -102,6 +103,24 @@ async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Writes all of `out` and gives it back, failing if a write makes no progress for `timeout`
+/// (the client stopped reading); the timed-out write is cancelled (monoio's async-cancel).
+async fn write_all(stream: &mut TcpStream, mut out: Vec<u8>, timeout: Duration) -> io::Result<Vec<u8>> {
+    let mut written = 0;
+    while written < out.len() {
+        let Ok((result, slice)) = monoio::time::timeout(timeout, stream.write(out.slice(written..))).await
+        else {
+            return Err(io::ErrorKind::TimedOut.into());
+        };
+        out = slice.into_inner();
+        match result? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => written += n,
+        }
+    }
+    Ok(out)
 }
 
 /// Shuts down writing and reads what the client still sends, briefly, so it sees our

@@ -5,16 +5,15 @@
 //! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
 //! buffer that lives only for that read.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 use smol::future::FutureExt;
-use smol::io::AsyncWriteExt;
 use smol::{Async, Executor, Timer};
 
 /// smol: async-executor + async-io.
@@ -44,7 +43,9 @@ fn serve(server: Server) -> anyhow::Result<()> {
 async fn accept_loop(executor: Arc<Executor<'static>>, listener: Async<TcpListener>, config: Config) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => executor.spawn(serve_connection(stream, config.clone())).detach(),
+            Ok((stream, _)) => {
+                executor.spawn(serve_connection(stream, config.clone(), Instant::now())).detach()
+            }
             Err(err) => match after_accept_error(&err, &config.lifecycle) {
                 AfterAcceptError::Stop => return,
                 AfterAcceptError::Retry(pause) => {
@@ -55,20 +56,22 @@ async fn accept_loop(executor: Arc<Executor<'static>>, listener: Async<TcpListen
     }
 }
 
-/// Serves one connection until it closes. Errors end only this connection.
-async fn serve_connection(stream: Async<TcpStream>, config: Config) {
-    // A reset or broken pipe is the client's choice; there is nobody to report it to.
-    let _ = drive(stream, &config).await;
+/// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
+/// connection.
+async fn serve_connection(stream: Async<TcpStream>, config: Config, accepted: Instant) {
+    // A reset, a broken pipe or a stalled reader is the client's doing; there is nobody to
+    // report it to.
+    let _ = drive(stream, &config, accepted).await;
 }
 
-async fn drive(mut stream: Async<TcpStream>, config: &Config) -> io::Result<()> {
+async fn drive(stream: Async<TcpStream>, config: &Config, accepted: Instant) -> io::Result<()> {
     stream.get_ref().set_nodelay(true)?;
-    let mut conn = Connection::new(config, Instant::now());
+    let mut conn = Connection::new(config, accepted);
     let mut out = Vec::new();
     loop {
         match conn.poll(Instant::now(), &mut out) {
-            Step::Write => {
-                stream.write_all(&out).await?;
+            Step::Write { timeout } => {
+                write_all(&stream, &out, timeout).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -94,6 +97,27 @@ async fn drive(mut stream: Async<TcpStream>, config: &Config) -> io::Result<()> 
             }
         }
     }
+}
+
+/// Writes all of `out`, failing if the socket takes nothing for `timeout` (the client stopped
+/// reading). A timer is armed only when the socket's buffer is full.
+async fn write_all(stream: &Async<TcpStream>, mut out: &[u8], timeout: Duration) -> io::Result<()> {
+    while !out.is_empty() {
+        match stream.get_ref().write(out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out = &out[n..],
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                let timed_out = async {
+                    Timer::after(timeout).await;
+                    Err(io::ErrorKind::TimedOut.into())
+                };
+                stream.writable().or(timed_out).await?;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 /// Waits until the socket is readable, then reads once into a short-lived buffer. Returns

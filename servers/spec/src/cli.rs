@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use crate::connection::Config;
+use crate::connection::{Config, Timeouts};
 
 /// Options every server variant accepts.
 #[derive(Debug, Clone, clap::Args)]
@@ -18,12 +18,17 @@ pub struct ServerArgs {
     /// Threads, pool size or executors, as the variant defines it. Default: the number of CPUs.
     #[arg(long)]
     pub workers: Option<NonZeroUsize>,
-    /// Close a connection whose request head is not complete this long after it started.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    /// Close a connection whose request head is not complete this long after it was
+    /// accepted (or, on a keep-alive connection, after the head's first byte).
+    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
     pub header_timeout: Duration,
     /// Close a keep-alive connection idle this long between requests.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_timeout)]
     pub idle_timeout: Duration,
+    /// Close a connection whose response makes no write progress this long (the client
+    /// stopped reading).
+    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+    pub write_timeout: Duration,
 }
 
 impl ServerArgs {
@@ -39,7 +44,11 @@ impl ServerArgs {
 
     /// The per-connection settings these options describe.
     pub fn config(&self) -> Config {
-        Config::new(self.header_timeout, self.idle_timeout)
+        Config::new(Timeouts {
+            header: self.header_timeout,
+            idle: self.idle_timeout,
+            write: self.write_timeout,
+        })
     }
 }
 
@@ -49,6 +58,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Ok(Duration::from_secs(seconds));
     }
     humantime::parse_duration(text).map_err(|err| format!("`{text}`: {err} (e.g. 10s, 250ms)"))
+}
+
+/// A timeout: a duration more than zero (a zero timeout would close every connection at once).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("`{text}`: a timeout must be more than zero")),
+        d => Ok(d),
+    }
 }
 
 /// The one line a server prints to stdout when it is ready: `listening on http://ADDR:PORT`.
@@ -77,10 +94,24 @@ mod tests {
         assert_eq!(listening_line("127.0.0.1:1".parse().unwrap()), "listening on http://127.0.0.1:1");
     }
 
+    /// The defaults clap shows are the spec's own (`limits`), stated once there.
+    #[test]
+    fn defaults_are_the_specs() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ServerArgs,
+        }
+        let cli = <Cli as clap::Parser>::parse_from(["server"]);
+        assert_eq!(cli.args.config().timeouts, Timeouts::default());
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_timeout("0s").is_err());
+        assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
     }
 }

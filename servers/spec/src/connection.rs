@@ -5,7 +5,8 @@
 //! ```text
 //! loop {
 //!     match conn.poll(Instant::now(), &mut out) {
-//!         Step::Write => { write all of `out`; out.clear() }
+//!         Step::Write { timeout } => { write all of `out`, closing if a write makes no
+//!                                      progress for `timeout`; out.clear() }
 //!         Step::Read { deadline } => { read, or close at the deadline;
 //!                                      conn.received(bytes) or conn.eof() }
 //!         Step::Sleep(d) => wait `d` on the runtime's own timer
@@ -23,7 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::chunked::ChunkedDecoder;
-use crate::limits::{MAX_HEAD, MAX_REQUEST_LINE, OUTPUT_WINDOW};
+use crate::limits::{HEADER_TIMEOUT, IDLE_TIMEOUT, MAX_HEAD, MAX_REQUEST_LINE, OUTPUT_WINDOW, WRITE_TIMEOUT};
+use crate::line::LineCheck;
 use crate::request::{parse_head, Framing, Request, Version};
 use crate::response::{self, ConnectionField, HeadFields, Status};
 use crate::routes::{Method, Route};
@@ -32,8 +34,10 @@ use crate::scan::HeadScanner;
 /// What the I/O loop must do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Write all of `out`, clear it, and poll again.
-    Write,
+    /// Write all of `out`, clear it, and poll again. If the client stops reading, so that a
+    /// write makes no progress for `timeout` (the write timeout), close the connection: a
+    /// response nobody reads must not hold a connection, or a pool thread, forever.
+    Write { timeout: Duration },
     /// Read more input and pass it to [`Connection::received`] (or call [`Connection::eof`]).
     /// If nothing arrives by `deadline`, close the connection without an answer.
     Read { deadline: Instant },
@@ -70,21 +74,36 @@ impl Lifecycle {
     }
 }
 
-/// Per-server settings every connection needs.
-#[derive(Debug, Clone)]
-pub struct Config {
+/// The deadlines every connection obeys, whatever the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
     /// A request head must be complete this long after it started (or after the connection
-    /// opened); a body this long after its head.
-    pub header_timeout: Duration,
+    /// was accepted); a body this long after its head.
+    pub header: Duration,
     /// A keep-alive connection may sit between requests this long.
-    pub idle_timeout: Duration,
+    pub idle: Duration,
+    /// A response write may make no progress for this long before the connection closes.
+    pub write: Duration,
+}
+
+impl Default for Timeouts {
+    /// The CLI's defaults (see [`crate::limits`]).
+    fn default() -> Timeouts {
+        Timeouts { header: HEADER_TIMEOUT, idle: IDLE_TIMEOUT, write: WRITE_TIMEOUT }
+    }
+}
+
+/// Per-server settings every connection needs.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub timeouts: Timeouts,
     pub lifecycle: Arc<Lifecycle>,
 }
 
 impl Config {
-    /// Settings with the CLI's default timeouts.
-    pub fn new(header_timeout: Duration, idle_timeout: Duration) -> Config {
-        Config { header_timeout, idle_timeout, lifecycle: Arc::default() }
+    /// Settings with these timeouts and a fresh [`Lifecycle`].
+    pub fn new(timeouts: Timeouts) -> Config {
+        Config { timeouts, lifecycle: Arc::default() }
     }
 }
 
@@ -128,6 +147,8 @@ pub struct Connection {
     input: Vec<u8>,
     consumed: usize,
     scanner: HeadScanner,
+    /// Refuses a head whose request line cannot be one, before its end arrives.
+    line: LineCheck,
     state: State,
     /// The peer shut down its writing side.
     eof: bool,
@@ -151,6 +172,7 @@ impl Connection {
             input: Vec::new(),
             consumed: 0,
             scanner: HeadScanner::default(),
+            line: LineCheck::default(),
             state: State::Head,
             eof: false,
             waiting_since: now,
@@ -185,7 +207,7 @@ impl Connection {
                 State::Closing { drain } => {
                     self.state = State::Closing { drain };
                     if !out.is_empty() {
-                        return Step::Write;
+                        return self.write_step();
                     }
                     self.finish_request();
                     return Step::Close { drain };
@@ -193,7 +215,7 @@ impl Connection {
                 State::Streaming { output, keep_alive } => {
                     if out.len() >= OUTPUT_WINDOW {
                         self.state = State::Streaming { output, keep_alive };
-                        return Step::Write;
+                        return self.write_step();
                     }
                     self.stream(output, keep_alive, out);
                     continue;
@@ -223,7 +245,7 @@ impl Connection {
             self.finish_request();
         }
         if out.len() >= OUTPUT_WINDOW {
-            return Err(Step::Write);
+            return Err(self.write_step());
         }
         let pending = &self.input[self.consumed..];
         if pending.is_empty() {
@@ -237,6 +259,11 @@ impl Connection {
             // The first byte of a new head ends the idle wait and starts the head timeout.
             self.idle = false;
             self.waiting_since = now;
+        }
+        if !self.line.still_valid(pending) {
+            // Garbage is answered now, not after the header timeout.
+            self.refuse(Status::BadRequest, out);
+            return Ok(None);
         }
         let Some(end) = self.scanner.find_end(pending) else {
             if pending.len() > MAX_HEAD {
@@ -259,6 +286,7 @@ impl Connection {
         };
         self.consumed += end;
         self.scanner.reset();
+        self.line.reset();
         let request = match parsed {
             Ok(request) => request,
             Err(status) => {
@@ -342,7 +370,7 @@ impl Connection {
             if !out.is_empty() {
                 // Earlier pipelined answers go out before the wait.
                 self.state = State::Answer { request, body };
-                return Some(Step::Write);
+                return Some(self.write_step());
             }
             self.state = State::Slept { request };
             return Some(Step::Sleep(duration));
@@ -439,14 +467,19 @@ impl Connection {
     /// Returns the step that waits for input, flushing output first.
     fn wait(&mut self, now: Instant, out: &[u8], between_requests: bool) -> Step {
         if !out.is_empty() {
-            return Step::Write;
+            return self.write_step();
         }
         if between_requests && !self.idle && self.answered > 0 {
             self.idle = true;
             self.waiting_since = now;
         }
-        let timeout = if self.idle { self.config.idle_timeout } else { self.config.header_timeout };
+        let timeout = if self.idle { self.config.timeouts.idle } else { self.config.timeouts.header };
         Step::Read { deadline: self.waiting_since + timeout }
+    }
+
+    /// The step that writes `out`.
+    fn write_step(&self) -> Step {
+        Step::Write { timeout: self.config.timeouts.write }
     }
 
     fn start_request(&mut self) {
@@ -495,7 +528,7 @@ mod tests {
     /// Feeds `chunks` one by one, running the connection until it wants input again; returns
     /// all output (Date values masked) and the last step.
     fn drive(chunks: &[&[u8]], eof: bool) -> (String, Step, Arc<Lifecycle>) {
-        let config = Config::new(Duration::from_secs(10), Duration::from_secs(5));
+        let config = Config::default();
         let lifecycle = config.lifecycle.clone();
         let mut conn = Connection::new(&config, Instant::now());
         let mut all = Vec::new();
@@ -503,7 +536,7 @@ mod tests {
         let mut chunks = chunks.iter();
         let step = loop {
             match conn.poll(Instant::now(), &mut out) {
-                Step::Write => {
+                Step::Write { .. } => {
                     all.extend_from_slice(&out);
                     out.clear();
                 }
@@ -536,6 +569,8 @@ mod tests {
     fn statuses(text: &str) -> Vec<&str> {
         text.match_indices("HTTP/1.1 ").map(|(at, _)| &text[at + 9..at + 12]).collect()
     }
+
+    const WRITE: Step = Step::Write { timeout: WRITE_TIMEOUT };
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 
@@ -592,6 +627,17 @@ mod tests {
     }
 
     #[test]
+    fn garbage_is_refused_before_its_head_ends() {
+        // No blank line will ever come: the answer must not wait for one (or a timeout).
+        let (text, step, _) = drive(&[b"\x16\x03\x01\x00\xa5\x01\x00\x00"], false);
+        assert_eq!(statuses(&text), ["400"]);
+        assert_eq!(step, Step::Close { drain: true });
+        // On a kept-alive connection too, after a good request.
+        let (text, _, _) = drive(&[GET, b"SSH-2.0-OpenSSH_9.2\r\n"], false);
+        assert_eq!(statuses(&text), ["200", "400"]);
+    }
+
+    #[test]
     fn oversized_heads() {
         let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
         let (text, _, _) = drive(&[long_line.as_bytes()], false);
@@ -642,26 +688,26 @@ mod tests {
 
     #[test]
     fn sleep_waits_then_answers() {
-        let config = Config::new(Duration::from_secs(10), Duration::from_secs(5));
+        let config = Config::default();
         let mut conn = Connection::new(&config, Instant::now());
         let mut out = Vec::new();
         conn.received(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /sleep/20 HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(conn.poll(Instant::now(), &mut out), Step::Write, "earlier answer first");
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE, "earlier answer first");
         out.clear();
         assert_eq!(conn.poll(Instant::now(), &mut out), Step::Sleep(Duration::from_millis(20)));
         assert!(out.is_empty());
-        assert_eq!(conn.poll(Instant::now(), &mut out), Step::Write);
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
         assert!(out.starts_with(b"HTTP/1.1 200 OK"));
     }
 
     #[test]
     fn large_bodies_stream_in_windows() {
-        let config = Config::new(Duration::from_secs(10), Duration::from_secs(5));
+        let config = Config::default();
         let mut conn = Connection::new(&config, Instant::now());
         let mut out = Vec::new();
         conn.received(b"GET /bytes/1000000 HTTP/1.1\r\nHost: a\r\n\r\n");
         let mut body = Vec::new();
-        while let Step::Write = conn.poll(Instant::now(), &mut out) {
+        while let Step::Write { .. } = conn.poll(Instant::now(), &mut out) {
             assert!(out.len() <= OUTPUT_WINDOW + 256);
             body.extend_from_slice(&out);
             out.clear();
@@ -673,13 +719,13 @@ mod tests {
 
     #[test]
     fn timeouts_idle_and_head() {
-        let config = Config::new(Duration::from_secs(10), Duration::from_secs(5));
+        let config = Config::default();
         let start = Instant::now();
         let mut conn = Connection::new(&config, start);
         let mut out = Vec::new();
         assert_eq!(conn.poll(start, &mut out), Step::Read { deadline: start + Duration::from_secs(10) });
         conn.received(GET);
-        assert_eq!(conn.poll(start, &mut out), Step::Write);
+        assert_eq!(conn.poll(start, &mut out), WRITE);
         out.clear();
         let later = start + Duration::from_secs(1);
         assert_eq!(conn.poll(later, &mut out), Step::Read { deadline: later + Duration::from_secs(5) });
@@ -689,13 +735,36 @@ mod tests {
     }
 
     #[test]
+    fn the_head_deadline_counts_from_accept() {
+        let timeouts = Timeouts { header: Duration::from_secs(10), ..Timeouts::default() };
+        let accepted = Instant::now();
+        let mut conn = Connection::new(&Config::new(timeouts), accepted);
+        // A worker picks the connection up 30 s after accept (a queue): already expired.
+        let picked_up = accepted + Duration::from_secs(30);
+        let Step::Read { deadline } = conn.poll(picked_up, &mut Vec::new()) else { panic!("wants input") };
+        assert_eq!(deadline, accepted + Duration::from_secs(10));
+        assert!(deadline < picked_up);
+    }
+
+    #[test]
+    fn writes_carry_the_write_timeout() {
+        let timeouts = Timeouts { write: Duration::from_millis(1234), ..Timeouts::default() };
+        let mut conn = Connection::new(&Config::new(timeouts), Instant::now());
+        conn.received(GET);
+        assert_eq!(
+            conn.poll(Instant::now(), &mut Vec::new()),
+            Step::Write { timeout: Duration::from_millis(1234) }
+        );
+    }
+
+    #[test]
     fn in_flight_counts_until_written() {
-        let config = Config::new(Duration::from_secs(10), Duration::from_secs(5));
+        let config = Config::default();
         let lifecycle = config.lifecycle.clone();
         let mut conn = Connection::new(&config, Instant::now());
         let mut out = Vec::new();
         conn.received(GET);
-        assert_eq!(conn.poll(Instant::now(), &mut out), Step::Write);
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
         assert_eq!(lifecycle.in_flight(), 1);
         out.clear();
         assert!(matches!(conn.poll(Instant::now(), &mut out), Step::Read { .. }));

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`limits`]: every size and time limit, with why it has its value.
 //! - [`scan`]: finding the end of a head without re-scanning (linear in bytes received).
+//! - [`line`]: refusing a request line that cannot be one as soon as its bytes arrive.
 //! - [`request`]: parsing a head with `httparse`, plus the checks it leaves to us.
 //! - [`routes`]: which answer a method and path get.
 //! - [`chunked`]: the strict chunked-body decoder.
@@ -31,11 +32,12 @@ pub mod cli;
 pub mod connection;
 pub mod date;
 pub mod limits;
+pub mod line;
 pub mod reference;
 pub mod request;
 pub mod response;
 pub mod routes;
 pub mod scan;
 
-pub use connection::{Config, Connection, Lifecycle, Step};
+pub use connection::{Config, Connection, Lifecycle, Step, Timeouts};
 pub use response::Status;

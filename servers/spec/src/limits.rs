@@ -48,5 +48,21 @@ pub const DRAIN_BYTES: usize = 256 * 1024;
 /// See [`DRAIN_BYTES`].
 pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Default `--header-timeout`: a request head (or a body, after its head) must be complete
+/// this long after it started, counted from accept for a new connection. Long enough for any
+/// real client on a slow link, short enough that a silent or trickling client (slowloris)
+/// holds a connection, or a pool thread, for a bounded time.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Default `--idle-timeout`: a keep-alive connection may wait this long between requests.
+/// nginx's default `keepalive_timeout` is 75 s; benchmarks never idle, and a thread pool
+/// whose workers are held by idle clients frees them sooner.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Default `--write-timeout`: a response write may make no progress this long (the client
+/// stopped reading) before the connection closes; nginx's `send_timeout` has the same 10 s
+/// order and meaning.
+pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long a stopping server lets requests in flight finish before it exits.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);

@@ -1,6 +1,6 @@
 //! The spec's own answer to a request, for comparing a server's bytes with it.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::{Config, Connection, Step};
 
@@ -8,7 +8,7 @@ use crate::{Config, Connection, Step};
 /// responses included), with each `Date` value masked as `*`. Sleeps are skipped: only the
 /// bytes matter here.
 pub fn answer(request: &[u8]) -> Vec<u8> {
-    let config = Config::new(Duration::from_secs(10), Duration::from_secs(5));
+    let config = Config::default();
     let mut conn = Connection::new(&config, Instant::now());
     conn.received(request);
     conn.eof();
@@ -16,7 +16,7 @@ pub fn answer(request: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         match conn.poll(Instant::now(), &mut out) {
-            Step::Write => {
+            Step::Write { .. } => {
                 all.extend_from_slice(&out);
                 out.clear();
             }

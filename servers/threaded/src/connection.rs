@@ -7,21 +7,32 @@ use std::time::Instant;
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 
-/// Serves one connection until it closes. Errors end only this connection.
-pub fn serve_connection(stream: TcpStream, config: &Config) {
-    // A reset or broken pipe is the client's choice; there is nobody to report it to.
-    let _ = drive(stream, config);
+/// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
+/// connection.
+pub fn serve_connection(stream: TcpStream, config: &Config, accepted: Instant) {
+    // A reset, a broken pipe or a stalled reader is the client's doing; there is nobody to
+    // report it to.
+    let _ = drive(stream, config, accepted);
 }
 
-fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut conn = Connection::new(config, Instant::now());
+    let mut conn = Connection::new(config, accepted);
     let mut buf = vec![0; READ_BUFFER];
     let mut out = Vec::new();
+    // The send timeout in force (SO_SNDTIMEO), set only when it changes: a syscall saved.
+    let mut write_timeout = None;
     loop {
         let now = Instant::now();
         match conn.poll(now, &mut out) {
-            Step::Write => {
+            Step::Write { timeout } => {
+                // SO_SNDTIMEO bounds each send, so a send that makes no progress for `timeout`
+                // fails (a stalled reader) and the error closes the connection: exactly the
+                // spec's rule.
+                if write_timeout != Some(timeout) {
+                    stream.set_write_timeout(Some(timeout))?;
+                    write_timeout = Some(timeout);
+                }
                 stream.write_all(&out)?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {

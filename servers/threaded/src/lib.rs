@@ -14,6 +14,8 @@
 
 mod connection;
 
+use std::time::Instant;
+
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 
 pub use connection::serve_connection;
@@ -45,10 +47,10 @@ pub const THREAD_POOL: Variant = Variant {
 };
 
 fn serve_per_connection(server: Server) -> anyhow::Result<()> {
-    accept_loop(server, |stream, config| {
+    accept_loop(server, |stream, config, accepted| {
         let spawned = std::thread::Builder::new()
             .stack_size(CONNECTION_STACK)
-            .spawn(move || serve_connection(stream, &config));
+            .spawn(move || serve_connection(stream, &config, accepted));
         if let Err(err) = spawned {
             eprintln!("cannot start a connection thread: {err}");
         }
@@ -61,20 +63,25 @@ fn serve_pool(server: Server) -> anyhow::Result<()> {
         .thread_name("pool".into())
         .thread_stack_size(CONNECTION_STACK)
         .build();
-    accept_loop(server, move |stream, config| pool.execute(move || serve_connection(stream, &config)))
+    // The connection's deadlines count from accept, not from when a worker picks it up: one
+    // that waited in the queue past its header timeout is closed at once, without holding
+    // the worker for another timeout.
+    accept_loop(server, move |stream, config, accepted| {
+        pool.execute(move || serve_connection(stream, &config, accepted))
+    })
 }
 
 /// Accepts connections and hands each to `dispatch`, until the server stops.
 fn accept_loop(
     server: Server,
-    dispatch: impl Fn(std::net::TcpStream, server_spec::Config),
+    dispatch: impl Fn(std::net::TcpStream, server_spec::Config, Instant),
 ) -> anyhow::Result<()> {
     let Server { listeners, config, ready, .. } = server;
     let listener = listeners.into_iter().next().ok_or_else(|| anyhow::anyhow!("no listener"))?;
     ready.arrive();
     loop {
         match listener.accept() {
-            Ok((stream, _)) => dispatch(stream, config.clone()),
+            Ok((stream, _)) => dispatch(stream, config.clone(), Instant::now()),
             Err(err) => match after_accept_error(&err, &config.lifecycle) {
                 AfterAcceptError::Stop => return Ok(()),
                 AfterAcceptError::Retry(pause) => std::thread::sleep(pause),

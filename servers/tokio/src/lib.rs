@@ -5,7 +5,7 @@
 //! buffer that lives only for that read.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
@@ -35,7 +35,7 @@ fn serve(server: Server) -> anyhow::Result<()> {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(stream, config.clone()));
+                    tokio::spawn(serve_connection(stream, config.clone(), Instant::now()));
                 }
                 Err(err) => match after_accept_error(&err, &config.lifecycle) {
                     AfterAcceptError::Stop => std::future::pending::<()>().await,
@@ -46,20 +46,22 @@ fn serve(server: Server) -> anyhow::Result<()> {
     })
 }
 
-/// Serves one connection until it closes. Errors end only this connection.
-async fn serve_connection(stream: TcpStream, config: Config) {
-    // A reset or broken pipe is the client's choice; there is nobody to report it to.
-    let _ = drive(stream, &config).await;
+/// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
+/// connection.
+async fn serve_connection(stream: TcpStream, config: Config, accepted: Instant) {
+    // A reset, a broken pipe or a stalled reader is the client's doing; there is nobody to
+    // report it to.
+    let _ = drive(stream, &config, accepted).await;
 }
 
-async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
+async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut conn = Connection::new(config, Instant::now());
+    let mut conn = Connection::new(config, accepted);
     let mut out = Vec::new();
     loop {
         match conn.poll(Instant::now(), &mut out) {
-            Step::Write => {
-                stream.write_all(&out).await?;
+            Step::Write { timeout } => {
+                write_all(&stream, &out, timeout).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -80,6 +82,25 @@ async fn drive(mut stream: TcpStream, config: &Config) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Writes all of `out`, failing if the socket takes nothing for `timeout` (the client stopped
+/// reading). A timer is armed only when the socket's buffer is full.
+async fn write_all(stream: &TcpStream, mut out: &[u8], timeout: Duration) -> io::Result<()> {
+    while !out.is_empty() {
+        match stream.try_write(out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out = &out[n..],
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                match tokio::time::timeout(timeout, stream.writable()).await {
+                    Ok(ready) => ready?,
+                    Err(_elapsed) => return Err(io::ErrorKind::TimedOut.into()),
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 /// Waits until the socket is readable, then reads once into a short-lived buffer.

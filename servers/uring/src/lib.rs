@@ -8,11 +8,12 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
+use tokio_uring::buf::BoundedBuf;
 use tokio_uring::net::{TcpListener, TcpStream};
 
 /// tokio-uring, one runtime per thread.
@@ -46,7 +47,7 @@ async fn accept_loop(listener: TcpListener, config: Config) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio_uring::spawn(serve_connection(stream, config.clone()));
+                tokio_uring::spawn(serve_connection(stream, config.clone(), Instant::now()));
             }
             Err(err) => match after_accept_error(&err, &config.lifecycle) {
                 AfterAcceptError::Stop => std::future::pending::<()>().await,
@@ -56,23 +57,23 @@ async fn accept_loop(listener: TcpListener, config: Config) {
     }
 }
 
-/// Serves one connection until it closes. Errors end only this connection.
-async fn serve_connection(stream: TcpStream, config: Config) {
-    // A reset or broken pipe is the client's choice; there is nobody to report it to.
-    let _ = drive(stream, &config).await;
+/// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
+/// connection.
+async fn serve_connection(stream: TcpStream, config: Config, accepted: Instant) {
+    // A reset, a broken pipe or a stalled reader is the client's doing; there is nobody to
+    // report it to.
+    let _ = drive(stream, &config, accepted).await;
 }
 
-async fn drive(stream: TcpStream, config: &Config) -> io::Result<()> {
+async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut conn = Connection::new(config, Instant::now());
+    let mut conn = Connection::new(config, accepted);
     let mut buf = Vec::with_capacity(READ_BUFFER);
     let mut out = Vec::new();
     loop {
         match conn.poll(Instant::now(), &mut out) {
-            Step::Write => {
-                let (result, written) = stream.write_all(out).await;
-                result?;
-                out = written;
+            Step::Write { timeout } => {
+                out = write_all(&stream, out, timeout).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -102,6 +103,26 @@ async fn drive(stream: TcpStream, config: &Config) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Writes all of `out` and gives it back, failing if a write makes no progress for `timeout`
+/// (the client stopped reading).
+async fn write_all(stream: &TcpStream, mut out: Vec<u8>, timeout: Duration) -> io::Result<Vec<u8>> {
+    let mut written = 0;
+    while written < out.len() {
+        let write = stream.write(out.slice(written..)).submit();
+        let Ok((result, slice)) = tokio::time::timeout(timeout, write).await else {
+            // As with a read: the pending write keeps the socket open, so shut it down.
+            stream.shutdown(Shutdown::Both)?;
+            return Err(io::ErrorKind::TimedOut.into());
+        };
+        out = slice.into_inner();
+        match result? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => written += n,
+        }
+    }
+    Ok(out)
 }
 
 /// Shuts down writing and reads what the client still sends, briefly, so it sees our
