@@ -1,5 +1,6 @@
-//! Writing results: every format is one small [`Exporter`] that turns results into bytes, and
-//! [`ResultsDir`] writes them all (atomically) after every cell, so a crash keeps what was done.
+//! Writing results: every format is one small [`Exporter`] that turns results into bytes;
+//! [`ResultsDir`] writes them all (atomically) after every cell, so a crash keeps what was
+//! done, and [`Output`] makes sure a failing disk never costs a measured figure.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ pub trait Exporter {
     fn render(&self, results: &Results) -> anyhow::Result<Vec<u8>>;
 }
 
-/// `report.md`: the same Markdown the terminal shows.
+/// `report.md`: the report the terminal prints at the end.
 #[derive(Debug)]
 pub struct Markdown;
 
@@ -29,7 +30,7 @@ impl Exporter for Markdown {
     }
 }
 
-/// `results.json`: `meta`, `cells` and `problems`.
+/// `results.json`: the results model itself (see [`crate::results`]).
 #[derive(Debug)]
 pub struct Json;
 
@@ -49,9 +50,10 @@ impl Exporter for Json {
 pub struct Csv;
 
 /// The CSV columns, in order.
-pub const CSV_HEADER: &str = "variant,workers,concurrency,keep_alive,requests,complete,failed,non_2xx,\
+pub const CSV_HEADER: &str = "scenario,variant,workers,concurrency,rate,keep_alive,requests,complete,failed,non_2xx,\
 total_transferred_bytes,time_taken_s,requests_per_second,time_per_request_ms,transfer_rate_kb_s,\
-mean_us,p50_us,p90_us,p99_us,p999_us,max_us,repeats,rps_min,rps_max,noisy";
+mean_us,p50_us,p90_us,p99_us,p999_us,max_us,repeats,rps_min,rps_max,noisy,\
+server_cpu_us_per_request,server_cpu_utilization,server_rss_kib,server_threads,load_cpu_us_per_request,status";
 
 impl Exporter for Csv {
     fn file_name(&self) -> &'static str {
@@ -59,38 +61,47 @@ impl Exporter for Csv {
     }
     fn render(&self, results: &Results) -> anyhow::Result<Vec<u8>> {
         let mut out = format!("{CSV_HEADER}\n");
+        let opt = |v: Option<f64>, digits: usize| v.map_or_else(String::new, |v| format!("{v:.digits$}"));
         for c in &results.cells {
             let p = &c.latency_us;
             let (min, max) = c
                 .requests_per_second_spread
-                .map_or((c.requests_per_second, c.requests_per_second), |s| (s.min, s.max));
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{},{},{:.6},{:.2},{:.3},{:.2},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{},{:.2},{:.2},{}",
+                .map_or((c.requests_per_second, c.requests_per_second), |s| (Some(s.min), Some(s.max)));
+            let server = c.server.as_ref();
+            let fields = [
+                csv_field(&c.scenario),
                 csv_field(&c.variant),
-                c.workers,
-                c.concurrency,
-                c.keep_alive,
-                c.requests,
-                c.complete,
-                c.failed,
-                c.non_2xx,
-                c.total_transferred_bytes,
-                c.time_taken_s,
-                c.requests_per_second,
-                c.time_per_request_ms,
-                c.transfer_rate_kb_s,
-                p.mean,
-                p.p50,
-                p.p90,
-                p.p99,
-                p.p999,
-                p.max,
-                c.runs.len(),
-                min,
-                max,
-                c.noisy
-            );
+                c.workers.to_string(),
+                c.concurrency.to_string(),
+                opt(c.rate, 0),
+                c.keep_alive.to_string(),
+                c.requests.to_string(),
+                c.complete.to_string(),
+                c.failed.to_string(),
+                c.non_2xx.to_string(),
+                c.total_transferred_bytes.to_string(),
+                format!("{:.6}", c.time_taken_s),
+                opt(c.requests_per_second, 2),
+                opt(c.time_per_request_ms, 3),
+                opt(c.transfer_rate_kb_s, 2),
+                format!("{:.1}", p.mean),
+                format!("{:.1}", p.p50),
+                format!("{:.1}", p.p90),
+                format!("{:.1}", p.p99),
+                format!("{:.1}", p.p999),
+                format!("{:.1}", p.max),
+                c.runs.len().to_string(),
+                opt(min, 2),
+                opt(max, 2),
+                c.noisy.to_string(),
+                opt(server.and_then(|s| s.cpu_us_per_request), 3),
+                opt(server.and_then(|s| s.cpu_utilization), 3),
+                server.map_or_else(String::new, |s| s.rss_kib.to_string()),
+                server.map_or_else(String::new, |s| s.threads.to_string()),
+                opt(c.meta.load_cpu_us_per_request, 3),
+                crate::report::status_word(c.status).to_owned(),
+            ];
+            let _ = writeln!(out, "{}", fields.join(","));
         }
         Ok(out.into_bytes())
     }
@@ -138,11 +149,22 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
     out
 }
 
-/// The file name of a cell's histogram.
+/// The file name of a cell's histogram: `tokio-c5.hgrm`, with the scenario in front unless
+/// it is the classic one, and `-k` for keep-alive.
 pub fn hgrm_name(cell: &Cell) -> String {
-    let safe: String =
-        cell.variant.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    format!("{safe}-c{}{}.hgrm", cell.concurrency, if cell.keep_alive { "-k" } else { "" })
+    let safe = |text: &str| -> String {
+        text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+    };
+    let scenario = if cell.scenario == crate::plan::CLASSIC {
+        String::new()
+    } else {
+        format!("{}-", safe(&cell.scenario))
+    };
+    let level = match cell.rate {
+        Some(rate) => format!("r{rate:.0}"),
+        None => format!("c{}", cell.concurrency),
+    };
+    format!("{scenario}{}-{level}{}.hgrm", safe(&cell.variant), if cell.keep_alive { "-k" } else { "" })
 }
 
 /// A results directory, written after every cell.
@@ -152,7 +174,7 @@ pub struct ResultsDir {
 }
 
 impl ResultsDir {
-    /// Creates `parent/<UTC stamp>/`.
+    /// Creates `parent/<stamp>/`.
     pub fn create(parent: &Path, stamp: &str) -> anyhow::Result<ResultsDir> {
         let path = parent.join(stamp);
         std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -166,7 +188,16 @@ impl ResultsDir {
             self.write_file(exporter.file_name(), &exporter.render(results)?)?;
         }
         if let Some(cell) = cell {
-            self.write_file(&hgrm_name(cell), hgrm(&cell.latencies.total).as_bytes())?;
+            self.write_file(&hgrm_name(cell), hgrm(&cell.histograms.latency.0).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Writes every cell's histogram (after a failure, or to a fallback directory).
+    pub fn write_all(&self, results: &Results) -> anyhow::Result<()> {
+        self.write(results, None)?;
+        for cell in &results.cells {
+            self.write_file(&hgrm_name(cell), hgrm(&cell.histograms.latency.0).as_bytes())?;
         }
         Ok(())
     }
@@ -178,6 +209,64 @@ impl ResultsDir {
         std::fs::write(&temporary, bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
         std::fs::rename(&temporary, &path).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(())
+    }
+}
+
+/// Where results go during a sweep. A write that fails (the directory removed, a full disk)
+/// is reported once; the sweep goes on with everything kept in memory, and at the end it is
+/// all written to a fallback directory, or printed with the reason it could not be.
+#[derive(Debug)]
+pub struct Output {
+    pub dir: ResultsDir,
+    /// Why writing to `dir` stopped, once it has.
+    pub failure: Option<String>,
+}
+
+impl Output {
+    pub fn new(dir: ResultsDir) -> Output {
+        Output { dir, failure: None }
+    }
+
+    /// Writes after a change; on the first failure, `say`s so once and stops trying.
+    pub fn save(&mut self, results: &Results, cell: Option<&Cell>, say: &dyn Fn(&str)) {
+        if self.failure.is_some() {
+            return;
+        }
+        if let Err(err) = self.dir.write(results, cell) {
+            let failure = format!("{err:#}");
+            say(&format!(
+                "error: cannot write results to {} ({failure}); the sweep goes on and keeps them in memory",
+                self.dir.path.display()
+            ));
+            self.failure = Some(failure);
+        }
+    }
+
+    /// At the end: everything again (after a failure, to `fallback`). Returns where the
+    /// results are, or why they could not be written anywhere.
+    pub fn finish(&mut self, results: &Results, fallback: &Path) -> Result<PathBuf, String> {
+        if self.failure.is_none() {
+            match self.dir.write(results, None) {
+                Ok(()) => return Ok(self.dir.path.clone()),
+                Err(err) => self.failure = Some(format!("{err:#}")),
+            }
+        }
+        let stamp =
+            self.dir.path.file_name().map_or_else(|| "results".into(), |n| n.to_string_lossy().into_owned());
+        match ResultsDir::create(fallback, &stamp).and_then(|dir| dir.write_all(results).map(|()| dir.path)) {
+            Ok(path) => Err(format!(
+                "could not write to {} ({}); everything was written to {} instead",
+                self.dir.path.display(),
+                self.failure.as_deref().unwrap_or_default(),
+                path.display()
+            )),
+            Err(err) => Err(format!(
+                "could not write to {} ({}) nor to {} ({err:#}); the report above is all there is",
+                self.dir.path.display(),
+                self.failure.as_deref().unwrap_or_default(),
+                fallback.display()
+            )),
+        }
     }
 }
 

@@ -1,30 +1,40 @@
 //! The runtime-matrix harness: starts each server variant as its own process, drives it with
-//! an ApacheBench-style sweep, and reports ab's table plus HDR latency percentiles.
+//! an ApacheBench-style sweep, and reports ab's table, HDR latency percentiles, what each
+//! server spent per request, and which differences are real.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`run`, `serve`, `list`, `load`).
+//! - [`cli`]: the command line; it only parses and dispatches to [`commands`].
+//! - [`commands`]: each subcommand's job (`run`, `load`, `compare`, `list`, `serve`).
 //! - [`registry`]: the built-in variants, one line each.
-//! - [`matrix`]: `matrix.toml`, parsed and validated into a plan.
-//! - [`load`]: the load generator (closed loop, mio, HDR histograms).
-//! - [`stats`]: ab's formulas, percentiles, repeat spread.
-//! - [`affinity`]: pinning servers and load to CPUs.
-//! - [`sweep`]: the main job: start, verify, measure and stop each variant.
-//! - [`server`]: a server under test as a child process, never orphaned.
+//! - [`matrix`] → [`plan`]: `matrix.toml`, checked into a plan that cannot be invalid.
+//! - [`sweep`]: the main job's loop: start, verify, measure in order, stop.
+//! - [`server`], [`watchdog`], [`sockets`]: a server under test as a child process: proven
+//!   to own its port, watched, never orphaned.
 //! - [`verify`]: checking a server's answer before it is measured.
-//! - [`results`], [`report`], [`export`]: what a sweep produced, its tables, its files.
-//! - [`meta`], [`progress`]: the report header's facts; the progress bar.
+//! - [`load`]: the load generator (closed loop, mio, HDR histograms).
+//! - [`cost`]: what a process group spends (CPU, memory, threads) from `/proc`.
+//! - [`results`]: the one results model every renderer reads (and `results.json`).
+//! - [`stats`]: ab's formulas, percentiles, spread, Mann–Whitney; [`compare`]: benchstat.
+//! - [`report`], [`export`]: the Markdown report and the files of a results directory.
+//! - [`affinity`], [`meta`], [`progress`]: CPU placement, header facts, the progress bar.
 
 pub mod affinity;
 pub mod cli;
+pub mod commands;
+pub mod compare;
+pub mod cost;
 pub mod export;
 pub mod load;
 pub mod matrix;
 pub mod meta;
+pub mod plan;
 pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod results;
 pub mod server;
+pub mod sockets;
 pub mod stats;
 pub mod sweep;
 pub mod verify;
+pub mod watchdog;

@@ -23,6 +23,19 @@ pub fn find(name: &str) -> Option<&'static Variant> {
     VARIANTS.iter().find(|variant| variant.name == name)
 }
 
+/// The locked version of a built-in's runtime crate (`tokio@1.48.0`), or the compiler's for
+/// the standard library's threads.
+pub fn runtime_version(variant: &Variant) -> Option<String> {
+    let name = variant.runtime;
+    if name.starts_with("std") {
+        return Some(env!("HARNESS_RUSTC_VERSION").to_owned());
+    }
+    env!("HARNESS_RUNTIME_VERSIONS")
+        .split(',')
+        .find(|entry| entry.split('@').next() == Some(name))
+        .map(str::to_owned)
+}
+
 /// The names of all variants, for messages.
 pub fn names() -> String {
     VARIANTS.iter().map(|variant| variant.name).collect::<Vec<_>>().join(", ")
@@ -31,6 +44,18 @@ pub fn names() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtimes_have_versions() {
+        for variant in VARIANTS.iter().filter(|v| !v.runtime.starts_with("none")) {
+            let version = runtime_version(variant);
+            assert!(
+                version.as_deref().is_some_and(|v| v.chars().any(|c| c.is_ascii_digit())),
+                "{}: {version:?}",
+                variant.name
+            );
+        }
+    }
 
     #[test]
     fn names_are_unique() {

@@ -1,48 +1,81 @@
 //! A server under test: started as a child process in its own process group, pinned to the
-//! server CPUs, announced (or reachable), and always cleaned up.
+//! server CPUs, proven to be the one listening on its port, watched, and always cleaned up.
 //!
-//! No orphans: the child gets `PR_SET_PDEATHSIG(SIGKILL)`, so it dies if the harness dies
-//! however it dies; dropping a [`RunningServer`] kills its whole process group; a normal stop
-//! is SIGTERM, then SIGKILL after 2 s.
+//! No orphans: the child gets `PR_SET_PDEATHSIG(SIGKILL)`, the [`Watchdog`] kills its whole
+//! group (grandchildren included) if the harness dies however it dies, dropping a
+//! [`RunningServer`] kills the group, and a normal stop is SIGTERM, then SIGKILL after a grace.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
-use crate::matrix::{Launch, VariantPlan};
+use crate::plan::{Launch, VariantPlan};
+use crate::watchdog::Watchdog;
 
 /// How long a server may take to announce itself or accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long a stopping server gets between SIGTERM and SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// The grace after an interrupt: the sweep must end within a second whatever servers do.
+pub const INTERRUPTED_GRACE: Duration = Duration::from_millis(300);
 
 /// Lines of a server's stderr kept for error messages.
 const STDERR_TAIL: usize = 20;
+
+/// Exit status of a shell that could not find the command (`sh -c missing`).
+const SHELL_NOT_FOUND: i32 = 127;
+
+/// Why a server could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartFailure {
+    /// This machine cannot run it (see [`crate::results::ProblemKind::NotRunnable`]).
+    #[error("not runnable here: {0}")]
+    NotRunnable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What starting a server needs besides its plan.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub server_cpus: Vec<usize>,
+    pub watchdog: Arc<Watchdog>,
+    /// Set by Ctrl-C/SIGTERM: waits give up at once.
+    pub interrupt: Arc<AtomicBool>,
+}
 
 /// A started server.
 #[derive(Debug)]
 pub struct RunningServer {
     child: Child,
     pub addr: SocketAddr,
+    /// Its process group (the child leads it).
+    pub pgid: i32,
+    /// The command line as started.
+    pub argv: Vec<String>,
+    /// The CPUs its process may run on, read back after pinning.
+    pub cpus_in_force: Vec<usize>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     exited: Option<ExitStatus>,
+    watchdog: Arc<Watchdog>,
 }
 
 /// The command line that starts `plan`'s server.
-pub fn command_line(plan: &VariantPlan) -> anyhow::Result<Vec<String>> {
-    Ok(match &plan.launch {
+pub fn command_line(plan: &VariantPlan) -> Vec<String> {
+    match &plan.launch {
         Launch::Builtin(variant) => {
-            let harness = std::env::current_exe().context("cannot find the harness executable")?;
+            let harness = std::env::current_exe()
+                .map_or_else(|_| "harness".to_owned(), |exe| exe.to_string_lossy().into_owned());
             vec![
-                harness.to_string_lossy().into_owned(),
+                harness,
                 "serve".into(),
                 variant.name.into(),
                 "--port".into(),
@@ -57,16 +90,22 @@ pub fn command_line(plan: &VariantPlan) -> anyhow::Result<Vec<String>> {
                 arg.replace("{port}", &plan.port.to_string()).replace("{workers}", &plan.workers.to_string())
             })
             .collect(),
-    })
+    }
 }
 
-/// Starts `plan`'s server on `cpus` and waits until it is ready.
-pub fn start(plan: &VariantPlan, cpus: &[usize]) -> anyhow::Result<RunningServer> {
-    let argv = command_line(plan)?;
-    let (program, args) = argv.split_first().context("empty command")?;
+/// Starts `plan`'s server and waits until it is ready and proven to own its port.
+pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, StartFailure> {
+    let argv = command_line(plan);
+    let shown = argv.join(" ");
+    if plan.port != 0 {
+        if let Err(taken) = port_is_free(plan.port) {
+            return Err(StartFailure::Failed(taken));
+        }
+    }
+    let (program, args) = argv.split_first().ok_or_else(|| StartFailure::Failed("empty command".into()))?;
     let mut command = Command::new(program);
     command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    let cpus = cpus.to_vec();
+    let cpus = context.server_cpus.clone();
     // SAFETY: between fork and exec the closure makes only async-signal-safe system calls
     // (prctl, sched_setaffinity) and allocates nothing.
     unsafe {
@@ -74,10 +113,20 @@ pub fn start(plan: &VariantPlan, cpus: &[usize]) -> anyhow::Result<RunningServer
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            crate::affinity::set_affinity(0, &cpus)
+            // A pin that cannot be applied is read back and reported after the start.
+            let _ = crate::affinity::set_affinity(0, &cpus);
+            Ok(())
         });
     }
-    let mut child = command.spawn().with_context(|| format!("cannot start `{}`", argv.join(" ")))?;
+    let mut child = command.spawn().map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => StartFailure::NotRunnable(format!(
+            "`{program}` is not installed ({err}){}",
+            install_hint(program)
+        )),
+        _ => StartFailure::Failed(format!("cannot start `{shown}`: {err}")),
+    })?;
+    let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    context.watchdog.guard(pgid);
     let stderr = Arc::new(Mutex::new(VecDeque::new()));
     if let Some(pipe) = child.stderr.take() {
         let tail = stderr.clone();
@@ -102,76 +151,161 @@ pub fn start(plan: &VariantPlan, cpus: &[usize]) -> anyhow::Result<RunningServer
         });
     }
     let mut server = RunningServer {
+        cpus_in_force: crate::affinity::affinity_of(pgid).unwrap_or_default(),
         child,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, plan.port)),
+        pgid,
+        argv,
         stderr,
         exited: None,
+        watchdog: context.watchdog.clone(),
     };
     let ready = match plan.launch {
-        Launch::Builtin(_) => server.await_listening_line(&line_rx, plan.port),
-        Launch::Command(_) => server.await_accepting(),
-    };
-    if let Err(err) = ready {
+        Launch::Builtin(_) => server.await_listening_line(&line_rx, plan.port, &context.interrupt),
+        Launch::Command(_) => server.await_accepting(&context.interrupt),
+    }
+    .and_then(|()| server.owns_its_port());
+    if let Err(reason) = ready {
         server.kill();
-        return Err(err.context(format!(
-            "`{}` did not become ready{}",
-            argv.join(" "),
-            server.stderr_note()
-        )));
+        return Err(server.start_failure(&shown, &reason));
     }
     Ok(server)
 }
 
+/// Whether `port` on loopback is free to bind, or who holds it.
+fn port_is_free(port: u16) -> Result<(), String> {
+    match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let holders: Vec<String> = crate::sockets::listening_inodes(port)
+                .into_iter()
+                .flat_map(crate::sockets::holders_of)
+                .collect();
+            let by = if holders.is_empty() { String::new() } else { format!(" by {}", holders.join(", ")) };
+            Err(format!(
+                "port {port} is already in use{by} ({err}): refusing to start a server there and measure another program"
+            ))
+        }
+    }
+}
+
+/// What to install for a missing program, when known.
+fn install_hint(program: &str) -> &'static str {
+    match program.rsplit('/').next().unwrap_or(program) {
+        "nginx" => "; apt-get install nginx-light",
+        "python3" | "python" => "; apt-get install python3",
+        _ => "",
+    }
+}
+
 impl RunningServer {
-    fn await_listening_line(&mut self, lines: &mpsc::Receiver<String>, port: u16) -> anyhow::Result<()> {
+    fn await_listening_line(
+        &mut self,
+        lines: &mpsc::Receiver<String>,
+        port: u16,
+        interrupt: &AtomicBool,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            self.check_alive()?;
+            self.still_running()?;
+            if interrupt.load(Ordering::Relaxed) {
+                return Err("interrupted".into());
+            }
             let left = deadline.saturating_duration_since(Instant::now());
-            anyhow::ensure!(!left.is_zero(), "no `listening on` line within {READY_TIMEOUT:?}");
+            if left.is_zero() {
+                return Err(format!("no `listening on` line within {READY_TIMEOUT:?}"));
+            }
             match lines.recv_timeout(left.min(Duration::from_millis(50))) {
                 Ok(line) => {
                     if let Some(addr) = server_spec::cli::parse_listening_line(&line) {
-                        anyhow::ensure!(
-                            port == 0 || addr.port() == port,
-                            "asked for port {port}, got {addr}"
-                        );
+                        if port != 0 && addr.port() != port {
+                            return Err(format!("asked for port {port}, got {addr}"));
+                        }
                         self.addr = addr;
                         return Ok(());
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(Duration::from_millis(20));
-                    self.check_alive()?;
-                    anyhow::bail!("closed its stdout without a `listening on` line");
+                    std::thread::sleep(Duration::from_millis(50));
+                    self.still_running()?;
+                    return Err("closed its stdout without a `listening on` line".into());
                 }
             }
         }
     }
 
-    fn await_accepting(&mut self) -> anyhow::Result<()> {
+    fn await_accepting(&mut self, interrupt: &AtomicBool) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            self.check_alive()?;
+            self.still_running()?;
+            if interrupt.load(Ordering::Relaxed) {
+                return Err("interrupted".into());
+            }
             if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "nothing accepted on {} within {READY_TIMEOUT:?}",
-                self.addr
-            );
+            if Instant::now() >= deadline {
+                return Err(format!("nothing accepted on {} within {READY_TIMEOUT:?}", self.addr));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    /// Fails if the server has exited.
-    pub fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self.exit_status() {
-            anyhow::bail!("the server exited ({status}){}", self.stderr_note());
+    /// Every listener on the server's port must belong to its process group: otherwise the
+    /// load would go (partly) to another program.
+    fn owns_its_port(&mut self) -> Result<(), String> {
+        let port = self.addr.port();
+        let members = crate::cost::group_members(self.pgid);
+        let foreign = crate::sockets::foreign_listeners(port, &members);
+        if !foreign.is_empty() {
+            return Err(format!(
+                "port {port} is also listened on by {}, outside this server's processes: the load would not all reach it",
+                foreign.join(", ")
+            ));
+        }
+        let ours = crate::sockets::listening_inodes(port);
+        if ours.is_empty() {
+            return Err(format!("no listening socket on port {port} belongs to the server"));
         }
         Ok(())
+    }
+
+    /// An error if the server has exited.
+    fn still_running(&mut self) -> Result<(), String> {
+        match self.exit_status() {
+            Some(status) => Err(format!("exited ({status})")),
+            None => Ok(()),
+        }
+    }
+
+    /// One line saying why the start failed: the reason, then the server's last words.
+    fn start_failure(&mut self, shown: &str, reason: &str) -> StartFailure {
+        let said = self.last_words();
+        let status = self.exited.and_then(|s| s.code());
+        if status == Some(i32::from(server_common::EXIT_NOT_RUNNABLE)) || status == Some(SHELL_NOT_FOUND) {
+            let why = said.strip_prefix("Error: ").unwrap_or(&said).to_owned();
+            return StartFailure::NotRunnable(if why.is_empty() {
+                format!("`{shown}` {reason}")
+            } else {
+                why
+            });
+        }
+        let said = if said.is_empty() { String::new() } else { format!(": {said}") };
+        StartFailure::Failed(format!("did not start: {reason}{said} (command: {shown})"))
+    }
+
+    /// The server's last stderr lines, as one line.
+    pub fn last_words(&self) -> String {
+        // Give the stderr reader a moment to catch the last lines of a process that just died.
+        std::thread::sleep(Duration::from_millis(20));
+        let lines: Vec<String> = self
+            .stderr
+            .lock()
+            .map(|tail| tail.iter().filter(|l| !l.trim().is_empty()).cloned().collect())
+            .unwrap_or_default();
+        let last = &lines[lines.len().saturating_sub(3)..];
+        last.join(" | ")
     }
 
     /// The exit status, if the server has exited.
@@ -187,25 +321,11 @@ impl RunningServer {
         self.child.id()
     }
 
-    /// The last lines the server wrote to stderr, as a note for messages.
-    pub fn stderr_note(&self) -> String {
-        let tail = self
-            .stderr
-            .lock()
-            .map(|tail| tail.iter().cloned().collect::<Vec<_>>().join(" | "))
-            .unwrap_or_default();
-        if tail.is_empty() {
-            String::new()
-        } else {
-            format!("; its stderr: {tail}")
-        }
-    }
-
-    /// SIGTERM to the process group, SIGKILL after [`STOP_GRACE`]. Returns how it exited.
-    pub fn stop(mut self) -> Option<ExitStatus> {
+    /// SIGTERM to the process group, SIGKILL after `grace`. Returns how it exited.
+    pub fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
         if self.exit_status().is_none() {
             self.signal_group(libc::SIGTERM);
-            let deadline = Instant::now() + STOP_GRACE;
+            let deadline = Instant::now() + grace;
             while self.exit_status().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -220,16 +340,26 @@ impl RunningServer {
         if self.exited.is_none() {
             self.exited = self.child.wait().ok();
         }
+        self.watchdog.release(self.pgid);
     }
 
     fn signal_group(&self, signal: libc::c_int) {
-        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: kill(2) has no memory-safety preconditions; -pid names the group the
-            // child leads (process_group(0)), which holds only the server and its children.
-            unsafe {
-                libc::kill(-pid, signal);
-            }
+        // SAFETY: kill(2) has no memory-safety preconditions; -pgid names the group the child
+        // leads (process_group(0)), which holds only the server and its children.
+        unsafe {
+            libc::kill(-self.pgid, signal);
         }
+    }
+}
+
+/// Whether a stop went as it should: built-ins exit 0 on SIGTERM (the spec says so); other
+/// programs may also simply die of the signal.
+pub fn stopped_cleanly(status: Option<ExitStatus>, builtin: bool) -> Result<(), String> {
+    match status {
+        Some(status) if status.success() => Ok(()),
+        Some(status) if !builtin && status.signal() == Some(libc::SIGTERM) => Ok(()),
+        Some(status) => Err(format!("the server did not stop cleanly on SIGTERM ({status})")),
+        None => Err("the server's exit status is unknown".into()),
     }
 }
 
@@ -237,4 +367,78 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Watches a process for its exit from a thread of its own (a pidfd, polled): a run in
+/// progress stops at once when its server dies, instead of hammering a dead port.
+#[derive(Debug)]
+pub struct DeathWatch {
+    /// Set once the process has exited.
+    pub died: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DeathWatch {
+    /// Starts watching `pid`; [`DeathWatch::died`] is set once it exits, while this lives.
+    pub fn start(pid: i32) -> DeathWatch {
+        let died = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let (flag, stop) = (died.clone(), done.clone());
+        let thread = std::thread::Builder::new()
+            .name("death-watch".into())
+            .spawn(move || {
+                let pidfd = pidfd_open(pid);
+                while !stop.load(Ordering::Relaxed) {
+                    let exited = match &pidfd {
+                        Some(fd) => poll_readable(fd, 50),
+                        None => {
+                            std::thread::sleep(Duration::from_millis(10));
+                            !alive(pid)
+                        }
+                    };
+                    if exited {
+                        flag.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            })
+            .ok();
+        DeathWatch { died, done, thread }
+    }
+}
+
+impl Drop for DeathWatch {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A pidfd for `pid` (Linux 5.3+): readable once the process exits.
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: `fd` is a descriptor the kernel just gave us and nobody else owns.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+fn poll_readable(fd: &std::os::fd::OwnedFd, timeout_ms: i32) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pollfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll reads and writes the one pollfd we pass.
+    let ready = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
+    ready > 0 && pollfd.revents != 0
+}
+
+/// Whether `pid` is alive and not a zombie (the fallback without pidfds).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit(')').next().map(|rest| !rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
 }

@@ -1,9 +1,9 @@
-//! The main job end to end: a tiny matrix over two built-in variants and one external
-//! command server, checked through the printed tables and the files written.
+//! The main job end to end: small matrices over built-in variants and an external command
+//! server, checked through what is printed and the files written.
 
 mod support;
 
-use support::{free_port, results_dir, text, Scratch};
+use support::{cells_of, free_port, results_dir, results_json, text, Scratch};
 
 #[test]
 fn tiny_matrix_end_to_end() {
@@ -18,16 +18,21 @@ fn tiny_matrix_end_to_end() {
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "exit {}:\n{stdout}\n{}", output.status, text(&output.stderr));
 
-    // The printed report: header, a classic table per variant, percentiles, the comparison.
+    // The printed report: header, each cell's line as it finished, a classic table per
+    // variant, percentiles, the comparison matrices.
     for expected in [
         "# runtime-matrix report",
         "- **placement:** servers on CPU",
         "- **git commit:**",
-        "## tokio (workers 1)",
-        "## thread-pool (workers 2)",
-        "## tiny (workers 1)",
-        "### Requests per second",
-        "### p99 latency (µs)",
+        "- **order:** interleaved; baseline `tokio`",
+        "classic tokio c=1: ",
+        "## Scenario: classic",
+        "### tokio (workers 1)",
+        "### thread-pool (workers 2)",
+        "### tiny (workers 1)",
+        "#### Requests per second",
+        "#### p99 latency (µs)",
+        "#### Server CPU per request (µs)",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
@@ -45,15 +50,22 @@ fn tiny_matrix_end_to_end() {
     assert_eq!(percentiles, 3, "{stdout}");
 
     // results.json: meta and one cell per variant × concurrency, each complete and clean.
-    let dir = results_dir(&out);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
-    assert_eq!(json["meta"]["requests"], 50);
-    assert_eq!(json["meta"]["concurrency"], serde_json::json!([1, 2]));
+    let json = results_json(&out);
+    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["meta"]["scenarios"][0]["requests"], 50);
+    assert_eq!(json["meta"]["scenarios"][0]["concurrency"], serde_json::json!([1, 2]));
+    let tokio_meta =
+        json["meta"]["variants"].as_array().unwrap().iter().find(|v| v["name"] == "tokio").unwrap();
+    assert_eq!(tokio_meta["launch"], "builtin");
+    assert!(tokio_meta["runtime_version"].as_str().unwrap().starts_with("tokio@1."), "{tokio_meta}");
+    let tiny_meta =
+        json["meta"]["variants"].as_array().unwrap().iter().find(|v| v["name"] == "tiny").unwrap();
+    assert_eq!(tiny_meta["command"][0], "python3");
     let cells = json["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 6);
     for cell in cells {
         for key in [
+            "scenario",
             "variant",
             "concurrency",
             "keep_alive",
@@ -66,6 +78,10 @@ fn tiny_matrix_end_to_end() {
             "requests_per_second",
             "time_per_request_ms",
             "transfer_rate_kb_s",
+            "server",
+            "meta",
+            "runs",
+            "histograms",
         ] {
             assert!(cell.get(key).is_some(), "cell lacks {key}: {cell}");
         }
@@ -75,6 +91,12 @@ fn tiny_matrix_end_to_end() {
         assert_eq!(cell["complete"], 50, "{cell}");
         assert_eq!(cell["failed"], 0, "{cell}");
         assert_eq!(cell["non_2xx"], 0, "{cell}");
+        assert_eq!(cell["status"], "complete", "{cell}");
+        assert!(cell["server"]["cpu_us_per_request"].as_f64().unwrap() > 0.0, "{cell}");
+        assert!(cell["server"]["rss_kib"].as_u64().unwrap() > 0, "{cell}");
+        assert!(cell["meta"]["load_cpu_us_per_request"].as_f64().unwrap() > 0.0, "{cell}");
+        assert!(cell["runs"][0]["started_at"].as_u64().unwrap() > 1_700_000_000_000, "{cell}");
+        assert!(cell["histograms"]["latency"].as_str().unwrap().starts_with("HISTF"), "{cell}");
         // ab's formulas hold on what was written.
         let t = cell["time_taken_s"].as_f64().unwrap();
         let rps = cell["requests_per_second"].as_f64().unwrap();
@@ -85,18 +107,19 @@ fn tiny_matrix_end_to_end() {
             "{cell}"
         );
     }
-    let tokio = cells.iter().find(|c| c["variant"] == "tokio").unwrap();
+    let tokio = cells_of(&json, "tokio")[0];
     // 50 answers of the spec's 174-byte HTTP/1.0 response.
     assert_eq!(tokio["total_transferred_bytes"], 50 * 174);
-    let tiny = cells.iter().find(|c| c["variant"] == "tiny").unwrap();
+    let tiny = cells_of(&json, "tiny")[0];
     assert_eq!(tiny["html_transferred_bytes"], 50 * 5);
 
     // The other files: the report, the CSV and one histogram per cell.
+    let dir = results_dir(&out);
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("## Comparison"), "{report}");
+    assert!(report.contains("### Comparison (classic, baseline `tokio`)"), "{report}");
     let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "{csv}");
-    assert!(csv.starts_with("variant,workers,concurrency,keep_alive,requests,complete,failed"));
+    assert!(csv.starts_with("scenario,variant,workers,concurrency,rate,keep_alive,requests,complete,failed"));
     let hgrm: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -115,9 +138,7 @@ fn keep_alive_and_repeats() {
     let matrix = "[sweep]\nrequests = 200\nconcurrency = [3]\nkeep_alive = true\nrepeat = 3\n\n[[variant]]\nname = \"smol\"\n";
     let (output, out) = scratch.run(matrix, &[]);
     assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(results_dir(&out).join("results.json")).unwrap())
-            .unwrap();
+    let json = results_json(&out);
     let cell = &json["cells"][0];
     assert_eq!(cell["keep_alive"], true);
     assert_eq!(cell["runs"].as_array().unwrap().len(), 3);
@@ -133,12 +154,121 @@ fn keep_alive_and_repeats() {
 #[test]
 fn only_picks_variants() {
     let scratch = Scratch::new();
-    let matrix = "[sweep]\nrequests = 20\nconcurrency = [1]\n[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n";
+    let matrix =
+        "[sweep]\nrequests = 20\nconcurrency = [1]\n[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n";
     let (output, _) = scratch.run(matrix, &["--only", "smol"]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("## smol") && !stdout.contains("## tokio"), "{stdout}");
+    assert!(stdout.contains("### smol") && !stdout.contains("### tokio"), "{stdout}");
     let (output, _) = scratch.run(matrix, &["--only", "nginx"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--only: no variant `nginx`"), "{}", text(&output.stderr));
+}
+
+/// Interleaved rounds: every variant's server runs at once, each round measures each cell
+/// once, and the order of the variants rotates from round to round.
+#[test]
+fn interleaved_rounds_rotate() {
+    let scratch = Scratch::new();
+    // Runs long enough (tens of ms) that their millisecond start times never tie.
+    let matrix = "[sweep]\nrequests = 200\nconcurrency = [1]\nrepeat = 3\n\n\
+                  [[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n[[variant]]\nname = \"thread-pool\"\n";
+    let (output, out) = scratch.run(matrix, &[]);
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    let json = results_json(&out);
+    assert_eq!(json["meta"]["order"], "interleaved");
+    let mut runs: Vec<(u64, String, usize)> = Vec::new();
+    for cell in json["cells"].as_array().unwrap() {
+        for (round, run) in cell["runs"].as_array().unwrap().iter().enumerate() {
+            runs.push((
+                run["started_at"].as_u64().unwrap(),
+                cell["variant"].as_str().unwrap().to_owned(),
+                round,
+            ));
+        }
+    }
+    runs.sort();
+    let order: Vec<&str> = runs.iter().map(|(_, variant, _)| variant.as_str()).collect();
+    assert_eq!(
+        order,
+        ["tokio", "smol", "thread-pool", "smol", "thread-pool", "tokio", "thread-pool", "tokio", "smol"],
+        "rounds interleave and rotate: {runs:?}"
+    );
+}
+
+/// Grouped order measures one variant at a time, and then variants may share a port.
+#[test]
+fn grouped_order_shares_a_port() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let matrix = format!(
+        "[sweep]\nrequests = 20\nconcurrency = [1, 2]\nrepeat = 2\norder = \"grouped\"\n\n\
+         [[variant]]\nname = \"tokio\"\nport = {port}\n[[variant]]\nname = \"smol\"\nport = {port}\n"
+    );
+    let (output, out) = scratch.run(&matrix, &[]);
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    let json = results_json(&out);
+    let last_tokio = cells_of(&json, "tokio")
+        .iter()
+        .flat_map(|c| c["runs"].as_array().unwrap())
+        .map(|r| r["started_at"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let first_smol = cells_of(&json, "smol")
+        .iter()
+        .flat_map(|c| c["runs"].as_array().unwrap())
+        .map(|r| r["started_at"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    assert!(last_tokio <= first_smol, "tokio's runs all come before smol's");
+}
+
+/// `results.json` reads back into the types it was written from, and writes back the same.
+#[test]
+fn results_json_round_trips() {
+    let scratch = Scratch::new();
+    let matrix =
+        "[sweep]\nrequests = 30\nconcurrency = [1, 2]\nrepeat = 2\n\n[[variant]]\nname = \"tokio\"\n";
+    let (output, out) = scratch.run(matrix, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let path = results_dir(&out).join("results.json");
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let results = harness::results::Results::read(&path).expect("reads back");
+    let again = serde_json::to_value(&results).unwrap();
+    assert_eq!(written, again);
+    // The stored histogram recomputes the stored percentiles.
+    let cell = &results.cells[0];
+    let p99 = cell.histograms.latency.0.value_at_quantile(0.99) as f64 / 1000.0;
+    assert_eq!(p99, cell.latency_us.p99);
+    assert_eq!(cell.histograms.latency.0.len(), 60, "both runs' 30 requests");
+}
+
+/// Scenarios: each its own settings, cells keyed by scenario, reports grouped by scenario.
+#[test]
+fn scenarios_group_cells() {
+    let scratch = Scratch::new();
+    let matrix = "[sweep]\nrequests = 20\nconcurrency = [1]\n\n\
+                  [[scenario]]\nname = \"short\"\n\n[[scenario]]\nname = \"kept\"\nkeep_alive = true\nconcurrency = [2]\n\n\
+                  [[variant]]\nname = \"tokio\"\n";
+    let (output, out) = scratch.run(matrix, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("## Scenario: short") && stdout.contains("## Scenario: kept"), "{stdout}");
+    let json = results_json(&out);
+    let scenarios: Vec<(&str, u64, bool)> = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["scenario"].as_str().unwrap(),
+                c["concurrency"].as_u64().unwrap(),
+                c["keep_alive"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(scenarios, [("short", 1, false), ("kept", 2, true)]);
+    let dir = results_dir(&out);
+    assert!(dir.join("short-tokio-c1.hgrm").exists());
+    assert!(dir.join("kept-tokio-c2-k.hgrm").exists());
 }

@@ -3,12 +3,19 @@
 //! `concurrency` connections share one request counter until `requests` have been issued
 //! (oha's `while counter.fetch_add(1) < n`). Each load thread runs a mio event loop over its
 //! share of the connections and records into its own histograms; they are merged at the end.
-//! Without keep-alive every request opens a new connection and is sent as HTTP/1.0, like ab;
-//! with keep-alive the connections are persistent HTTP/1.1. Every response is framed by
-//! `Content-Length` and checked; one failed request is counted by kind and never stops the run.
+//! Without keep-alive every request opens a new connection and is sent as HTTP/1.0, like ab,
+//! and its response ends with the server's close; with keep-alive the connections are
+//! persistent HTTP/1.1 and every response must be framed. One failed request is counted by
+//! kind and never stops the run.
+//!
+//! # Layout
+//! - [`framing`]: reading one response (head, `Content-Length`, chunked, close-delimited).
+//! - [`timers`]: the deadlines of many connections, touching only due ones.
+//! - `thread`: one load thread's event loop.
 
-mod framing;
+pub mod framing;
 mod thread;
+pub mod timers;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,8 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 pub use framing::{parse_head, Head};
+pub use thread::CLOSE_WAIT;
 
 /// What to send, how hard, and where to run.
 #[derive(Debug, Clone)]
@@ -48,14 +57,14 @@ impl LoadSpec {
 }
 
 /// Failed requests, by kind (ab's "Connect, Receive, Length, Exceptions", plus timeouts).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failures {
     pub connect: u64,
     /// Reset or closed before a whole response arrived.
     pub receive: u64,
     pub send: u64,
     pub timeout: u64,
-    /// A body length different from the first response's (ab's "Length").
+    /// A document length different from the first response's (ab's "Length").
     pub length: u64,
     /// A response that could not be parsed or framed.
     pub protocol: u64,
@@ -66,7 +75,7 @@ impl Failures {
         self.connect + self.receive + self.send + self.timeout + self.length + self.protocol
     }
 
-    fn add(&mut self, other: &Failures) {
+    pub fn add(&mut self, other: &Failures) {
         self.connect += other.connect;
         self.receive += other.receive;
         self.send += other.send;
@@ -74,12 +83,28 @@ impl Failures {
         self.length += other.length;
         self.protocol += other.protocol;
     }
+
+    /// The kinds with a count, in words: `connect 3, timeout 1`.
+    pub fn in_words(&self) -> String {
+        let kinds = [
+            ("connect", self.connect),
+            ("receive", self.receive),
+            ("send", self.send),
+            ("timeout", self.timeout),
+            ("length", self.length),
+            ("protocol", self.protocol),
+        ];
+        let words: Vec<String> =
+            kinds.iter().filter(|(_, n)| *n > 0).map(|(kind, n)| format!("{kind} {n}")).collect();
+        words.join(", ")
+    }
 }
 
 /// Latency histograms in nanoseconds (recorded with 3 significant digits).
 #[derive(Debug, Clone)]
 pub struct Latencies {
-    /// Request start (before connecting, without keep-alive) to the last response byte.
+    /// Request start (before connecting, without keep-alive) to the end of the response
+    /// (its last byte; without keep-alive, the server's close).
     pub total: Histogram<u64>,
     /// Connection set-up time, for every connection opened.
     pub connect: Histogram<u64>,
@@ -88,15 +113,16 @@ pub struct Latencies {
 }
 
 /// Largest latency a histogram holds: one hour, far past any timeout.
-const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+
+/// A histogram for latencies: 1 ns to an hour, 3 significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("1 ns..1 h with 3 digits is a valid histogram")
+}
 
 impl Latencies {
     pub fn new() -> Latencies {
-        let histogram = || {
-            Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
-                .expect("1 ns..1 h with 3 digits is a valid histogram")
-        };
-        Latencies { total: histogram(), connect: histogram(), ttfb: histogram() }
+        Latencies { total: latency_histogram(), connect: latency_histogram(), ttfb: latency_histogram() }
     }
 
     /// Adds another set of histograms (connections, threads, repeats): percentiles are only
@@ -115,23 +141,49 @@ impl Default for Latencies {
     }
 }
 
+/// Why a run ended before its requests were done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// `max_duration` passed: what was open failed as timeouts.
+    Deadline,
+    /// A stop flag was set (interrupt, or the server died): what was open was abandoned.
+    Stopped,
+}
+
 /// What one run measured.
 #[derive(Debug, Clone)]
 pub struct LoadResult {
-    /// From the first request's start to the last response's end (ab's "Time taken").
+    /// From the first request's start to the last response's end (ab's "Time taken"); for a
+    /// run cut short, to the cut: the whole window, so a rate is never inflated by an end
+    /// that came early.
     pub elapsed: Duration,
     /// Requests answered with a whole response, whatever the status.
     pub complete: u64,
     pub non_2xx: u64,
     pub failures: Failures,
-    /// Bytes of responses received, heads and bodies (ab's "Total transferred").
+    /// Bytes of responses received, heads and documents (ab's "Total transferred").
     pub total_bytes: u64,
-    /// Bytes of response bodies (ab's "HTML transferred").
+    /// Bytes of documents (ab's "HTML transferred").
     pub body_bytes: u64,
+    /// Bytes after declared bodies, read until the server's close.
+    pub extra_bytes: u64,
+    /// Responses with no length whose body ended with the server's close.
+    pub close_delimited: u64,
+    /// Responses whose server did not close within [`CLOSE_WAIT`] when it should have.
+    pub unclosed: u64,
+    /// Requests in progress when a stop flag ended the run.
+    pub abandoned: u64,
+    /// The first response that could not be read, in words.
+    pub first_protocol_error: Option<String>,
     pub connections: u64,
     pub latencies: Latencies,
-    /// The run was cut off by `max_duration` or an interrupt.
-    pub cut_short: bool,
+    pub cut: Option<Cut>,
+    /// CPU time of the load threads over the run (user + system).
+    pub cpu: Duration,
+    /// CPUs the load threads were allowed on, read back after pinning.
+    pub cpus_in_force: Vec<usize>,
+    /// Pins that could not be applied, in words.
+    pub pin_failures: Vec<String>,
 }
 
 impl LoadResult {
@@ -144,9 +196,17 @@ impl LoadResult {
             failures: Failures::default(),
             total_bytes: 0,
             body_bytes: 0,
+            extra_bytes: 0,
+            close_delimited: 0,
+            unclosed: 0,
+            abandoned: 0,
+            first_protocol_error: None,
             connections: 0,
             latencies: Latencies::new(),
-            cut_short: false,
+            cut: None,
+            cpu: Duration::ZERO,
+            cpus_in_force: Vec::new(),
+            pin_failures: Vec::new(),
         }
     }
 
@@ -157,9 +217,40 @@ impl LoadResult {
         self.failures.add(&other.failures);
         self.total_bytes += other.total_bytes;
         self.body_bytes += other.body_bytes;
+        self.extra_bytes += other.extra_bytes;
+        self.close_delimited += other.close_delimited;
+        self.unclosed += other.unclosed;
+        self.abandoned += other.abandoned;
+        if self.first_protocol_error.is_none() {
+            self.first_protocol_error.clone_from(&other.first_protocol_error);
+        }
         self.connections += other.connections;
         self.latencies.merge(&other.latencies);
-        self.cut_short |= other.cut_short;
+        self.cpu += other.cpu;
+        for cpu in &other.cpus_in_force {
+            if !self.cpus_in_force.contains(cpu) {
+                self.cpus_in_force.push(*cpu);
+            }
+        }
+        self.cpus_in_force.sort_unstable();
+        self.pin_failures.extend(other.pin_failures.iter().cloned());
+    }
+}
+
+/// Flags that end a run early when any is set (an interrupt, a server that died).
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    flags: Vec<Arc<AtomicBool>>,
+}
+
+impl Stop {
+    /// Stops when any of `flags` is set.
+    pub fn any(flags: &[&Arc<AtomicBool>]) -> Stop {
+        Stop { flags: flags.iter().map(|flag| Arc::clone(flag)).collect() }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.flags.iter().any(|flag| flag.load(Ordering::Relaxed))
     }
 }
 
@@ -169,20 +260,23 @@ struct Shared {
     /// Requests issued so far; a connection takes the next one while this is below the target.
     issued: AtomicU64,
     target: u64,
-    /// Body length of the first response, the reference for the "Length" check.
+    /// Document length of the first response, the reference for the "Length" check.
     first_length: AtomicU64,
-    /// Set to end the run early (interrupt).
-    stop: Arc<AtomicBool>,
+    stop: Stop,
 }
 
 const NO_LENGTH: u64 = u64::MAX;
 
 impl Shared {
     fn take_request(&self) -> bool {
-        !self.stop.load(Ordering::Relaxed) && self.issued.fetch_add(1, Ordering::Relaxed) < self.target
+        !self.stopped() && self.issued.fetch_add(1, Ordering::Relaxed) < self.target
     }
 
-    /// Whether `length` matches the first response's body length (the first sets it).
+    fn stopped(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    /// Whether `length` matches the first response's document length (the first sets it).
     fn length_matches(&self, length: u64) -> bool {
         match self.first_length.compare_exchange(NO_LENGTH, length, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(_) => true,
@@ -191,9 +285,9 @@ impl Shared {
     }
 }
 
-/// Runs the load and returns what it measured. `stop` ends it early when set. Only loopback
-/// addresses are accepted: the harness never sends load off this machine.
-pub fn run(spec: &LoadSpec, stop: Arc<AtomicBool>) -> std::io::Result<LoadResult> {
+/// Runs the load and returns what it measured; `stop` ends it early. Only loopback addresses
+/// are accepted: the harness never sends load off this machine.
+pub fn run(spec: &LoadSpec, stop: &Stop) -> std::io::Result<LoadResult> {
     if !spec.addr.ip().is_loopback() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -204,7 +298,7 @@ pub fn run(spec: &LoadSpec, stop: Arc<AtomicBool>) -> std::io::Result<LoadResult
         issued: AtomicU64::new(0),
         target: spec.requests,
         first_length: AtomicU64::new(NO_LENGTH),
-        stop,
+        stop: stop.clone(),
     });
     let threads = spec.cpus.len().clamp(1, spec.concurrency.max(1));
     let request: Arc<[u8]> = spec.request().into();
@@ -223,21 +317,30 @@ pub fn run(spec: &LoadSpec, stop: Arc<AtomicBool>) -> std::io::Result<LoadResult
                 shared: shared.clone(),
             };
             std::thread::Builder::new().name(format!("load-{index}")).spawn(move || {
-                if let Some(cpu) = cpu {
-                    // Unpinned load still measures; placement is reported, so carry on.
-                    let _ = crate::affinity::pin_current_thread(cpu);
-                }
-                job.run()
+                let placed = crate::affinity::pin_this_thread(cpu);
+                let cpu_before = crate::cost::thread_cpu_time();
+                let mut part = job.run()?;
+                part.counts.cpu = crate::cost::thread_cpu_time().saturating_sub(cpu_before);
+                part.counts.cpus_in_force = placed.in_force;
+                part.counts.pin_failures = placed.failure.into_iter().collect();
+                Ok::<_, std::io::Error>(part)
             })
         })
         .collect::<std::io::Result<_>>()?;
     let mut result = LoadResult::empty();
     let mut last_end = started;
+    let mut cut_at: Option<Instant> = None;
+    let mut deadline_cut = false;
     for handle in handles {
         let part = handle.join().map_err(|_| std::io::Error::other("a load thread panicked"))??;
         result.absorb(&part.counts);
         last_end = last_end.max(part.last_end);
+        if let Some(at) = part.cut_at {
+            cut_at = Some(cut_at.map_or(at, |seen| seen.max(at)));
+            deadline_cut |= !shared.stopped();
+        }
     }
-    result.elapsed = last_end - started;
+    result.cut = cut_at.map(|_| if deadline_cut { Cut::Deadline } else { Cut::Stopped });
+    result.elapsed = cut_at.unwrap_or(last_end) - started;
     Ok(result)
 }

@@ -1,14 +1,19 @@
-//! The report: the header, ab's classic table and a percentile table per variant, and the
-//! comparison matrices. Rendered once as Markdown, which is both what the terminal shows and
-//! `report.md`.
+//! The report, rendered from the results model as Markdown: what the terminal prints at the
+//! end and `report.md` holds. The header; per scenario, ab's classic table and a percentile
+//! table for each variant, then the comparison matrices against the baseline; problems.
+//!
+//! # Layout
+//! - [`table`]: padded Markdown tables.
+//! - [`matrices`]: variants × levels, each against the baseline with significance marks.
 
+pub mod matrices;
 pub mod table;
 
 use std::fmt::Write;
 
 use table::{render, Align};
 
-use crate::results::{Cell, Results};
+use crate::results::{Cell, Problem, ProblemKind, Results, Status};
 
 /// The classic table's columns, exactly as the exercise (and ab) name them.
 pub const CLASSIC_COLUMNS: [&str; 9] = [
@@ -27,61 +32,83 @@ pub const CLASSIC_COLUMNS: [&str; 9] = [
 pub fn header(results: &Results) -> String {
     let m = &results.meta;
     let mut out = String::from("# runtime-matrix report\n\n");
+    if results.interrupted {
+        out.push_str("**Interrupted:** the sweep was stopped (Ctrl-C or SIGTERM) before its plan was done; the cells below are what was measured.\n\n");
+    }
     let mut fact = |name: &str, value: String| {
         let _ = writeln!(out, "- **{name}:** {value}");
     };
     fact("started", m.started_utc.clone());
     fact("matrix", m.matrix.clone());
-    fact(
-        "sweep",
-        format!(
-            "{} requests × concurrency {:?}, {}, path `{}`, warmup {}, repeat {}, timeout {} s",
-            m.requests,
-            m.concurrency,
-            if m.keep_alive {
-                "keep-alive (HTTP/1.1)"
-            } else {
-                "a connection per request (HTTP/1.0, like ab)"
-            },
-            m.path,
-            m.warmup,
-            m.repeat,
-            m.timeout_s
-        ),
-    );
+    for scenario in &m.scenarios {
+        fact(
+            &format!("scenario {}", scenario.name),
+            format!(
+                "{} requests × concurrency {:?}, {}, path `{}`, warmup {}, repeat {}, timeout {} s",
+                scenario.requests,
+                scenario.concurrency,
+                if scenario.keep_alive {
+                    "keep-alive (HTTP/1.1)"
+                } else {
+                    "a connection per request (HTTP/1.0, like ab)"
+                },
+                scenario.path,
+                scenario.warmup,
+                scenario.repeat,
+                scenario.timeout_s
+            ),
+        );
+    }
+    fact("order", format!("{}; baseline `{}`", m.order, m.baseline));
     fact(
         "placement",
-        format!("servers on CPU {:?}, load on CPU {:?} (of {})", m.server_cpus, m.load_cpus, m.cpus),
+        format!("servers on CPU {:?}, load on CPU {:?} (of {} online)", m.server_cpus, m.load_cpus, m.cpus),
     );
     fact("load generator", m.load_generator.clone());
     fact("build", format!("{} (harness {})", m.build_profile, m.harness_version));
     fact("git commit", m.git_commit.clone());
     fact("kernel", m.kernel.clone());
     fact("CPU", m.cpu_model.clone());
+    for warning in &m.warnings {
+        fact("warning", warning.clone());
+    }
     out.push('\n');
     out
 }
 
-/// The section for one variant: ab's classic table, then latency percentiles.
-pub fn variant_section(results: &Results, variant: &str) -> String {
-    let cells: Vec<&Cell> = results.cells.iter().filter(|c| c.variant == variant).collect();
+/// The section for one variant in one scenario: ab's classic table, then latency
+/// percentiles and server cost.
+pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> String {
+    let cells: Vec<&Cell> = results.scenario_cells(scenario).filter(|c| c.variant == variant).collect();
     let mut out = String::new();
     let workers = cells.first().map_or(String::new(), |c| format!(" (workers {})", c.workers));
-    let _ = writeln!(out, "## {variant}{workers}\n");
+    let _ = writeln!(out, "### {variant}{workers}\n");
     out.push_str(&classic_table(&cells));
     if cells.iter().any(|c| c.noisy) {
-        out.push_str("\n`~` noisy: requests per second varied by more than 20% over the repeats.\n");
+        out.push_str("\n`±` noisy: requests per second varied by more than 20% over the repeats.\n");
     }
     out.push('\n');
     out.push_str(&percentile_table(&cells));
-    for cell in cells.iter().filter(|c| c.note.is_some()) {
-        let _ = writeln!(out, "\n**c={}:** {}", cell.concurrency, cell.note.as_deref().unwrap_or_default());
+    for cell in &cells {
+        for note in &cell.notes {
+            let _ = writeln!(out, "\n**{}:** {note}", cell.level_label());
+        }
+    }
+    if let Some(meta) = results.meta.variants.iter().find(|v| v.name == variant) {
+        for note in &meta.notes {
+            let _ = writeln!(out, "\n**Note:** {note}");
+        }
     }
     out.push('\n');
     out
 }
 
-/// ab's table, one row per concurrency level.
+/// A rate, or a dash where none is reported (the server died).
+fn figure(value: Option<f64>, digits: usize, unit: &str) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.digits$}{unit}"))
+}
+
+/// ab's table, one row per level.
 pub fn classic_table(cells: &[&Cell]) -> String {
     let align = [Align::Right; 9];
     let rows: Vec<Vec<String>> = cells
@@ -95,18 +122,39 @@ pub fn classic_table(cells: &[&Cell]) -> String {
                 c.complete.to_string(),
                 c.failed.to_string(),
                 format!("{} bytes", c.total_transferred_bytes),
-                format!("{:.2} [#/sec]{}", c.requests_per_second, if c.noisy { " ~" } else { "" }),
-                format!("{:.3} ms", c.time_per_request_ms),
-                format!("{:.2} Kbytes/sec", c.transfer_rate_kb_s),
+                format!("{}{}", figure(c.requests_per_second, 2, " [#/sec]"), mark(c)),
+                figure(c.time_per_request_ms, 3, " ms"),
+                figure(c.transfer_rate_kb_s, 2, " Kbytes/sec"),
             ]
         })
         .collect();
     render(&CLASSIC_COLUMNS, &align, &rows)
 }
 
-/// Latency percentiles in microseconds, from the merged histograms.
+/// What marks a cell's rate: noisy (±), cut short (†), no rate (server died).
+fn mark(cell: &Cell) -> &'static str {
+    match cell.status {
+        Status::Complete if cell.noisy => " ±",
+        Status::Complete => "",
+        Status::CutShort | Status::Interrupted => " †",
+        Status::ServerDied => " (server died)",
+    }
+}
+
+/// Latency percentiles in microseconds, from the merged histograms, and what the server
+/// spent per request.
 pub fn percentile_table(cells: &[&Cell]) -> String {
-    let headers = ["Concurrency", "mean µs", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "non-2xx"];
+    let headers = [
+        "Concurrency",
+        "mean µs",
+        "p50 µs",
+        "p90 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "max µs",
+        "non-2xx",
+        "server CPU µs/req",
+    ];
     let rows: Vec<Vec<String>> = cells
         .iter()
         .map(|c| {
@@ -120,85 +168,121 @@ pub fn percentile_table(cells: &[&Cell]) -> String {
                 format!("{:.1}", p.p999),
                 format!("{:.1}", p.max),
                 c.non_2xx.to_string(),
+                figure(c.server.and_then(|s| s.cpu_us_per_request), 2, ""),
             ]
         })
         .collect();
-    render(&headers, &[Align::Right; 8], &rows)
+    render(&headers, &[Align::Right; 9], &rows)
 }
 
-/// Variants × concurrency for requests per second and for p99.
-pub fn comparison(results: &Results) -> String {
-    let mut levels: Vec<usize> = results.cells.iter().map(|c| c.concurrency).collect();
-    levels.sort_unstable();
-    levels.dedup();
-    let variants = results.variant_names();
-    let headers: Vec<String> =
-        std::iter::once("variant".to_owned()).chain(levels.iter().map(|c| format!("c={c}"))).collect();
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let mut align = vec![Align::Right; headers.len()];
-    align[0] = Align::Left;
-    let matrix = |figure: &dyn Fn(&Cell) -> String| -> String {
-        let rows: Vec<Vec<String>> = variants
-            .iter()
-            .map(|variant| {
-                std::iter::once(variant.to_string())
-                    .chain(levels.iter().map(|level| {
-                        results
-                            .cells
-                            .iter()
-                            .find(|c| c.variant == *variant && c.concurrency == *level)
-                            .map_or("—".to_owned(), figure)
-                    }))
-                    .collect()
-            })
-            .collect();
-        render(&header_refs, &align, &rows)
+/// One line for a cell as it finishes, printed while the sweep goes on.
+pub fn cell_line(cell: &Cell) -> String {
+    let rate = match (cell.requests_per_second, cell.requests_per_second_spread) {
+        (None, _) => "no rate (the server died)".to_owned(),
+        (Some(_), Some(s)) => {
+            format!("{:.0} req/s (median of {}, {:.0}–{:.0})", s.median, cell.runs.len(), s.min, s.max)
+        }
+        (Some(r), None) => format!("{r:.0} req/s"),
     };
-    let mut out = String::from("## Comparison\n\n### Requests per second\n\n");
-    out.push_str(&matrix(&|c: &Cell| match c.requests_per_second_spread {
-        Some(s) => format!("{:.0} ({:.0}–{:.0}){}", s.median, s.min, s.max, if c.noisy { " ~" } else { "" }),
-        None => format!("{:.0}", c.requests_per_second),
-    }));
-    out.push_str("\n### p99 latency (µs)\n\n");
-    out.push_str(&matrix(&|c: &Cell| format!("{:.1}", c.latency_us.p99)));
-    if results.cells.iter().any(|c| c.noisy) {
-        out.push_str("\n`~` noisy: min–max spread over 20% of the median.\n");
-    }
-    out.push('\n');
-    out
+    let cpu = cell
+        .server
+        .and_then(|s| s.cpu_us_per_request)
+        .map_or_else(String::new, |cpu| format!(", server {cpu:.2} µs/req"));
+    let failed =
+        if cell.failed_all_runs > 0 { format!(", {} failed", cell.failed_all_runs) } else { String::new() };
+    let status = match cell.status {
+        Status::Complete => "",
+        Status::CutShort => " [cut short]",
+        Status::Interrupted => " [interrupted]",
+        Status::ServerDied => " [server died]",
+    };
+    format!(
+        "{} {} {}: {rate}, p99 {:.1} µs{cpu}{failed}{status}",
+        cell.scenario,
+        cell.variant,
+        cell.level_label(),
+        cell.latency_us.p99
+    )
 }
 
-/// What went wrong, if anything.
+/// A cell's status as one word (CSV, JSON readers).
+pub fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Complete => "complete",
+        Status::CutShort => "cut_short",
+        Status::Interrupted => "interrupted",
+        Status::ServerDied => "server_died",
+    }
+}
+
+/// A problem as one line.
+pub fn problem_line(problem: &Problem) -> String {
+    match problem.kind {
+        ProblemKind::NotRunnable => {
+            format!("- **{}:** not runnable here: {}", problem.variant, problem.problem)
+        }
+        ProblemKind::Failed => format!("- **{}:** {}", problem.variant, problem.problem),
+    }
+}
+
+/// What went wrong, if anything; variants that cannot run here are listed apart, since they
+/// do not make the sweep fail.
 pub fn problems(results: &Results) -> String {
     let mut out = String::new();
     let failing: Vec<&Cell> = results.cells.iter().filter(|c| c.failed_all_runs > 0).collect();
-    if results.problems.is_empty() && failing.is_empty() {
+    let (not_runnable, failed): (Vec<&Problem>, Vec<&Problem>) =
+        results.problems.iter().partition(|p| p.kind == ProblemKind::NotRunnable);
+    if !not_runnable.is_empty() {
+        out.push_str("## Not runnable here\n\n");
+        for problem in not_runnable {
+            let _ = writeln!(out, "{}", problem_line(problem));
+        }
+        out.push('\n');
+    }
+    if failed.is_empty() && failing.is_empty() {
         return out;
     }
     out.push_str("## Problems\n\n");
-    for problem in &results.problems {
-        let _ = writeln!(out, "- **{}:** {}", problem.variant, problem.problem);
+    for problem in failed {
+        let _ = writeln!(out, "{}", problem_line(problem));
     }
     for cell in failing {
-        let f = &cell.failures;
         let _ = writeln!(
             out,
-            "- **{} c={}:** {} failed requests over all runs (connect {}, receive {}, send {}, timeout {}, length {}, protocol {})",
-            cell.variant, cell.concurrency, cell.failed_all_runs, f.connect, f.receive, f.send, f.timeout, f.length, f.protocol
+            "- **{} {} {}:** {} failed requests over all runs ({})",
+            cell.scenario,
+            cell.variant,
+            cell.level_label(),
+            cell.failed_all_runs,
+            cell.failures.in_words()
         );
     }
     out.push('\n');
     out
 }
 
-/// The whole report.
+/// The whole report: header, each scenario's sections and matrices, problems.
 pub fn full(results: &Results) -> String {
     let mut out = header(results);
-    for variant in results.variant_names() {
-        out.push_str(&variant_section(results, variant));
-    }
-    if !results.cells.is_empty() {
-        out.push_str(&comparison(results));
+    out.push_str(&body(results));
+    out
+}
+
+/// The report after its header: what the terminal prints once the sweep is done.
+pub fn body(results: &Results) -> String {
+    let mut out = String::new();
+    let scenarios = results.scenario_names();
+    for scenario in &scenarios {
+        let _ = writeln!(out, "## Scenario: {scenario}\n");
+        let variants: Vec<&str> = results
+            .variant_names()
+            .into_iter()
+            .filter(|v| results.scenario_cells(scenario).any(|c| &c.variant == v))
+            .collect();
+        for variant in variants {
+            out.push_str(&variant_section(results, scenario, variant));
+        }
+        out.push_str(&matrices::comparison(results, scenario));
     }
     out.push_str(&problems(results));
     out
@@ -207,49 +291,24 @@ pub fn full(results: &Results) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::{Failures, Latencies};
-    use crate::stats::Percentiles;
-
-    fn cell(concurrency: usize, seconds: f64) -> Cell {
-        let throughput = crate::stats::Throughput::of(
-            std::time::Duration::from_secs_f64(seconds),
-            1000,
-            122_000,
-            concurrency,
-        );
-        let p = Percentiles { mean: 61.25, p50: 58.0, p90: 70.5, p99: 120.0, p999: 450.5, max: 900.0 };
-        Cell {
-            variant: "tokio".into(),
-            workers: 1,
-            concurrency,
-            keep_alive: false,
-            requests: 1000,
-            complete: 1000,
-            failed: 0,
-            failures: Failures::default(),
-            non_2xx: 0,
-            total_transferred_bytes: 122_000,
-            html_transferred_bytes: 14_000,
-            time_taken_s: throughput.time_taken_s,
-            requests_per_second: throughput.requests_per_second,
-            time_per_request_ms: throughput.time_per_request_ms,
-            transfer_rate_kb_s: throughput.transfer_rate_kb_s,
-            latency_us: p,
-            connect_us: p,
-            ttfb_us: p,
-            runs: Vec::new(),
-            requests_per_second_spread: None,
-            noisy: false,
-            failed_all_runs: 0,
-            note: None,
-            latencies: Latencies::new(),
-        }
-    }
+    use crate::results::tests::cell_with_runs;
 
     /// The seed exercise's first and last rows, rendered.
     #[test]
     fn classic_table_snapshot() {
-        let cells = [cell(1, 4.367), cell(5, 1.235)];
+        let mut cells = [cell_with_runs("tokio", 1, &[]), cell_with_runs("tokio", 5, &[])];
+        for (cell, seconds) in cells.iter_mut().zip([4.367, 1.235]) {
+            let t = crate::stats::Throughput::of(
+                std::time::Duration::from_secs_f64(seconds),
+                1000,
+                122_000,
+                cell.concurrency,
+            );
+            cell.time_taken_s = t.time_taken_s;
+            cell.requests_per_second = Some(t.requests_per_second);
+            cell.time_per_request_ms = Some(t.time_per_request_ms);
+            cell.transfer_rate_kb_s = Some(t.transfer_rate_kb_s);
+        }
         let refs: Vec<&Cell> = cells.iter().collect();
         let expected = "\
 | No Test | Concurrency Level | Time taken for test | Complete requests | Failed requests | Total transferred | Requests per second | Time per request |    Transfer rate |
@@ -262,13 +321,25 @@ mod tests {
 
     #[test]
     fn percentile_table_snapshot() {
-        let cells = [cell(1, 4.367)];
+        let cells = [cell_with_runs("tokio", 1, &[])];
         let refs: Vec<&Cell> = cells.iter().collect();
         let expected = "\
-| Concurrency | mean µs | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | non-2xx |
-|------------:|--------:|-------:|-------:|-------:|---------:|-------:|--------:|
-|           1 |    61.2 |   58.0 |   70.5 |  120.0 |    450.5 |  900.0 |       0 |
+| Concurrency | mean µs | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | non-2xx | server CPU µs/req |
+|------------:|--------:|-------:|-------:|-------:|---------:|-------:|--------:|------------------:|
+|           1 |    61.2 |   58.0 |   70.5 |  120.0 |    450.5 |  900.0 |       0 |              8.50 |
 ";
         assert_eq!(percentile_table(&refs), expected);
+    }
+
+    #[test]
+    fn a_dead_servers_rate_is_not_a_figure() {
+        let mut cell = cell_with_runs("tokio", 1, &[]);
+        cell.requests_per_second = None;
+        cell.time_per_request_ms = None;
+        cell.transfer_rate_kb_s = None;
+        cell.status = Status::ServerDied;
+        let table = classic_table(&[&cell]);
+        assert!(table.contains("— (server died)"), "{table}");
+        assert!(cell_line(&cell).contains("no rate (the server died)"));
     }
 }

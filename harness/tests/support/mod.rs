@@ -1,37 +1,59 @@
 //! Helpers for the harness's end-to-end tests: matrix files, runs of the harness binary,
-//! and a tiny external server in Python.
+//! and a tiny external server in Python that can misbehave on purpose.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
 
-/// A tiny external HTTP server: answers every request with `BODY` (argv 3) and closes;
-/// exits with status 3 after LIMIT (argv 2, 0 = never) connections.
+/// A tiny external HTTP server: `tiny_server.py PORT LIMIT BODY [MODE]` answers every request
+/// with BODY and exits with status 3 after LIMIT (0 = never) connections. MODE:
+/// - `close` (default): HTTP/1.1, `Content-Length`, `Connection: close`, then close;
+/// - `extra`: like the classic exercise's servers: HTTP/1.0, `Content-Length`, four more
+///   bytes (`\r\n\r\n`), then close;
+/// - `nolength`: HTTP/1.0 without `Content-Length`; the body ends with the close;
+/// - `noclose`: HTTP/1.0 with `Content-Length`, then keeps the connection open (for 30 s);
+/// - `silent`: accepts and never answers.
 pub const TINY_SERVER: &str = r#"
-import os, socket, sys
+import os, socket, sys, threading, time
 port, limit, body = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+mode = sys.argv[4] if len(sys.argv) > 4 else "close"
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", port))
 server.listen(128)
+held = []
 served = 0
 while True:
     client, _ = server.accept()
+    if mode == "silent":
+        held.append(client)
+        continue
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = client.recv(4096)
         if not chunk:
             break
         data += chunk
-    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    if mode == "extra":
+        answer = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body + b"\r\n\r\n"
+    elif mode == "nolength":
+        answer = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body
+    elif mode == "noclose":
+        answer = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    else:
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
     try:
-        client.sendall(head + body)
+        client.sendall(answer)
     except OSError:
         pass
-    client.close()
+    if mode == "noclose":
+        held.append(client)
+    else:
+        client.close()
     served += 1
     if limit and served >= limit:
         os._exit(3)
@@ -53,29 +75,76 @@ impl Scratch {
         self.dir.path()
     }
 
+    /// The tiny server's script.
+    pub fn script(&self) -> PathBuf {
+        self.path().join("tiny_server.py")
+    }
+
     /// A `[[variant]]` running the tiny server on `port`.
     pub fn tiny_variant(&self, name: &str, port: u16, limit: u32, body: &str, verify: &str) -> String {
-        let script = self.path().join("tiny_server.py");
+        self.tiny_variant_mode(name, port, limit, body, verify, "close")
+    }
+
+    /// A `[[variant]]` running the tiny server on `port` in `mode`.
+    pub fn tiny_variant_mode(
+        &self,
+        name: &str,
+        port: u16,
+        limit: u32,
+        body: &str,
+        verify: &str,
+        mode: &str,
+    ) -> String {
         format!(
-            "[[variant]]\nname = \"{name}\"\ncommand = [\"python3\", \"{}\", \"{{port}}\", \"{limit}\", \"{body}\"]\nport = {port}\nverify = \"{verify}\"\n",
-            script.display()
+            "[[variant]]\nname = \"{name}\"\ncommand = [\"python3\", \"{}\", \"{{port}}\", \"{limit}\", \"{body}\", \"{mode}\"]\nport = {port}\nverify = \"{verify}\"\n",
+            self.script().display()
         )
+    }
+
+    /// Writes `matrix.toml` and returns its path.
+    pub fn matrix(&self, matrix: &str) -> PathBuf {
+        let file = self.path().join("matrix.toml");
+        std::fs::write(&file, matrix).expect("write matrix");
+        file
+    }
+
+    /// The results parent directory used by [`Scratch::run`] and [`Scratch::spawn`].
+    pub fn out(&self) -> PathBuf {
+        self.path().join("results")
     }
 
     /// Writes `matrix.toml` and runs `harness run` on it with `--out` in this directory.
     pub fn run(&self, matrix: &str, extra: &[&str]) -> (Output, PathBuf) {
-        let file = self.path().join("matrix.toml");
-        std::fs::write(&file, matrix).expect("write matrix");
-        let out = self.path().join("results");
+        self.run_with_env(matrix, extra, &[])
+    }
+
+    /// [`Scratch::run`] with environment variables.
+    pub fn run_with_env(&self, matrix: &str, extra: &[&str], env: &[(&str, &str)]) -> (Output, PathBuf) {
+        let file = self.matrix(matrix);
         let output = Command::new(HARNESS)
             .arg(&file)
             .arg("--out")
-            .arg(&out)
+            .arg(self.out())
             .args(extra)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .output()
             .expect("run harness");
-        (output, out)
+        (output, self.out())
+    }
+
+    /// Starts `harness run` on `matrix` in the background (stdout and stderr piped).
+    pub fn spawn(&self, matrix: &str) -> Child {
+        let file = self.matrix(matrix);
+        Command::new(HARNESS)
+            .arg(&file)
+            .arg("--out")
+            .arg(self.out())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start harness")
     }
 }
 
@@ -93,6 +162,18 @@ pub fn results_dir(out: &Path) -> PathBuf {
     dirs.remove(0)
 }
 
+/// `results.json` of the single results directory under `out`.
+pub fn results_json(out: &Path) -> serde_json::Value {
+    let path = results_dir(out).join("results.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("read results.json"))
+        .expect("results.json is JSON")
+}
+
+/// The cells of `variant` in `json`.
+pub fn cells_of<'a>(json: &'a serde_json::Value, variant: &str) -> Vec<&'a serde_json::Value> {
+    json["cells"].as_array().expect("cells").iter().filter(|c| c["variant"] == variant).collect()
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -104,4 +185,57 @@ pub fn run_tool(program: &str, args: &[&str], package: &str) -> String {
         .output()
         .unwrap_or_else(|err| panic!("cannot run {program} ({err}): apt-get install {package}"));
     text(&output.stdout)
+}
+
+/// Waits (at most `within`) until something accepts on `port`.
+pub fn wait_for_port(port: u16, within: Duration) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < within, "nothing listened on {port} within {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` to process `pid`.
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is a child of this test.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// The pids of processes whose command line contains `needle` (other than this test).
+pub fn processes_matching(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Waits (at most `within`) for `child` to exit; returns its status and how long it took.
+pub fn wait_with_timeout(child: &mut Child, within: Duration) -> (std::process::ExitStatus, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return (status, started.elapsed());
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            panic!("the harness did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// CPUs online on this machine.
+pub fn available_cpus() -> usize {
+    harness::affinity::online_cpus()
 }

@@ -21,4 +21,6 @@ pub mod uring;
 pub mod variant;
 
 pub use accept::{after_accept_error, AfterAcceptError};
-pub use variant::{main, start, Io, Listeners, Ready, Server, Variant};
+pub use variant::{
+    main, report, start, Io, Listeners, NotRunnable, Ready, Server, Variant, EXIT_NOT_RUNNABLE,
+};

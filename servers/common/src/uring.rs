@@ -51,9 +51,10 @@ fn deny_requested() -> bool {
     std::env::var(DENY_ENV).is_ok_and(|value| value == "1")
 }
 
-/// The error a variant returns when its io_uring runtime cannot be built.
+/// The error a variant returns when its io_uring runtime cannot be built: this machine
+/// cannot run it (see [`crate::NotRunnable`]).
 pub fn unavailable(runtime: &str, err: &io::Error) -> anyhow::Error {
-    anyhow::anyhow!("io_uring is unavailable to {runtime}: {}", explain(err))
+    crate::NotRunnable(format!("io_uring is unavailable to {runtime}: {}", explain(err))).into()
 }
 
 /// Names the likely cause of an io_uring setup error.

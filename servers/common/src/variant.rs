@@ -110,12 +110,31 @@ pub fn main(variant: &Variant) -> ExitCode {
     let cli = Cli::parse_from(std::env::args_os());
     match start(variant, &cli.args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("Error: {err:#}");
-            ExitCode::FAILURE
-        }
+        Err(err) => report(&err),
     }
 }
+
+/// Prints a server's start-up error as one line and picks its exit status:
+/// [`EXIT_NOT_RUNNABLE`] when this machine cannot run the variant at all, 1 otherwise.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    eprintln!("Error: {err:#}");
+    if err.chain().any(|cause| cause.is::<NotRunnable>()) {
+        ExitCode::from(EXIT_NOT_RUNNABLE)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// This machine cannot run the variant at all (io_uring denied, too little locked memory), as
+/// opposed to the variant failing: the harness reports it as not runnable here, and the
+/// sweep's verdict does not depend on it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotRunnable(pub String);
+
+/// The exit status of a server that cannot run here: sysexits' `EX_UNAVAILABLE` ("a service
+/// is unavailable ... a support program or file does not exist").
+pub const EXIT_NOT_RUNNABLE: u8 = 69;
 
 /// Binds, installs the signal handler and serves `variant` until the process is stopped.
 pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {

@@ -26,11 +26,14 @@ pub fn holds_io_uring(program: &str) {
     server.stop_cleanly();
 }
 
-/// With io_uring denied, the server exits at start with status 1 and one clear line naming
-/// the cause; no panic, no fallback.
+/// Exit status of a server that cannot run on this machine (`server_common::EXIT_NOT_RUNNABLE`).
+const EXIT_NOT_RUNNABLE: i32 = 69;
+
+/// With io_uring denied, the server exits at start with the "not runnable here" status (69)
+/// and one clear line naming the cause; no panic, no fallback.
 pub fn fails_clearly_without_io_uring(program: &str) {
     let (status, stderr) = run_to_exit(program, &["--workers", "2"], &[(DENY_ENV, "1")]);
-    assert_eq!(status.code(), Some(1), "exit status {status}, stderr: {stderr}");
+    assert_eq!(status.code(), Some(EXIT_NOT_RUNNABLE), "exit status {status}, stderr: {stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
     assert!(lines[0].contains("io_uring is unavailable"), "{stderr}");

@@ -25,12 +25,14 @@ pub fn raise() -> anyhow::Result<()> {
 }
 
 /// The start-up error for too little locked memory.
+/// This machine cannot run glommio as it is (see `server_common::NotRunnable`).
 pub fn error(detail: &str) -> anyhow::Error {
-    anyhow::anyhow!(
+    server_common::NotRunnable(format!(
         "glommio needs locked memory: {detail}; at least {} KiB is needed. Raise RLIMIT_MEMLOCK \
          (`ulimit -l unlimited`, LimitMEMLOCK=infinity under systemd, --ulimit memlock=-1 in docker)",
         REQUIRED / 1024
-    )
+    ))
+    .into()
 }
 
 fn get() -> io::Result<(u64, u64)> {

@@ -1,5 +1,6 @@
 //! Without enough locked memory, and without the right to raise the limit, glommio fails at
-//! start with one line naming RLIMIT_MEMLOCK and how to raise it.
+//! start with one line naming RLIMIT_MEMLOCK and how to raise it, and the "not runnable here"
+//! exit status.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -27,7 +28,7 @@ fn too_little_locked_memory_is_named() {
     }
     let output = command.output().expect("run server-glommio");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(output.status.code(), Some(i32::from(server_common::EXIT_NOT_RUNNABLE)), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("RLIMIT_MEMLOCK is 64 KiB"), "{stderr}");
     assert!(stderr.contains("ulimit -l"), "{stderr}");

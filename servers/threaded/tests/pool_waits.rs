@@ -48,7 +48,10 @@ fn queued_connections_expire_from_accept() {
     // Had each silent client held the worker for its own timeout, the answer would come
     // after 5 × 800 ms (and the client itself would have expired in the queue).
     assert!(waited < 3 * timeout, "answered after {waited:?}: queued clients each held the worker");
-    assert!(waited >= timeout - Duration::from_millis(100), "answered after {waited:?}, before the first timeout");
+    assert!(
+        waited >= timeout - Duration::from_millis(100),
+        "answered after {waited:?}, before the first timeout"
+    );
     for mut client in silent {
         assert!(client.closed_cleanly(), "a silent client is closed");
     }

@@ -3,14 +3,18 @@
 //! - time per request = C × T / n, in ms (ab's "mean" line), n = complete requests;
 //! - requests per second = n / T;
 //! - transfer rate = bytes / 1024 / T, in KB/s, where bytes counts heads and bodies.
+//!
+//! [`mann_whitney`] says whether two sets of runs differ by more than noise.
+
+pub mod mann_whitney;
 
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Latency summary in microseconds, from a merged histogram (nanoseconds).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub mean: f64,
     pub p50: f64,
@@ -64,8 +68,29 @@ impl Throughput {
     }
 }
 
+/// The median of `values` (the mean of the middle two for an even count); `None` for none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[middle]),
+        _ => Some((sorted[middle - 1] + sorted[middle]) / 2.0),
+    }
+}
+
+/// The geometric mean of positive `values` (benchstat's summary of ratios); `None` if any is
+/// not positive or there are none.
+pub fn geometric_mean(values: &[f64]) -> Option<f64> {
+    if values.is_empty() || values.iter().any(|v| *v <= 0.0 || !v.is_finite()) {
+        return None;
+    }
+    Some((values.iter().map(|v| v.ln()).sum::<f64>() / values.len() as f64).exp())
+}
+
 /// Median and spread of a figure over repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
     pub median: f64,
     pub min: f64,
@@ -78,15 +103,10 @@ pub const NOISY_SPREAD: f64 = 0.20;
 impl Spread {
     /// `None` for no values.
     pub fn of(values: &[f64]) -> Option<Spread> {
-        let mut sorted: Vec<f64> = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let middle = sorted.len() / 2;
-        let median = match sorted.len() {
-            0 => return None,
-            n if n % 2 == 1 => sorted[middle],
-            _ => (sorted[middle - 1] + sorted[middle]) / 2.0,
-        };
-        Some(Spread { median, min: sorted[0], max: sorted[sorted.len() - 1] })
+        let median = median(values)?;
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(Spread { median, min, max })
     }
 
     /// (max − min) / median.
@@ -154,5 +174,13 @@ mod tests {
         assert!(!Spread::of(&[100.0, 105.0]).unwrap().is_noisy());
         assert_eq!(Spread::of(&[]), None);
         assert_eq!(Spread::of(&[1.0, 3.0]).unwrap().median, 2.0);
+    }
+
+    #[test]
+    fn medians_and_geometric_means() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[]), None);
+        assert!((geometric_mean(&[2.0, 8.0]).unwrap() - 4.0).abs() < 1e-12);
+        assert_eq!(geometric_mean(&[1.0, 0.0]), None);
     }
 }

@@ -1,0 +1,128 @@
+//! `harness compare OLD [NEW] [--json]`: benchstat for results. Two results are compared
+//! point by point (scenario, variant, level); one is compared variant by variant with its
+//! baseline. Exit 0, or 2 when an input cannot be read.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use crate::cli::{CompareArgs, EXIT_CONFIG};
+use crate::compare::{self, Comparison, Metric, Row};
+use crate::report::table::{render, Align};
+use crate::results::Results;
+
+pub fn run(args: &CompareArgs) -> ExitCode {
+    let read = |path: &std::path::Path| {
+        Results::read(path).map_err(|err| {
+            eprintln!("harness compare: {err}");
+        })
+    };
+    let Ok(old) = read(&args.old) else { return ExitCode::from(EXIT_CONFIG) };
+    let comparison = match &args.new {
+        Some(new) => {
+            let Ok(new) = read(new) else { return ExitCode::from(EXIT_CONFIG) };
+            compare::sweeps(&old, &new)
+        }
+        None => compare::against_baseline(&old),
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&comparison) {
+            Ok(json) => println!("{json}"),
+            Err(err) => {
+                eprintln!("harness compare: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let title = match &args.new {
+            Some(new) => format!("{} → {}", args.old.display(), new.display()),
+            None => {
+                format!("{}: every variant against the baseline `{}`", args.old.display(), old.meta.baseline)
+            }
+        };
+        print!("{}", text(&title, &comparison, args.new.is_none()));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The comparison as Markdown tables, one per metric.
+pub fn text(title: &str, comparison: &Comparison, baseline: bool) -> String {
+    let mut out = format!("# Comparison: {title}\n\n");
+    if !comparison.settings_differ.is_empty() {
+        out.push_str("Settings that differ:\n\n");
+        for d in &comparison.settings_differ {
+            let _ = writeln!(out, "- {}: `{}` → `{}`", d.setting, d.old, d.new);
+        }
+        out.push('\n');
+    }
+    for warning in &comparison.warnings {
+        let _ = writeln!(out, "**Warning:** {warning}\n");
+    }
+    let (old, new) = if baseline { ("baseline", "variant") } else { ("old", "new") };
+    for metric in Metric::ALL {
+        let rows: Vec<&Row> = comparison.rows.iter().filter(|r| r.metric == metric.key()).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "## {}\n", metric.title());
+        let mut table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.scenario.clone(),
+                    r.variant.clone(),
+                    r.level.clone(),
+                    number(r.old_median),
+                    number(r.new_median),
+                    delta(r),
+                    r.p_value
+                        .map_or_else(|| "—".to_owned(), |p| format!("p={p:.3} n={}+{}", r.runs.0, r.runs.1)),
+                ]
+            })
+            .collect();
+        if let Some(g) = comparison.geomean.iter().find(|g| g.metric == metric.key()) {
+            let change = g.delta_pct.map_or_else(|| "—".to_owned(), |d| format!("{d:+.2}%"));
+            table.push(vec![
+                "geomean".into(),
+                String::new(),
+                String::new(),
+                number(g.old),
+                number(g.new),
+                change,
+                String::new(),
+            ]);
+        }
+        let headers = ["scenario", "variant", "level", old, new, "delta", "p"];
+        let align =
+            [Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Left];
+        out.push_str(&render(&headers, &align, &table));
+        out.push('\n');
+    }
+    if !comparison.unmatched.is_empty() {
+        out.push_str("Not compared:\n\n");
+        for point in &comparison.unmatched {
+            let _ = writeln!(out, "- {point}");
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "Medians over each cell's runs. delta: `~` when a two-sided Mann–Whitney U test gives p ≥ 0.05 (not \
+         significant) or either side has fewer than 4 runs; otherwise the change of the median.\n",
+    );
+    out
+}
+
+fn number(value: Option<f64>) -> String {
+    match value {
+        None => "—".to_owned(),
+        Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+fn delta(row: &Row) -> String {
+    match row.delta_pct {
+        Some(d) if row.significant => format!("{d:+.2}%"),
+        Some(_) => "~".to_owned(),
+        None => "—".to_owned(),
+    }
+}

@@ -1,0 +1,146 @@
+//! `harness load URL`: one ab-style run against any server on loopback, printed with the same
+//! tables as the sweep (or as one results cell in JSON). Exit 1 when any request failed.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{LoadArgs, EXIT_FAILURES};
+use crate::load::{LoadSpec, Stop};
+use crate::results::summarize::Point;
+use crate::results::{summarize, Cell, MeasuredRun, Mode, Status};
+
+/// A generous bound on one `harness load` run.
+const MAX_RUN: Duration = Duration::from_secs(600);
+
+pub fn run(args: &LoadArgs) -> ExitCode {
+    match measure(args) {
+        Ok(cell) => {
+            if args.json {
+                match serde_json::to_string_pretty(&cell) {
+                    Ok(json) => println!("{json}"),
+                    Err(err) => {
+                        eprintln!("Error: {err}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", render(&cell, args));
+            }
+            if cell.failed_all_runs > 0 {
+                eprintln!("{}", failure_summary(&cell, args.timeout));
+                return ExitCode::from(EXIT_FAILURES);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
+    let (addr, path) = parse_loopback_url(&args.url)?;
+    let spec = LoadSpec {
+        addr,
+        path,
+        requests: args.requests,
+        concurrency: args.concurrency.max(1),
+        keep_alive: args.keep_alive,
+        timeout: args.timeout,
+        max_duration: MAX_RUN,
+        cpus: args.cpus.clone(),
+    };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupt.clone())?;
+    let started_at = crate::sweep::unix_ms();
+    let load = crate::load::run(&spec, &Stop::any(&[&interrupt]))?;
+    let status = match load.cut {
+        None => Status::Complete,
+        Some(crate::load::Cut::Deadline) => Status::CutShort,
+        Some(crate::load::Cut::Stopped) => Status::Interrupted,
+    };
+    let point = Point {
+        scenario: "load".into(),
+        variant: args.url.clone(),
+        workers: 0,
+        mode: Mode::Closed,
+        concurrency: spec.concurrency,
+        rate: None,
+        keep_alive: spec.keep_alive,
+        requests: spec.requests,
+        server_cpus: 0,
+        load_threads: spec.cpus.len().clamp(1, spec.concurrency),
+    };
+    Ok(summarize(&point, &[MeasuredRun { load, started_at, server: None, status }]))
+}
+
+/// ab's classic table and the percentile table, as the sweep prints them, plus the
+/// failures in words.
+fn render(cell: &Cell, args: &LoadArgs) -> String {
+    let mut out = format!("{}\n\n", args.url);
+    out.push_str(&crate::report::classic_table(&[cell]));
+    out.push('\n');
+    out.push_str(&crate::report::percentile_table(&[cell]));
+    out.push('\n');
+    let failures =
+        if cell.failed_all_runs == 0 { String::new() } else { format!(" ({})", cell.failures.in_words()) };
+    out.push_str(&format!("Failed requests:        {}{failures}\n", cell.failed_all_runs));
+    out.push_str(&format!("Complete requests:      {}\n", cell.complete));
+    out.push_str(&format!("Non-2xx responses:      {}\n", cell.non_2xx));
+    out.push_str(&format!(
+        "Requests per second:    {} [#/sec] (mean)\n",
+        cell.requests_per_second.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}"))
+    ));
+    if let Some(cpu) = cell.meta.load_cpu_us_per_request {
+        out.push_str(&format!("Load generator CPU:     {cpu:.2} µs/request\n"));
+    }
+    for note in &cell.notes {
+        out.push_str(&format!("Note: {note}\n"));
+    }
+    out
+}
+
+/// Why the run is not clean, in words; a server that accepted but never answered is named
+/// as such.
+fn failure_summary(cell: &Cell, timeout: Duration) -> String {
+    if cell.complete == 0 && cell.failures.timeout == cell.failed_all_runs {
+        return format!(
+            "no response within {}: the server accepted connections but never answered",
+            humantime::format_duration(timeout)
+        );
+    }
+    format!("{} of {} requests failed: {}", cell.failed_all_runs, cell.requests, cell.failures.in_words())
+}
+
+/// Splits `http://IP:PORT/path` into a loopback address and a path. Other hosts are refused:
+/// the harness only ever sends load to this machine.
+pub fn parse_loopback_url(url: &str) -> anyhow::Result<(std::net::SocketAddr, String)> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow::anyhow!("`{url}`: only http:// URLs"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], rest[at..].to_owned()),
+        None => (rest, "/".to_owned()),
+    };
+    let authority = authority.replace("localhost", "127.0.0.1");
+    let addr: std::net::SocketAddr = authority
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{url}`: the host must be an IP address and a port"))?;
+    anyhow::ensure!(addr.ip().is_loopback(), "`{url}`: load goes only to loopback (127.0.0.0/8, ::1)");
+    Ok((addr, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let (addr, path) = parse_loopback_url("http://127.0.0.1:8080/x?y").unwrap();
+        assert_eq!((addr.port(), path.as_str()), (8080, "/x?y"));
+        assert_eq!(parse_loopback_url("http://localhost:1").unwrap().1, "/");
+        assert!(parse_loopback_url("http://10.0.0.1:80/").is_err());
+        assert!(parse_loopback_url("https://127.0.0.1:80/").is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! `harness run MATRIX`: the main job. Reads and validates the matrix (every problem at once,
+//! exit 2), prepares the results directory, signals and the watchdog, runs the sweep, prints
+//! the report, and makes sure the results are written somewhere.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{RunArgs, EXIT_CONFIG, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_TERMINATED};
+use crate::export::{Output, ResultsDir};
+use crate::plan::{Launch, Plan};
+use crate::results::{Meta, ProblemKind, Results, ScenarioMeta, VariantMeta, SCHEMA_VERSION};
+use crate::sweep::{self, Ending};
+use crate::watchdog::Watchdog;
+
+/// How long after Ctrl-C the harness exits even if something still blocks: the promise is
+/// "within a second".
+const INTERRUPT_BACKSTOP: Duration = Duration::from_millis(900);
+
+pub fn run(args: &RunArgs) -> ExitCode {
+    match prepare(args) {
+        Ok(prepared) => ExitCode::from(sweep(prepared)),
+        Err(code) => ExitCode::from(code),
+    }
+}
+
+/// Everything validated before anything starts.
+struct Prepared {
+    plan: Plan,
+    file: String,
+    output: Output,
+}
+
+/// Reads the matrix, validates it and the options, creates the results directory. A problem
+/// here is a configuration error: printed, exit 2, nothing started.
+fn prepare(args: &RunArgs) -> Result<Prepared, u8> {
+    let file = args.matrix.display().to_string();
+    let source = std::fs::read_to_string(&args.matrix).map_err(|err| {
+        eprintln!("{file}: cannot read: {err}");
+        EXIT_CONFIG
+    })?;
+    let mut plan = crate::matrix::parse(&file, &source, crate::affinity::online_cpus()).map_err(|err| {
+        eprintln!("{err}");
+        EXIT_CONFIG
+    })?;
+    plan.keep_only(&args.only).map_err(|err| {
+        eprintln!("{err}");
+        EXIT_CONFIG
+    })?;
+    if crate::meta::unoptimized() && !args.allow_unoptimized {
+        eprintln!(
+            "this harness was built without optimization ({}), so its servers would be too and every figure \
+             would mislead; build with optimization (the README's command does) or pass --allow-unoptimized",
+            crate::meta::build_profile()
+        );
+        return Err(EXIT_CONFIG);
+    }
+    let stamp = crate::meta::now_utc().replace(':', "-");
+    let dir = ResultsDir::create(&args.out, &stamp).map_err(|err| {
+        eprintln!("--out {}: unusable: {err:#}", args.out.display());
+        EXIT_CONFIG
+    })?;
+    Ok(Prepared { plan, file, output: Output::new(dir) })
+}
+
+/// Which signal ended the sweep.
+#[derive(Debug)]
+struct Signals {
+    interrupt: Arc<AtomicBool>,
+    terminated: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// SIGINT and SIGTERM set `interrupt` (SIGTERM also `terminated`); a second one exits at
+    /// once (the watchdog then kills the servers).
+    fn install() -> anyhow::Result<Signals> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let terminated = Arc::new(AtomicBool::new(false));
+        for (signal, status) in [(SIGINT, EXIT_INTERRUPTED), (SIGTERM, EXIT_TERMINATED)] {
+            signal_hook::flag::register_conditional_shutdown(signal, i32::from(status), interrupt.clone())?;
+            signal_hook::flag::register(signal, interrupt.clone())?;
+        }
+        signal_hook::flag::register(SIGTERM, terminated.clone())?;
+        let signals = Signals { interrupt, terminated };
+        signals.backstop();
+        Ok(signals)
+    }
+
+    /// Once interrupted, exits after [`INTERRUPT_BACKSTOP`] whatever still blocks; results
+    /// are on disk after every cell, and the watchdog kills the servers.
+    fn backstop(&self) {
+        let (interrupt, terminated) = (self.interrupt.clone(), self.terminated.clone());
+        let _ = std::thread::Builder::new().name("interrupt-backstop".into()).spawn(move || {
+            while !interrupt.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(INTERRUPT_BACKSTOP);
+            eprintln!("interrupted: exiting now; results so far are in the results directory");
+            let status = if terminated.load(Ordering::Relaxed) { EXIT_TERMINATED } else { EXIT_INTERRUPTED };
+            std::process::exit(i32::from(status));
+        });
+    }
+
+    fn exit_status(&self) -> u8 {
+        if self.terminated.load(Ordering::Relaxed) {
+            EXIT_TERMINATED
+        } else {
+            EXIT_INTERRUPTED
+        }
+    }
+}
+
+fn sweep(prepared: Prepared) -> u8 {
+    let Prepared { plan, file, mut output } = prepared;
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("Error: cannot install the signal handlers: {err:#}");
+            return EXIT_FAILURES;
+        }
+    };
+    let watchdog = match Watchdog::start() {
+        Ok(watchdog) => Arc::new(watchdog),
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            return EXIT_FAILURES;
+        }
+    };
+    let mut results = Results {
+        schema_version: SCHEMA_VERSION,
+        meta: meta(&plan, &file),
+        cells: Vec::new(),
+        problems: Vec::new(),
+        interrupted: false,
+    };
+    print!("{}", crate::report::header(&results));
+    let context = sweep::Context { interrupt: signals.interrupt.clone(), watchdog };
+    let ending = sweep::run(&plan, &mut results, &mut output, &context);
+    print!("\n{}", crate::report::body(&results));
+    let fallback = std::env::temp_dir().join("runtime-matrix-results");
+    let written = output.finish(&results, &fallback);
+    match &written {
+        Ok(path) => println!("Results: {}", path.display()),
+        Err(why) => eprintln!("error: {why}"),
+    }
+    if ending == Ending::Interrupted {
+        eprintln!("interrupted: servers stopped; results so far are marked as interrupted");
+        return signals.exit_status();
+    }
+    verdict(&results, written.is_ok())
+}
+
+/// 0 when every runnable variant was measured cleanly and the results were written; 1
+/// otherwise, with a summary.
+fn verdict(results: &Results, written: bool) -> u8 {
+    let not_runnable = results.problems.iter().filter(|p| p.kind == ProblemKind::NotRunnable).count();
+    if results.cells.is_empty() {
+        eprintln!(
+            "nothing was measured: {} variant(s) could not run here; see above",
+            results.problems.len()
+        );
+        return EXIT_FAILURES;
+    }
+    if not_runnable > 0 {
+        eprintln!(
+            "note: {not_runnable} variant(s) cannot run on this machine; they do not change the verdict"
+        );
+    }
+    if !results.all_clean() {
+        let failed: u64 = results.cells.iter().map(|c| c.failed_all_runs).sum();
+        let problems = results.problems.len() - not_runnable;
+        eprintln!("not clean: {failed} failed requests, {problems} variant problem(s); see Problems above");
+        return EXIT_FAILURES;
+    }
+    if !written {
+        return EXIT_FAILURES;
+    }
+    0
+}
+
+/// The header facts of a sweep.
+fn meta(plan: &Plan, file: &str) -> Meta {
+    Meta {
+        started_utc: crate::meta::now_utc(),
+        matrix: file.to_owned(),
+        harness_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: crate::meta::git_commit(),
+        build_profile: crate::meta::build_profile(),
+        kernel: crate::meta::kernel(),
+        cpu_model: crate::meta::cpu_model(),
+        cpus: crate::affinity::online_cpus(),
+        server_cpus: plan.placement.server_cpus.clone(),
+        load_cpus: plan.placement.load_cpus.clone(),
+        order: plan.order.name().into(),
+        baseline: plan.baseline.clone(),
+        load_generator: format!(
+            "harness closed loop (mio), {} thread(s), one shared request counter",
+            plan.placement.load_cpus.len()
+        ),
+        scenarios: plan
+            .scenarios
+            .iter()
+            .map(|s| ScenarioMeta {
+                name: s.name.clone(),
+                mode: "closed".into(),
+                requests: s.requests,
+                concurrency: s.concurrency.clone(),
+                rate: Vec::new(),
+                keep_alive: s.keep_alive,
+                warmup: s.warmup,
+                repeat: s.repeat,
+                path: s.path.clone(),
+                timeout_s: s.timeout.as_secs_f64(),
+                max_run_time_s: s.max_run_time.as_secs_f64(),
+            })
+            .collect(),
+        variants: plan
+            .variants
+            .iter()
+            .map(|v| {
+                let builtin = match &v.launch {
+                    Launch::Builtin(variant) => Some(*variant),
+                    Launch::Command(_) => None,
+                };
+                VariantMeta {
+                    name: v.name.clone(),
+                    launch: if builtin.is_some() { "builtin" } else { "command" }.into(),
+                    builtin: builtin.map(|b| b.name.to_owned()),
+                    workers: v.workers,
+                    command: crate::server::command_line(v),
+                    runtime: builtin.map(|b| b.runtime.to_owned()),
+                    runtime_version: builtin.and_then(crate::registry::runtime_version),
+                    cpus_in_force: Vec::new(),
+                    notes: Vec::new(),
+                }
+            })
+            .collect(),
+        warnings: plan.warnings.clone(),
+    }
+}

@@ -1,0 +1,283 @@
+//! Comparing measurements, like benchstat: two cells (the same point in two sweeps, or a
+//! variant and the baseline in one), metric by metric, with a Mann–Whitney U test on their
+//! runs saying whether the difference is more than noise.
+
+use serde::Serialize;
+
+use crate::results::{Cell, Results};
+use crate::stats::{mann_whitney, median};
+
+/// A figure compared between cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    RequestsPerSecond,
+    P50,
+    P99,
+    ServerCpu,
+}
+
+impl Metric {
+    /// Every metric `harness compare` reports, in order.
+    pub const ALL: [Metric; 4] = [Metric::RequestsPerSecond, Metric::P50, Metric::P99, Metric::ServerCpu];
+
+    /// Its name in JSON and headings.
+    pub fn key(self) -> &'static str {
+        match self {
+            Metric::RequestsPerSecond => "requests_per_second",
+            Metric::P50 => "p50_us",
+            Metric::P99 => "p99_us",
+            Metric::ServerCpu => "server_cpu_us_per_request",
+        }
+    }
+
+    /// Its title in reports.
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::RequestsPerSecond => "Requests per second",
+            Metric::P50 => "p50 latency (µs)",
+            Metric::P99 => "p99 latency (µs)",
+            Metric::ServerCpu => "Server CPU per request (µs)",
+        }
+    }
+
+    /// Each run's value (the samples the test compares).
+    pub fn runs(self, cell: &Cell) -> Vec<f64> {
+        cell.runs
+            .iter()
+            .filter_map(|run| match self {
+                Metric::RequestsPerSecond => run.requests_per_second,
+                Metric::P50 => (run.complete > 0).then_some(run.latency_us.p50),
+                Metric::P99 => (run.complete > 0).then_some(run.latency_us.p99),
+                Metric::ServerCpu => run.server.and_then(|s| s.cpu_us_per_request),
+            })
+            .collect()
+    }
+
+    /// The cell's figure for this metric, as its tables show it: the median run's rate, the
+    /// merged histograms' percentiles, the median run's CPU.
+    pub fn figure(self, cell: &Cell) -> Option<f64> {
+        match self {
+            Metric::RequestsPerSecond => {
+                cell.requests_per_second_spread.map(|s| s.median).or(cell.requests_per_second)
+            }
+            Metric::P50 => (cell.complete > 0).then_some(cell.latency_us.p50),
+            Metric::P99 => (cell.complete > 0).then_some(cell.latency_us.p99),
+            Metric::ServerCpu => cell.server.and_then(|s| s.cpu_us_per_request),
+        }
+    }
+}
+
+/// One metric of one point, old against new.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub scenario: String,
+    pub variant: String,
+    /// The level: `c=5`, or `1000/s`.
+    pub level: String,
+    pub metric: &'static str,
+    pub old_median: Option<f64>,
+    pub new_median: Option<f64>,
+    /// (new − old) / old, in percent.
+    pub delta_pct: Option<f64>,
+    pub p_value: Option<f64>,
+    /// p < 0.05 with at least 4 runs a side.
+    pub significant: bool,
+    /// Runs on each side.
+    pub runs: (usize, usize),
+}
+
+/// Compares `metric` of `old` and `new`; `variant` names the row (for a baseline comparison
+/// it is the new cell's variant).
+pub fn row(old: &Cell, new: &Cell, metric: Metric) -> Row {
+    let (a, b) = (metric.runs(old), metric.runs(new));
+    let (old_median, new_median) = (median(&a), median(&b));
+    let delta_pct = old_median.zip(new_median).and_then(|(o, n)| (o != 0.0).then(|| (n - o) / o * 100.0));
+    let outcome = mann_whitney::test(&a, &b);
+    let enough = a.len() >= mann_whitney::MIN_RUNS && b.len() >= mann_whitney::MIN_RUNS;
+    Row {
+        scenario: new.scenario.clone(),
+        variant: new.variant.clone(),
+        level: new.level_label(),
+        metric: metric.key(),
+        old_median,
+        new_median,
+        delta_pct,
+        p_value: outcome.map(|o| o.p_value),
+        significant: enough && outcome.is_some_and(|o| o.significant()),
+        runs: (a.len(), b.len()),
+    }
+}
+
+/// A setting that differs between two sweeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub setting: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// What `harness compare` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub settings_differ: Vec<Difference>,
+    pub rows: Vec<Row>,
+    /// Geometric means of the new/old ratios, per metric, over rows that have both sides.
+    pub geomean: Vec<GeoMean>,
+    pub warnings: Vec<String>,
+    /// Points only one side has.
+    pub unmatched: Vec<String>,
+}
+
+/// benchstat's summary row: how much a metric moved over all matched points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GeoMean {
+    pub metric: &'static str,
+    pub old: Option<f64>,
+    pub new: Option<f64>,
+    pub delta_pct: Option<f64>,
+}
+
+/// Compares every point of `old` with the same point (scenario, variant, level) of `new`.
+pub fn sweeps(old: &Results, new: &Results) -> Comparison {
+    let mut rows = Vec::new();
+    let mut unmatched = Vec::new();
+    for new_cell in &new.cells {
+        match old.cells.iter().find(|old_cell| old_cell.same_point(new_cell)) {
+            Some(old_cell) => rows.extend(Metric::ALL.iter().map(|m| row(old_cell, new_cell, *m))),
+            None => unmatched.push(format!(
+                "{} {} {}: only in the new results",
+                new_cell.scenario,
+                new_cell.variant,
+                new_cell.level_label()
+            )),
+        }
+    }
+    for old_cell in &old.cells {
+        if !new.cells.iter().any(|new_cell| new_cell.same_point(old_cell)) {
+            unmatched.push(format!(
+                "{} {} {}: only in the old results",
+                old_cell.scenario,
+                old_cell.variant,
+                old_cell.level_label()
+            ));
+        }
+    }
+    finish(settings_differ(old, new), rows, unmatched)
+}
+
+/// Compares every variant of one sweep with its baseline, point by point.
+pub fn against_baseline(results: &Results) -> Comparison {
+    let baseline = &results.meta.baseline;
+    let mut rows = Vec::new();
+    for cell in results.cells.iter().filter(|c| &c.variant != baseline) {
+        let base = results
+            .cells
+            .iter()
+            .find(|b| &b.variant == baseline && b.scenario == cell.scenario && b.level() == cell.level());
+        if let Some(base) = base {
+            rows.extend(Metric::ALL.iter().map(|m| row(base, cell, *m)));
+        }
+    }
+    finish(Vec::new(), rows, Vec::new())
+}
+
+fn finish(settings_differ: Vec<Difference>, rows: Vec<Row>, unmatched: Vec<String>) -> Comparison {
+    let geomean = Metric::ALL
+        .iter()
+        .map(|metric| {
+            let pairs: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| r.metric == metric.key())
+                .filter_map(|r| r.old_median.zip(r.new_median))
+                .filter(|(o, n)| *o > 0.0 && *n > 0.0)
+                .collect();
+            let old = crate::stats::geometric_mean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+            let new = crate::stats::geometric_mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+            let delta_pct = old.zip(new).map(|(o, n)| (n - o) / o * 100.0);
+            GeoMean { metric: metric.key(), old, new, delta_pct }
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let few = rows
+        .iter()
+        .filter(|r| r.runs.0 < mann_whitney::MIN_RUNS || r.runs.1 < mann_whitney::MIN_RUNS)
+        .count();
+    if few > 0 {
+        warnings.push(format!(
+            "{few} comparisons have fewer than {} runs on a side: no difference can be called significant with so few (set repeat ≥ {})",
+            mann_whitney::MIN_RUNS,
+            mann_whitney::MIN_RUNS
+        ));
+    }
+    Comparison { settings_differ, rows, geomean, warnings, unmatched }
+}
+
+/// The settings that differ between two sweeps, in words.
+pub fn settings_differ(old: &Results, new: &Results) -> Vec<Difference> {
+    let mut differences = Vec::new();
+    let mut differ = |setting: String, old: String, new: String| {
+        if old != new {
+            differences.push(Difference { setting, old, new });
+        }
+    };
+    let (o, n) = (&old.meta, &new.meta);
+    differ("commit".into(), o.git_commit.clone(), n.git_commit.clone());
+    differ("build".into(), o.build_profile.clone(), n.build_profile.clone());
+    differ("kernel".into(), o.kernel.clone(), n.kernel.clone());
+    differ("CPU".into(), o.cpu_model.clone(), n.cpu_model.clone());
+    differ("server_cpus".into(), format!("{:?}", o.server_cpus), format!("{:?}", n.server_cpus));
+    differ("load_cpus".into(), format!("{:?}", o.load_cpus), format!("{:?}", n.load_cpus));
+    differ("order".into(), o.order.clone(), n.order.clone());
+    for new_scenario in &n.scenarios {
+        let Some(old_scenario) = o.scenarios.iter().find(|s| s.name == new_scenario.name) else { continue };
+        let name = &new_scenario.name;
+        let mut field = |key: &str, old: String, new: String| differ(format!("{name}: {key}"), old, new);
+        field("path", old_scenario.path.clone(), new_scenario.path.clone());
+        field("keep_alive", old_scenario.keep_alive.to_string(), new_scenario.keep_alive.to_string());
+        field("requests", old_scenario.requests.to_string(), new_scenario.requests.to_string());
+        field("warmup", old_scenario.warmup.to_string(), new_scenario.warmup.to_string());
+        field("repeat", old_scenario.repeat.to_string(), new_scenario.repeat.to_string());
+        field("mode", old_scenario.mode.clone(), new_scenario.mode.clone());
+    }
+    for variant in &n.variants {
+        let Some(before) = o.variants.iter().find(|v| v.name == variant.name) else { continue };
+        differ(format!("{}: workers", variant.name), before.workers.to_string(), variant.workers.to_string());
+        differ(
+            format!("{}: runtime", variant.name),
+            before.runtime_version.clone().unwrap_or_default(),
+            variant.runtime_version.clone().unwrap_or_default(),
+        );
+    }
+    differences
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::tests::cell_with_runs;
+
+    #[test]
+    fn same_runs_are_not_significant() {
+        let cell = cell_with_runs("tokio", 5, &[100.0, 110.0, 105.0, 95.0, 102.0]);
+        let row = row(&cell, &cell, Metric::RequestsPerSecond);
+        assert_eq!(row.delta_pct, Some(0.0));
+        assert_eq!(row.p_value, Some(1.0));
+        assert!(!row.significant);
+    }
+
+    #[test]
+    fn a_clear_drop_is_significant() {
+        let old = cell_with_runs("tokio", 5, &[100.0, 110.0, 105.0, 95.0, 102.0]);
+        let new = cell_with_runs("tokio", 5, &[50.0, 55.0, 52.0, 48.0, 51.0]);
+        let row = row(&old, &new, Metric::RequestsPerSecond);
+        assert!(row.significant, "{row:?}");
+        assert!((row.delta_pct.unwrap() - (51.0 - 102.0) / 102.0 * 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn too_few_runs_are_never_significant() {
+        let old = cell_with_runs("tokio", 5, &[100.0, 101.0, 102.0]);
+        let new = cell_with_runs("tokio", 5, &[10.0, 11.0, 12.0]);
+        assert!(!row(&old, &new, Metric::RequestsPerSecond).significant);
+    }
+}

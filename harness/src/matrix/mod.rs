@@ -1,0 +1,665 @@
+//! `matrix.toml` → a validated [`Plan`]. The document is parsed first and then every table is
+//! checked by hand, so one pass reports every unknown key, wrong type and invalid value at
+//! once, each as `matrix.toml:LINE:COL: message`, before anything starts.
+//!
+//! # The file
+//! - `[sweep]`: measurement settings (the defaults of every scenario), plus `order` and
+//!   `baseline`, which apply to the whole sweep.
+//! - `[[scenario]]`: a `name` and any `[sweep]` setting; none means one scenario, `classic`.
+//! - `[placement]`: `server_cpus`, `load_cpus`.
+//! - `[[variant]]`: `name`, `builtin` or `command`, `port`, `workers`, `verify`.
+
+mod document;
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::de::DeTable;
+
+use crate::plan::{Launch, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC};
+use crate::registry;
+pub use document::{line_column, Problem};
+use document::{At, Problems};
+
+/// Everything wrong with a matrix file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: {}", self.file, problem.line, problem.column, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Defaults, documented in `matrix.toml` and the README.
+const DEFAULT_REQUESTS: u64 = 1000;
+const DEFAULT_CONCURRENCY: [usize; 5] = [1, 2, 3, 4, 5];
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_RUN_TIME: Duration = Duration::from_secs(300);
+/// Bounds that keep a sweep finite and the load generator sane.
+const MAX_REQUESTS: i64 = 100_000_000;
+const MAX_CONCURRENCY: i64 = 100_000;
+const MAX_REPEAT: i64 = 100;
+const MAX_WORKERS: i64 = 1024;
+
+/// The keys a scenario (and `[sweep]`, as their defaults) may set.
+const SETTING_KEYS: [&str; 8] =
+    ["requests", "concurrency", "keep_alive", "warmup", "repeat", "path", "timeout", "max_run_time"];
+
+/// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
+pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError> {
+    let fail = |problems: Vec<Problem>| ConfigError { file: file.to_owned(), problems };
+    let (document, syntax) = DeTable::parse_recoverable(source);
+    let mut problems = Problems::new(source);
+    if !syntax.is_empty() {
+        for err in syntax {
+            problems.at(err.span().unwrap_or(0..0), err.message().trim().to_owned());
+        }
+        return Err(fail(problems.sorted()));
+    }
+    let root = document.get_ref();
+    problems.unknown_keys(root, &["sweep", "scenario", "placement", "variant"], "the file");
+    let empty = DeTable::new();
+    let sweep_table = problems.table(root, "sweep").unwrap_or(&empty);
+    let sweep_keys: Vec<&str> = SETTING_KEYS.iter().copied().chain(["order", "baseline"]).collect();
+    problems.unknown_keys(sweep_table, &sweep_keys, "[sweep]");
+    let defaults = settings(sweep_table, &mut problems);
+    let order = order(sweep_table, &mut problems);
+    let scenarios = scenarios(root, &defaults, &mut problems);
+    let placement_table = problems.table(root, "placement").unwrap_or(&empty);
+    let (placement, warnings) = placement(placement_table, cpus, &mut problems);
+    let variants = variants(root, order, &mut problems);
+    let baseline = baseline(sweep_table, &variants, &mut problems);
+    let problems = problems.sorted();
+    if problems.is_empty() {
+        Ok(Plan { scenarios, placement, variants, order, baseline, warnings })
+    } else {
+        Err(fail(problems))
+    }
+}
+
+/// A whole number in `range`, or a problem at its position.
+fn whole(value: &At<i64>, range: Range<i64>, what: &str, problems: &mut Problems<'_>) -> Option<u64> {
+    if range.contains(&value.value) {
+        u64::try_from(value.value).ok()
+    } else {
+        problems.at(
+            value.span.clone(),
+            format!("{what} must be from {} to {}, not {}", range.start, range.end - 1, value.value),
+        );
+        None
+    }
+}
+
+/// A duration more than zero, or a problem at its position.
+fn duration(table: &DeTable<'_>, key: &str, problems: &mut Problems<'_>) -> Option<Duration> {
+    let text = problems.string(table, key)?;
+    match server_spec::cli::parse_duration(&text.value) {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            problems.at(text.span, format!("{key} must be more than zero"));
+            None
+        }
+        Err(err) => {
+            problems.at(text.span, format!("{key}: {err}"));
+            None
+        }
+    }
+}
+
+/// A scenario's settings as written (each checked on its own); unset keys inherit.
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    requests: Option<At<u64>>,
+    concurrency: Option<At<Vec<At<usize>>>>,
+    keep_alive: Option<bool>,
+    warmup: Option<u64>,
+    repeat: Option<usize>,
+    path: Option<String>,
+    timeout: Option<Duration>,
+    max_run_time: Option<Duration>,
+}
+
+fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
+    let requests = problems.integer(table, "requests").and_then(|n| {
+        let value = whole(&n, 1..MAX_REQUESTS + 1, "requests", problems)?;
+        Some(At { value, span: n.span })
+    });
+    let concurrency = problems.integers(table, "concurrency").and_then(|list| {
+        if list.value.is_empty() {
+            problems.at(list.span.clone(), "concurrency needs at least one level");
+            return None;
+        }
+        let levels = list
+            .value
+            .iter()
+            .filter_map(|level| {
+                let c = whole(level, 1..MAX_CONCURRENCY + 1, "a concurrency level", problems)?;
+                Some(At { value: usize::try_from(c).ok()?, span: level.span.clone() })
+            })
+            .collect();
+        Some(At { value: levels, span: list.span })
+    });
+    let warmup =
+        problems.integer(table, "warmup").and_then(|w| whole(&w, 0..MAX_REQUESTS + 1, "warmup", problems));
+    let repeat = problems
+        .integer(table, "repeat")
+        .and_then(|r| whole(&r, 1..MAX_REPEAT + 1, "repeat", problems))
+        .and_then(|r| usize::try_from(r).ok());
+    let path = problems.string(table, "path").and_then(|path| {
+        let valid = path.value.starts_with('/') && path.value.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            problems
+                .at(path.span, format!("path must start with / and be visible ASCII, not {:?}", path.value));
+            return None;
+        }
+        Some(path.value)
+    });
+    Settings {
+        requests,
+        concurrency,
+        keep_alive: problems.boolean(table, "keep_alive").map(|b| b.value),
+        warmup,
+        repeat,
+        path,
+        timeout: duration(table, "timeout", problems),
+        max_run_time: duration(table, "max_run_time", problems),
+    }
+}
+
+impl Settings {
+    /// These settings over `base`: a key set here wins.
+    fn over(&self, base: &Settings) -> Settings {
+        Settings {
+            requests: self.requests.clone().or_else(|| base.requests.clone()),
+            concurrency: self.concurrency.clone().or_else(|| base.concurrency.clone()),
+            keep_alive: self.keep_alive.or(base.keep_alive),
+            warmup: self.warmup.or(base.warmup),
+            repeat: self.repeat.or(base.repeat),
+            path: self.path.clone().or_else(|| base.path.clone()),
+            timeout: self.timeout.or(base.timeout),
+            max_run_time: self.max_run_time.or(base.max_run_time),
+        }
+    }
+
+    /// The scenario these settings describe, with defaults for what is unset.
+    fn scenario(&self, name: String, problems: &mut Problems<'_>) -> Scenario {
+        let requests = self.requests.as_ref().map_or(DEFAULT_REQUESTS, |r| r.value);
+        let concurrency = match &self.concurrency {
+            None => DEFAULT_CONCURRENCY.to_vec(),
+            Some(levels) => levels
+                .value
+                .iter()
+                .filter_map(|level| {
+                    if level.value as u64 > requests {
+                        problems.at(
+                            level.span.clone(),
+                            format!("concurrency {} is more than the {requests} requests", level.value),
+                        );
+                        return None;
+                    }
+                    Some(level.value)
+                })
+                .collect(),
+        };
+        Scenario {
+            name,
+            requests,
+            concurrency,
+            keep_alive: self.keep_alive.unwrap_or(false),
+            warmup: self.warmup.unwrap_or(0),
+            repeat: self.repeat.unwrap_or(1),
+            path: self.path.clone().unwrap_or_else(|| "/".to_owned()),
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            max_run_time: self.max_run_time.unwrap_or(DEFAULT_MAX_RUN_TIME),
+        }
+    }
+}
+
+fn scenarios(root: &DeTable<'_>, defaults: &Settings, problems: &mut Problems<'_>) -> Vec<Scenario> {
+    let tables = problems.tables(root, "scenario");
+    if tables.is_empty() {
+        return vec![defaults.scenario(CLASSIC.to_owned(), problems)];
+    }
+    let keys: Vec<&str> = std::iter::once("name").chain(SETTING_KEYS).collect();
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for (table, span) in tables {
+        problems.unknown_keys(table, &keys, "[[scenario]]");
+        let name = match problems.string(table, "name") {
+            Some(name) if name.value.trim().is_empty() => {
+                problems.at(name.span, "a scenario needs a name");
+                continue;
+            }
+            Some(name) => name,
+            None => {
+                if document::get(table, "name").is_none() {
+                    problems.at(span, "a [[scenario]] needs a `name`");
+                }
+                continue;
+            }
+        };
+        if scenarios.iter().any(|s| s.name == name.value) {
+            problems.at(name.span.clone(), format!("scenario `{}` is listed twice", name.value));
+        }
+        let own = settings(table, problems);
+        scenarios.push(own.over(defaults).scenario(name.value, problems));
+    }
+    scenarios
+}
+
+fn order(sweep: &DeTable<'_>, problems: &mut Problems<'_>) -> Order {
+    match problems.string(sweep, "order") {
+        None => Order::Interleaved,
+        Some(order) => match order.value.as_str() {
+            "interleaved" => Order::Interleaved,
+            "grouped" => Order::Grouped,
+            other => {
+                problems
+                    .at(order.span, format!("order must be \"interleaved\" or \"grouped\", not {other:?}"));
+                Order::Interleaved
+            }
+        },
+    }
+}
+
+fn baseline(sweep: &DeTable<'_>, variants: &[VariantPlan], problems: &mut Problems<'_>) -> String {
+    let first = variants.first().map(|v| v.name.clone()).unwrap_or_default();
+    let Some(baseline) = problems.string(sweep, "baseline") else { return first };
+    if !variants.is_empty() && !variants.iter().any(|v| v.name == baseline.value) {
+        problems.at(
+            baseline.span,
+            format!(
+                "baseline `{}` is not a variant of this matrix (it has: {})",
+                baseline.value,
+                variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        );
+        return first;
+    }
+    baseline.value
+}
+
+fn cpu_list(
+    table: &DeTable<'_>,
+    key: &str,
+    default: usize,
+    cpus: usize,
+    problems: &mut Problems<'_>,
+) -> Vec<usize> {
+    let Some(list) = problems.integers(table, key) else { return vec![default] };
+    if list.value.is_empty() && document::get(table, key).is_some() {
+        problems.at(list.span.clone(), format!("{key} needs at least one CPU"));
+    }
+    let mut seen = Vec::new();
+    for cpu in &list.value {
+        let what = format!("a CPU in {key} (this machine has {cpus})");
+        let Some(n) = whole(cpu, 0..cpus as i64, &what, problems) else { continue };
+        let n = n as usize;
+        if seen.contains(&n) {
+            problems.at(cpu.span.clone(), format!("CPU {n} is listed twice in {key}"));
+        }
+        seen.push(n);
+    }
+    seen
+}
+
+fn placement(table: &DeTable<'_>, cpus: usize, problems: &mut Problems<'_>) -> (Placement, Vec<String>) {
+    problems.unknown_keys(table, &["server_cpus", "load_cpus"], "[placement]");
+    // Default on two or more CPUs: the server on CPU 0, the load on CPU 1.
+    let load_default = usize::from(cpus > 1);
+    let server_cpus = cpu_list(table, "server_cpus", 0, cpus, problems);
+    let load_cpus = cpu_list(table, "load_cpus", load_default, cpus, problems);
+    let mut warnings = Vec::new();
+    let shared: Vec<String> =
+        server_cpus.iter().filter(|cpu| load_cpus.contains(cpu)).map(|cpu| cpu.to_string()).collect();
+    if !shared.is_empty() {
+        warnings.push(format!(
+            "server and load share CPU {}: the load generator competes with the server it measures",
+            shared.join(", ")
+        ));
+    }
+    (Placement { server_cpus, load_cpus }, warnings)
+}
+
+const VARIANT_KEYS: [&str; 6] = ["name", "builtin", "command", "port", "workers", "verify"];
+
+fn variants(root: &DeTable<'_>, order: Order, problems: &mut Problems<'_>) -> Vec<VariantPlan> {
+    let tables = problems.tables(root, "variant");
+    if tables.is_empty() && document::get(root, "variant").is_none() {
+        problems.at(0..0, format!("no [[variant]] to measure; built-in variants: {}", registry::names()));
+    }
+    let mut plans: Vec<VariantPlan> = Vec::new();
+    for (table, span) in tables {
+        problems.unknown_keys(table, &VARIANT_KEYS, "[[variant]]");
+        if let Some(plan) = variant(table, span, order, &plans, problems) {
+            plans.push(plan);
+        }
+    }
+    plans
+}
+
+/// One `[[variant]]`, checked against the ones before it.
+fn variant(
+    table: &DeTable<'_>,
+    span: Range<usize>,
+    order: Order,
+    before: &[VariantPlan],
+    problems: &mut Problems<'_>,
+) -> Option<VariantPlan> {
+    let name = problems.string(table, "name");
+    let name = match name {
+        Some(name) if name.value.trim().is_empty() => {
+            problems.at(name.span.clone(), "a variant needs a name");
+            name
+        }
+        Some(name) => name,
+        None => {
+            if document::get(table, "name").is_none() {
+                problems.at(span.clone(), "a [[variant]] needs a `name`");
+            }
+            At { value: String::new(), span: span.clone() }
+        }
+    };
+    if !name.value.is_empty() && before.iter().any(|plan| plan.name == name.value) {
+        problems.at(name.span.clone(), format!("variant `{}` is listed twice", name.value));
+    }
+    let command = problems.strings(table, "command");
+    let builtin = problems.string(table, "builtin");
+    let launch = match (command, builtin) {
+        (Some(_), Some(builtin)) => {
+            problems.at(builtin.span, "give either `builtin` or `command`, not both");
+            None
+        }
+        (Some(command), None) if command.value.is_empty() => {
+            problems.at(command.span, "command needs at least the program");
+            None
+        }
+        (Some(command), None) => {
+            Some(Launch::Command(command.value.into_iter().map(|arg| arg.value).collect()))
+        }
+        (None, builtin) => {
+            let wanted = builtin.unwrap_or_else(|| name.clone());
+            match registry::find(&wanted.value) {
+                Some(found) => Some(Launch::Builtin(found)),
+                None if wanted.value.is_empty() => None,
+                None => {
+                    problems.at(
+                        wanted.span,
+                        format!(
+                            "no built-in variant `{}` (built-ins: {}); give `command` to run another server",
+                            wanted.value,
+                            registry::names()
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let external = matches!(launch, Some(Launch::Command(_)));
+    let port_value = problems.integer(table, "port");
+    let port = port_value.as_ref().and_then(|p| whole(p, 0..65536, "port", problems)).unwrap_or(0) as u16;
+    if external && port == 0 && port_value.is_none() {
+        problems
+            .at(span.clone(), format!("variant `{}` runs a command, so it needs a fixed `port`", name.value));
+    }
+    if port != 0 && order == Order::Interleaved && before.iter().any(|plan| plan.port == port) {
+        let at = port_value.map_or(span, |p| p.span);
+        problems.at(
+            at,
+            format!(
+                "port {port} is used by another variant; in interleaved order every server runs at once \
+                 (give each its own port, or set [sweep] order = \"grouped\")"
+            ),
+        );
+    }
+    let workers = problems
+        .integer(table, "workers")
+        .and_then(|w| whole(&w, 1..MAX_WORKERS + 1, "workers", problems))
+        .unwrap_or(1) as usize;
+    let verify = match problems.string(table, "verify") {
+        None if external => Verify::Status,
+        None => Verify::Spec,
+        Some(v) => match v.value.as_str() {
+            "spec" => Verify::Spec,
+            "status" => Verify::Status,
+            other => {
+                problems.at(v.span, format!("verify must be \"spec\" or \"status\", not {other:?}"));
+                Verify::Spec
+            }
+        },
+    };
+    Some(VariantPlan { name: name.value, launch: launch?, port, workers, verify })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(source: &str) -> Vec<String> {
+        match parse("m.toml", source, 2) {
+            Ok(plan) => panic!("expected problems, got {plan:?}"),
+            Err(err) => err.to_string().lines().map(str::to_owned).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_reproduce_the_classic_sweep() {
+        let plan = parse("m.toml", "[[variant]]\nname = \"tokio\"\n", 2).unwrap();
+        assert_eq!(plan.scenarios.len(), 1);
+        let classic = &plan.scenarios[0];
+        assert_eq!(classic.name, "classic");
+        assert_eq!(classic.requests, 1000);
+        assert_eq!(classic.concurrency, [1, 2, 3, 4, 5]);
+        assert!(!classic.keep_alive);
+        assert_eq!((classic.repeat, classic.warmup), (1, 0));
+        assert_eq!(classic.path, "/");
+        assert_eq!(plan.placement, Placement { server_cpus: vec![0], load_cpus: vec![1] });
+        assert_eq!(plan.order, Order::Interleaved);
+        assert_eq!(plan.baseline, "tokio");
+        assert!(plan.warnings.is_empty());
+        let variant = &plan.variants[0];
+        assert_eq!((variant.port, variant.workers, variant.verify), (0, 1, Verify::Spec));
+        assert!(matches!(variant.launch, Launch::Builtin(v) if v.name == "tokio"));
+    }
+
+    #[test]
+    fn one_cpu_shares_and_warns() {
+        let plan = parse("m.toml", "[[variant]]\nname = \"tokio\"\n", 1).unwrap();
+        assert_eq!(plan.placement, Placement { server_cpus: vec![0], load_cpus: vec![0] });
+        assert_eq!(plan.warnings.len(), 1);
+    }
+
+    #[test]
+    fn external_command() {
+        let source =
+            "[[variant]]\nname = \"nginx\"\ncommand = [\"nginx\", \"-p\", \"{port}\"]\nport = 8080\n";
+        let plan = parse("m.toml", source, 2).unwrap();
+        assert!(matches!(&plan.variants[0].launch, Launch::Command(c) if c.len() == 3));
+        assert_eq!(plan.variants[0].verify, Verify::Status);
+    }
+
+    #[test]
+    fn scenarios_inherit_from_sweep() {
+        let source = r#"[sweep]
+requests = 200
+keep_alive = true
+repeat = 5
+order = "grouped"
+baseline = "smol"
+
+[[scenario]]
+name = "short"
+concurrency = [1]
+
+[[scenario]]
+name = "long"
+requests = 5000
+keep_alive = false
+
+[[variant]]
+name = "tokio"
+[[variant]]
+name = "smol"
+"#;
+        let plan = parse("m.toml", source, 2).unwrap();
+        let names: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["short", "long"]);
+        let (short, long) = (&plan.scenarios[0], &plan.scenarios[1]);
+        assert_eq!(
+            (short.requests, short.concurrency.as_slice(), short.keep_alive, short.repeat),
+            (200, &[1][..], true, 5)
+        );
+        assert_eq!(
+            (long.requests, long.concurrency.as_slice(), long.keep_alive, long.repeat),
+            (5000, &[1, 2, 3, 4, 5][..], false, 5)
+        );
+        assert_eq!(plan.order, Order::Grouped);
+        assert_eq!(plan.baseline, "smol");
+    }
+
+    #[test]
+    fn scenario_problems_have_positions() {
+        let source = "[sweep]\nrequests = 3\n\n[[scenario]]\nconcurrency = [1]\n\n[[scenario]]\nname = \"a\"\nconcurrency = [4]\nbogus = 1\n\n[[scenario]]\nname = \"a\"\n\n[[variant]]\nname = \"tokio\"\n";
+        let found = problems(source);
+        let expect = [
+            "m.toml:4:1: a [[scenario]] needs a `name`",
+            "m.toml:9:16: concurrency 4 is more than the 3 requests",
+            "m.toml:10:1: unknown key `bogus` in [[scenario]]",
+            "m.toml:13:8: scenario `a` is listed twice",
+        ];
+        assert_eq!(found.len(), expect.len(), "{found:#?}");
+        for (got, want) in found.iter().zip(expect) {
+            assert!(got.starts_with(want), "want {want:?}\nall: {found:#?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_have_line_and_column() {
+        let found = problems("[sweep]\nrequests = = 3\n");
+        assert!(found[0].starts_with("m.toml:2:"), "{found:?}");
+        let unknown = problems("[sweep]\nrequest = 3\n[[variant]]\nname = \"tokio\"\n");
+        assert!(unknown[0].starts_with("m.toml:2:1: unknown key `request` in [sweep]"), "{unknown:?}");
+        let wrong_type = problems("[sweep]\nrequests = \"many\"\n[[variant]]\nname = \"tokio\"\n");
+        assert!(
+            wrong_type[0].starts_with("m.toml:2:12: `requests` must be a whole number, not a string"),
+            "{wrong_type:?}"
+        );
+    }
+
+    /// Unknown keys, wrong types and invalid values, all in one pass.
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let source = r#"[sweep]
+requests = 0
+concurrency = [0, 2000000]
+repeat = "5"
+path = "nope"
+timeout = "soon"
+keep_alive = 1
+order = "random"
+colour = "blue"
+
+[placement]
+server_cpus = [7]
+load_cpus = []
+cpu = 1
+
+[[variant]]
+name = "tokio"
+workers = 0
+verify = "maybe"
+
+[[variant]]
+name = "tokio"
+
+[[variant]]
+name = "mystery"
+
+[[variant]]
+name = "ext"
+command = []
+
+[[variant]]
+name = "ext2"
+command = ["x"]
+
+[[variant]]
+name = "both"
+builtin = "tokio"
+command = ["x", 3]
+port = 99999
+wrokers = 2
+"#;
+        let found = problems(source);
+        let expect = [
+            "m.toml:2:12: requests must be from 1 to 100000000, not 0",
+            "m.toml:3:16: a concurrency level must be from 1 to 100000, not 0",
+            "m.toml:3:19: a concurrency level must be from 1 to 100000, not 2000000",
+            "m.toml:4:10: `repeat` must be a whole number, not a string",
+            "m.toml:5:8: path must start with / and be visible ASCII",
+            "m.toml:6:11: timeout: `soon`",
+            "m.toml:7:14: `keep_alive` must be true or false, not a whole number",
+            "m.toml:8:9: order must be \"interleaved\" or \"grouped\", not \"random\"",
+            "m.toml:9:1: unknown key `colour` in [sweep]",
+            "m.toml:12:16: a CPU in server_cpus (this machine has 2) must be from 0 to 1, not 7",
+            "m.toml:13:13: load_cpus needs at least one CPU",
+            "m.toml:14:1: unknown key `cpu` in [placement]",
+            "m.toml:18:11: workers must be from 1 to 1024, not 0",
+            "m.toml:19:10: verify must be \"spec\" or \"status\", not \"maybe\"",
+            "m.toml:22:8: variant `tokio` is listed twice",
+            "m.toml:25:8: no built-in variant `mystery`",
+            "m.toml:29:11: command needs at least the program",
+            "m.toml:31:1: variant `ext2` runs a command, so it needs a fixed `port`",
+            "m.toml:37:11: give either `builtin` or `command`, not both",
+            "m.toml:38:17: each of `command` must be a string, not a whole number",
+            "m.toml:39:8: port must be from 0 to 65535, not 99999",
+            "m.toml:40:1: unknown key `wrokers` in [[variant]]",
+        ];
+        for (i, want) in expect.iter().enumerate() {
+            assert!(
+                found.get(i).is_some_and(|got| got.starts_with(want)),
+                "problem {i}: want {want:?}\nall: {found:#?}"
+            );
+        }
+        assert_eq!(found.len(), expect.len(), "{found:#?}");
+    }
+
+    #[test]
+    fn ports_and_baseline() {
+        let source = "[sweep]\nrequests = 3\nbaseline = \"nope\"\n[[variant]]\nname = \"tokio\"\nport = 5\n[[variant]]\nname = \"smol\"\nport = 5\n";
+        let found = problems(source);
+        assert!(found[0].starts_with("m.toml:3:12: baseline `nope` is not a variant"), "{found:?}");
+        assert!(found[1].starts_with("m.toml:9:8: port 5 is used by another variant"), "{found:?}");
+        // Grouped order runs one server at a time: sharing a port is fine.
+        let grouped = source.replace("baseline = \"nope\"", "order = \"grouped\"");
+        assert!(parse("m.toml", &grouped, 2).is_ok());
+    }
+
+    #[test]
+    fn no_variants() {
+        assert!(problems("[sweep]\nrequests = 5\n")[0].starts_with("m.toml:1:1: no [[variant]] to measure"));
+    }
+
+    #[test]
+    fn only_filters_and_refuses_unknown_names() {
+        let source = "[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n";
+        let mut plan = parse("m.toml", source, 2).unwrap();
+        assert!(plan.keep_only(&["nope".into()]).is_err());
+        plan.keep_only(&["smol".into()]).unwrap();
+        assert_eq!(plan.variants.len(), 1);
+        assert_eq!(plan.variants[0].name, "smol");
+        assert_eq!(plan.baseline, "smol", "the baseline follows --only");
+    }
+}

@@ -1,0 +1,118 @@
+//! A validated sweep: what [`crate::matrix`] makes of `matrix.toml`, in types that cannot hold
+//! an invalid state. The sweep reads only this.
+
+use std::time::Duration;
+
+use server_common::Variant;
+
+/// Everything a sweep will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// What is measured, in order; a file without `[[scenario]]` has one, `classic`.
+    pub scenarios: Vec<Scenario>,
+    pub placement: Placement,
+    pub variants: Vec<VariantPlan>,
+    pub order: Order,
+    /// The variant every other is compared with (a name from `variants`).
+    pub baseline: String,
+    /// Things worth saying that do not stop the sweep (e.g. overlapping CPUs).
+    pub warnings: Vec<String>,
+}
+
+/// The name of the scenario a file without `[[scenario]]` tables describes.
+pub const CLASSIC: &str = "classic";
+
+/// One named set of measurement settings; its cells are (scenario, variant, level).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub requests: u64,
+    /// The levels: connections at once, one cell each.
+    pub concurrency: Vec<usize>,
+    pub keep_alive: bool,
+    /// Requests sent (and not recorded) before each measured run.
+    pub warmup: u64,
+    /// Measured runs per cell; histograms merge across them.
+    pub repeat: usize,
+    pub path: String,
+    /// A request not answered in this time fails as a timeout.
+    pub timeout: Duration,
+    /// Hard bound on one run; what is still open then fails as timeouts.
+    pub max_run_time: Duration,
+}
+
+/// In which order cells are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Every server runs at once; each repeat round measures every cell once, the variant
+    /// order rotating between rounds, so drift on a shared machine hits every variant alike.
+    Interleaved,
+    /// One variant at a time, all its cells, then the next (variants may share a port).
+    Grouped,
+}
+
+impl Order {
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::Interleaved => "interleaved",
+            Order::Grouped => "grouped",
+        }
+    }
+}
+
+/// Which CPUs the servers and the load generator get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub server_cpus: Vec<usize>,
+    pub load_cpus: Vec<usize>,
+}
+
+/// One server to measure.
+#[derive(Debug, Clone)]
+pub struct VariantPlan {
+    pub name: String,
+    pub launch: Launch,
+    /// 0: a built-in picks a free port and announces it.
+    pub port: u16,
+    pub workers: usize,
+    pub verify: Verify,
+}
+
+/// How a server is started.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// `harness serve NAME` in a child process.
+    Builtin(&'static Variant),
+    /// Any program; `{port}` and `{workers}` in its arguments are replaced.
+    Command(Vec<String>),
+}
+
+/// How a server's answer is checked before it is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Byte for byte against the spec (apart from `Date`).
+    Spec,
+    /// A 2xx status and a body (framed by its length, or by the close without keep-alive).
+    Status,
+}
+
+impl Plan {
+    /// Keeps only the variants named in `only` (the `--only` option).
+    pub fn keep_only(&mut self, only: &[String]) -> anyhow::Result<()> {
+        if only.is_empty() {
+            return Ok(());
+        }
+        for name in only {
+            anyhow::ensure!(
+                self.variants.iter().any(|v| &v.name == name),
+                "--only: no variant `{name}` in the matrix (it has: {})",
+                self.variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        self.variants.retain(|variant| only.contains(&variant.name));
+        if !self.variants.iter().any(|v| v.name == self.baseline) {
+            self.baseline = self.variants[0].name.clone();
+        }
+        Ok(())
+    }
+}

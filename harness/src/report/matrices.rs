@@ -1,0 +1,98 @@
+//! The comparison matrices of a scenario: variants × levels, for requests per second, p99
+//! latency and server CPU per request. Each variant's figure carries its ratio to the baseline
+//! variant's at the same level, and `~` when a Mann–Whitney U test on the two cells' runs
+//! cannot tell them apart (p ≥ 0.05): that difference is noise.
+
+use std::fmt::Write;
+
+use super::table::{render, Align};
+use crate::compare::{row, Metric};
+use crate::results::{Cell, Results};
+use crate::stats::mann_whitney::MIN_RUNS;
+
+/// The matrices shown, in order.
+const SHOWN: [Metric; 3] = [Metric::RequestsPerSecond, Metric::P99, Metric::ServerCpu];
+
+/// All of a scenario's matrices, with the legend.
+pub fn comparison(results: &Results, scenario: &str) -> String {
+    let cells: Vec<&Cell> = results.scenario_cells(scenario).collect();
+    if cells.is_empty() {
+        return String::new();
+    }
+    let baseline = results.meta.baseline.as_str();
+    let mut levels: Vec<&Cell> = Vec::new();
+    for cell in &cells {
+        if !levels.iter().any(|l| l.level() == cell.level()) {
+            levels.push(cell);
+        }
+    }
+    levels.sort_by(|a, b| a.level().total_cmp(&b.level()));
+    let variants: Vec<&str> =
+        results.variant_names().into_iter().filter(|v| cells.iter().any(|c| &c.variant == v)).collect();
+    let headers: Vec<String> =
+        std::iter::once("variant".to_owned()).chain(levels.iter().map(|l| l.level_label())).collect();
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut align = vec![Align::Right; headers.len()];
+    align[0] = Align::Left;
+    let mut out = format!("### Comparison ({scenario}, baseline `{baseline}`)\n\n");
+    let mut few_runs = false;
+    for metric in SHOWN {
+        let rows: Vec<Vec<String>> = variants
+            .iter()
+            .map(|variant| {
+                let name = if *variant == baseline {
+                    format!("{variant} (baseline)")
+                } else {
+                    (*variant).to_owned()
+                };
+                std::iter::once(name)
+                    .chain(levels.iter().map(|level| {
+                        let find = |name: &str| {
+                            cells.iter().find(|c| c.variant == name && c.level() == level.level())
+                        };
+                        match (find(variant), find(baseline)) {
+                            (None, _) => "—".to_owned(),
+                            (Some(cell), base) => {
+                                entry(cell, base.filter(|b| b.variant != cell.variant), metric, &mut few_runs)
+                            }
+                        }
+                    }))
+                    .collect()
+            })
+            .collect();
+        let _ = writeln!(out, "#### {}\n", metric.title());
+        out.push_str(&render(&header_refs, &align, &rows));
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Each figure is followed by its ratio to `{baseline}` at the same level. `~`: not significant — a two-sided \
+         Mann–Whitney U test on the runs of the two cells gives p ≥ 0.05, so the difference may be noise. A ratio \
+         without `~` is a real difference (p < 0.05). Requests per second and CPU are the median run's; p99 comes \
+         from the merged histograms.\n"
+    ));
+    if few_runs {
+        out.push_str(&format!(
+            "Some ratios have no mark: significance needs ≥ {MIN_RUNS} runs per side (set `repeat` ≥ {MIN_RUNS}).\n"
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+/// One entry: the figure, then `×ratio` against the baseline with its mark.
+fn entry(cell: &Cell, baseline: Option<&&Cell>, metric: Metric, few_runs: &mut bool) -> String {
+    let Some(value) = metric.figure(cell) else { return "—".to_owned() };
+    let shown = match metric {
+        Metric::RequestsPerSecond => format!("{value:.0}"),
+        Metric::P50 | Metric::P99 => format!("{value:.1}"),
+        Metric::ServerCpu => format!("{value:.2}"),
+    };
+    let Some(base) = baseline else { return shown };
+    let Some(base_value) = metric.figure(base).filter(|v| *v > 0.0) else { return shown };
+    let ratio = value / base_value;
+    let test = row(base, cell, metric);
+    let enough = test.runs.0 >= MIN_RUNS && test.runs.1 >= MIN_RUNS;
+    *few_runs |= !enough;
+    let mark = if enough && !test.significant { " ~" } else { "" };
+    format!("{shown} ×{ratio:.2}{mark}")
+}

@@ -1,0 +1,66 @@
+//! Histograms in `results.json`: HdrHistogram's V2-deflate encoding in base64, the interchange
+//! format HdrHistogram's own tools (Java, C, Go, Rust, its online plotter) read. Percentiles
+//! can be recomputed from a stored results file, years later, without rerunning.
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// A latency histogram (nanoseconds) that serializes as base64 V2-deflate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded(pub Histogram<u64>);
+
+impl Default for Encoded {
+    fn default() -> Self {
+        Encoded(crate::load::latency_histogram())
+    }
+}
+
+impl Serialize for Encoded {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new().serialize(&self.0, &mut bytes).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for Encoded {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|err| serde::de::Error::custom(format!("histogram: not base64 ({err})")))?;
+        let histogram: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|err| serde::de::Error::custom(format!("histogram: not HdrHistogram V2 ({err:?})")))?;
+        Ok(Encoded(histogram))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_exactly() {
+        let mut histogram = crate::load::latency_histogram();
+        for ns in [1, 999, 1_000_000, 123_456_789, 3_000_000_000] {
+            histogram.record_n(ns, ns % 7 + 1).unwrap();
+        }
+        let encoded = serde_json::to_string(&Encoded(histogram.clone())).unwrap();
+        let back: Encoded = serde_json::from_str(&encoded).unwrap();
+        assert_eq!(back.0, histogram);
+        assert_eq!(back.0.value_at_quantile(0.99), histogram.value_at_quantile(0.99));
+    }
+
+    /// The compressed V2 cookie (0x1c849304), base64-encoded, starts with `HISTF`: the mark
+    /// HdrHistogram's tools (and its online plotter) look for.
+    #[test]
+    fn is_hdrhistograms_compressed_v2() {
+        let encoded = serde_json::to_string(&Encoded::default()).unwrap();
+        assert!(encoded.starts_with("\"HISTF"), "{encoded}");
+        let bad: Result<Encoded, _> = serde_json::from_str("\"not a histogram\"");
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,410 @@
+//! What a sweep produced: the one results model every renderer reads (the terminal and
+//! Markdown report, CSV, `.hgrm`, HTML, `harness compare`), written to `results.json` and read
+//! back from it with the same types.
+//!
+//! A [`Cell`] is one variant at one level of one scenario: the figures of its median run,
+//! percentiles from all runs' merged histograms, every run's own figures (for significance
+//! tests), the server's cost, and the histograms themselves in HdrHistogram's interchange
+//! encoding, so everything can be recomputed later without rerunning.
+
+pub mod histogram;
+pub mod summarize;
+
+use serde::{Deserialize, Serialize};
+
+use crate::load::Failures;
+use crate::stats::{Percentiles, Spread};
+
+pub use histogram::Encoded;
+pub use summarize::{summarize, MeasuredRun};
+
+/// The version of this file format. 1 was the first (no `schema_version` field, no runs'
+/// latencies, no histograms); 2 added runs with their figures and cost, server cost,
+/// scenarios, the variants' launch facts and encoded histograms.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Everything a sweep produced so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    pub schema_version: u32,
+    pub meta: Meta,
+    pub cells: Vec<Cell>,
+    pub problems: Vec<Problem>,
+    /// Ctrl-C or SIGTERM ended the sweep before its plan was done.
+    #[serde(default)]
+    pub interrupted: bool,
+}
+
+/// The facts a reader needs to trust (or reproduce) the figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub started_utc: String,
+    pub matrix: String,
+    pub harness_version: String,
+    pub git_commit: String,
+    pub build_profile: String,
+    pub kernel: String,
+    pub cpu_model: String,
+    /// CPUs online on the machine.
+    pub cpus: usize,
+    /// Placement as asked; what was in force is per variant and per cell.
+    pub server_cpus: Vec<usize>,
+    pub load_cpus: Vec<usize>,
+    /// `interleaved` or `grouped`.
+    pub order: String,
+    /// The variant the comparison matrices divide by.
+    pub baseline: String,
+    pub load_generator: String,
+    pub scenarios: Vec<ScenarioMeta>,
+    pub variants: Vec<VariantMeta>,
+    /// Things the sweep said that do not stop it (placement not in force, overlaps).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// How one scenario's cells were measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioMeta {
+    pub name: String,
+    /// `closed` (a fixed number of connections, ab-style) or `open` (a fixed offered rate).
+    pub mode: String,
+    pub requests: u64,
+    /// The levels: concurrency (closed) or connections (open).
+    pub concurrency: Vec<usize>,
+    /// Offered rates, open loop only.
+    #[serde(default)]
+    pub rate: Vec<f64>,
+    pub keep_alive: bool,
+    pub warmup: u64,
+    pub repeat: usize,
+    pub path: String,
+    pub timeout_s: f64,
+    pub max_run_time_s: f64,
+}
+
+/// How a variant was run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantMeta {
+    pub name: String,
+    /// `builtin` or `command`.
+    pub launch: String,
+    /// The built-in variant run (`harness serve NAME`).
+    #[serde(default)]
+    pub builtin: Option<String>,
+    pub workers: usize,
+    /// The command line as started (built-ins: `harness serve …`).
+    pub command: Vec<String>,
+    /// The runtime crate and its version, for built-ins.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    #[serde(default)]
+    pub runtime_version: Option<String>,
+    /// The CPUs its process was allowed on, read back after pinning.
+    #[serde(default)]
+    pub cpus_in_force: Vec<usize>,
+    /// What deviates from HTTP in its answers, or anything else worth knowing.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// Open loop or closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Closed,
+    Open,
+}
+
+/// How a cell's measurement ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every run ran to its end.
+    Complete,
+    /// A run hit `max_run_time`: its rate is over the whole window.
+    CutShort,
+    /// Ctrl-C or SIGTERM stopped a run: its rate is over the whole window.
+    Interrupted,
+    /// The server died during a run: no rate is reported.
+    ServerDied,
+}
+
+/// One measured run of a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Unix time in milliseconds when the measured window began.
+    pub started_at: u64,
+    pub time_taken_s: f64,
+    /// `None` when the server died during the run.
+    pub requests_per_second: Option<f64>,
+    pub complete: u64,
+    pub failed: u64,
+    pub non_2xx: u64,
+    pub latency_us: Percentiles,
+    #[serde(default)]
+    pub server: Option<Cost>,
+    /// The load generator's CPU time per complete request, µs.
+    #[serde(default)]
+    pub load_cpu_us_per_request: Option<f64>,
+    pub status: Status,
+}
+
+/// What the server spent: over one run, or for a cell (CPU figures: the median run's;
+/// memory and threads: the most over its runs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// Server CPU time (user + system, every process of its group) per complete request.
+    pub cpu_us_per_request: Option<f64>,
+    /// Server CPU seconds per wall second per server CPU (1.0: its CPUs were saturated).
+    pub cpu_utilization: Option<f64>,
+    /// Resident memory of the server's processes at the end of the window, KiB.
+    pub rss_kib: u64,
+    /// Threads of the server's processes at the end of the window.
+    pub threads: u64,
+}
+
+/// Facts about the load generator during a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellMeta {
+    /// Load-generator CPU per complete request (median run), µs.
+    pub load_cpu_us_per_request: Option<f64>,
+    /// Load-generator CPU seconds per wall second per load CPU (median run).
+    pub load_cpu_utilization: Option<f64>,
+    /// The load generator's CPUs were saturated (≥ 90%): the client may be the bottleneck.
+    pub client_bound: bool,
+    /// The CPUs the load threads were allowed on, read back after pinning.
+    pub load_cpus_in_force: Vec<usize>,
+}
+
+/// The merged histograms of a cell's runs (nanoseconds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    pub latency: Encoded,
+    pub connect: Encoded,
+    pub ttfb: Encoded,
+}
+
+/// One variant at one level of one scenario. The ab figures come from the median run (by
+/// requests per second); the percentiles from all runs' merged histograms.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cell {
+    pub scenario: String,
+    pub variant: String,
+    pub workers: usize,
+    pub mode: Mode,
+    /// Connections at once: the level of a closed-loop cell.
+    pub concurrency: usize,
+    /// Offered requests per second: the level of an open-loop cell.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    pub keep_alive: bool,
+    pub requests: u64,
+    pub complete: u64,
+    pub failed: u64,
+    pub failures: Failures,
+    pub non_2xx: u64,
+    pub total_transferred_bytes: u64,
+    pub html_transferred_bytes: u64,
+    pub time_taken_s: f64,
+    /// `None` when the server died during the cell: a rate would be meaningless.
+    pub requests_per_second: Option<f64>,
+    pub time_per_request_ms: Option<f64>,
+    pub transfer_rate_kb_s: Option<f64>,
+    pub latency_us: Percentiles,
+    pub connect_us: Percentiles,
+    pub ttfb_us: Percentiles,
+    pub server: Option<Cost>,
+    pub meta: CellMeta,
+    pub runs: Vec<Run>,
+    /// Requests per second over the runs, with more than one.
+    pub requests_per_second_spread: Option<Spread>,
+    /// The spread exceeds 20% of the median.
+    pub noisy: bool,
+    /// Failed requests over all runs (the exit status depends on it).
+    pub failed_all_runs: u64,
+    pub status: Status,
+    /// Anything worth knowing about how the cell was measured, in words.
+    pub notes: Vec<String>,
+    pub histograms: Histograms,
+}
+
+impl Cell {
+    /// The level as a column heading: `c=5`, or `1000/s` for an open-loop cell.
+    pub fn level_label(&self) -> String {
+        match self.rate {
+            Some(rate) => format!("{rate:.0}/s"),
+            None => format!("c={}", self.concurrency),
+        }
+    }
+
+    /// The level as a number, for ordering and matching: concurrency or rate.
+    pub fn level(&self) -> f64 {
+        self.rate.unwrap_or(self.concurrency as f64)
+    }
+
+    /// Whether this cell and `other` are the same measurement point (scenario, variant,
+    /// level).
+    pub fn same_point(&self, other: &Cell) -> bool {
+        self.scenario == other.scenario && self.variant == other.variant && self.level() == other.level()
+    }
+
+    /// Whether the cell is a clean measurement: every run complete, nothing failed.
+    pub fn is_clean(&self) -> bool {
+        self.failed_all_runs == 0 && self.status == Status::Complete
+    }
+}
+
+/// Why a variant could not be (fully) measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// It cannot run on this machine at all (io_uring denied, a program not installed): one
+    /// line says why, and the sweep's verdict does not depend on it.
+    NotRunnable,
+    /// Its answer was wrong, or it did not start or stop as it should.
+    Failed,
+}
+
+/// A variant that could not be (fully) measured, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub variant: String,
+    pub kind: ProblemKind,
+    pub problem: String,
+}
+
+impl Results {
+    /// Whether every cell ran cleanly and no runnable variant had a problem. Variants that
+    /// cannot run here do not count (see [`ProblemKind::NotRunnable`]).
+    pub fn all_clean(&self) -> bool {
+        self.problems.iter().all(|p| p.kind == ProblemKind::NotRunnable)
+            && self.cells.iter().all(Cell::is_clean)
+    }
+
+    /// The variants that have cells, in the matrix's order (then any others, as they appear).
+    pub fn variant_names(&self) -> Vec<&str> {
+        let declared = self.meta.variants.iter().map(|v| v.name.as_str());
+        let measured = self.cells.iter().map(|cell| cell.variant.as_str());
+        first_seen(declared.chain(measured)).into_iter().filter(|name| self.cells.iter().any(|c| c.variant == *name)).collect()
+    }
+
+    /// The scenarios in order of first appearance among the cells.
+    pub fn scenario_names(&self) -> Vec<&str> {
+        first_seen(self.cells.iter().map(|cell| cell.scenario.as_str()))
+    }
+
+    /// The cells of one scenario.
+    pub fn scenario_cells<'a>(&'a self, scenario: &'a str) -> impl Iterator<Item = &'a Cell> + 'a {
+        self.cells.iter().filter(move |cell| cell.scenario == scenario)
+    }
+
+    /// The scenario's settings.
+    pub fn scenario(&self, name: &str) -> Option<&ScenarioMeta> {
+        self.meta.scenarios.iter().find(|s| s.name == name)
+    }
+
+    /// Reads `results.json` (or a results directory holding one), saying clearly what is
+    /// wrong with it: unreadable, not JSON, or written by an older harness.
+    pub fn read(path: &std::path::Path) -> Result<Results, ReadError> {
+        let file = if path.is_dir() { path.join("results.json") } else { path.to_path_buf() };
+        let shown = file.display().to_string();
+        let text = std::fs::read_to_string(&file).map_err(|err| ReadError::Io(shown.clone(), err))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|err| ReadError::Json(shown.clone(), err))?;
+        let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            return Err(ReadError::Schema { file: shown, found: version });
+        }
+        serde_json::from_value(value).map_err(|err| ReadError::Json(shown, err))
+    }
+}
+
+/// Why a results file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}: cannot read: {1}")]
+    Io(String, #[source] std::io::Error),
+    #[error("{0}: not a results file: {1}")]
+    Json(String, #[source] serde_json::Error),
+    #[error(
+        "{file}: written with results schema {}, this harness reads schema {SCHEMA_VERSION} (rerun the sweep, or use the harness that wrote it)",
+        found.map_or_else(|| "1 (no schema_version field)".to_owned(), |v| v.to_string())
+    )]
+    Schema { file: String, found: Option<u64> },
+}
+
+fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A cell of `variant` at `concurrency` whose runs had these requests per second (and a
+    /// fixed latency and cost), for tests of renderers and comparisons.
+    pub(crate) fn cell_with_runs(variant: &str, concurrency: usize, rates: &[f64]) -> Cell {
+        let p = Percentiles { mean: 61.25, p50: 58.0, p90: 70.5, p99: 120.0, p999: 450.5, max: 900.0 };
+        let cost =
+            Cost { cpu_us_per_request: Some(8.5), cpu_utilization: Some(0.9), rss_kib: 4096, threads: 2 };
+        let runs: Vec<Run> = rates
+            .iter()
+            .enumerate()
+            .map(|(i, rate)| Run {
+                started_at: 1_700_000_000_000 + i as u64,
+                time_taken_s: 1000.0 / rate,
+                requests_per_second: Some(*rate),
+                complete: 1000,
+                failed: 0,
+                non_2xx: 0,
+                latency_us: Percentiles { p99: 100.0 + i as f64, ..p },
+                server: Some(Cost { cpu_us_per_request: Some(8.0 + i as f64 / 10.0), ..cost }),
+                load_cpu_us_per_request: Some(5.0),
+                status: Status::Complete,
+            })
+            .collect();
+        Cell {
+            scenario: crate::plan::CLASSIC.into(),
+            variant: variant.into(),
+            workers: 1,
+            mode: Mode::Closed,
+            concurrency,
+            rate: None,
+            keep_alive: false,
+            requests: 1000,
+            complete: 1000,
+            failed: 0,
+            failures: Failures::default(),
+            non_2xx: 0,
+            total_transferred_bytes: 122_000,
+            html_transferred_bytes: 14_000,
+            time_taken_s: 1.0,
+            requests_per_second: Some(1000.0),
+            time_per_request_ms: Some(1.0),
+            transfer_rate_kb_s: Some(119.14),
+            latency_us: p,
+            connect_us: p,
+            ttfb_us: p,
+            server: Some(cost),
+            meta: CellMeta {
+                load_cpu_us_per_request: Some(5.0),
+                load_cpu_utilization: Some(0.5),
+                client_bound: false,
+                load_cpus_in_force: vec![1],
+            },
+            requests_per_second_spread: Spread::of(rates),
+            noisy: false,
+            failed_all_runs: 0,
+            status: Status::Complete,
+            notes: Vec::new(),
+            histograms: Histograms::default(),
+            runs,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! One [`Cell`] from its measured runs: ab's figures from the median run, percentiles from the
+//! merged histograms, the server's cost, and every run's own figures.
+
+use crate::cost::Spent;
+use crate::load::{Latencies, LoadResult};
+use crate::stats::{median, Percentiles, Spread, Throughput};
+
+use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mode, Run, Status};
+
+/// Load-generator CPU utilization from which a cell is marked client-bound.
+const CLIENT_BOUND: f64 = 0.9;
+
+/// One measured run, as the sweep saw it.
+#[derive(Debug, Clone)]
+pub struct MeasuredRun {
+    pub load: LoadResult,
+    /// Unix ms at the start of the measured window.
+    pub started_at: u64,
+    /// What the server's process group spent over the window (`None`: could not be read).
+    pub server: Option<Spent>,
+    pub status: Status,
+}
+
+/// What a cell is, apart from its runs.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub scenario: String,
+    pub variant: String,
+    pub workers: usize,
+    pub mode: Mode,
+    pub concurrency: usize,
+    pub rate: Option<f64>,
+    pub keep_alive: bool,
+    pub requests: u64,
+    /// How many CPUs the server was pinned to, for its utilization.
+    pub server_cpus: usize,
+    /// How many load threads ran, for the client's utilization.
+    pub load_threads: usize,
+}
+
+/// Builds the cell of `point` from `runs` (at least one).
+pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
+    let throughputs: Vec<Throughput> = runs
+        .iter()
+        .map(|r| Throughput::of(r.load.elapsed, r.load.complete, r.load.total_bytes, point.concurrency))
+        .collect();
+    let run_rows: Vec<Run> = runs.iter().zip(&throughputs).map(|(run, t)| run_row(point, run, t)).collect();
+    let rates: Vec<f64> = run_rows.iter().filter_map(|r| r.requests_per_second).collect();
+    let spread = Spread::of(&rates).filter(|_| rates.len() > 1);
+    // The run whose requests per second is the (upper) median; a run without a rate (the
+    // server died) is never it unless no run has one.
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by(|a, b| {
+        let rate = |i: &usize| run_rows[*i].requests_per_second.unwrap_or(f64::NEG_INFINITY);
+        rate(a).total_cmp(&rate(b))
+    });
+    let with_rate = order.iter().filter(|i| run_rows[**i].requests_per_second.is_some()).count();
+    let median_index =
+        if with_rate > 0 { order[runs.len() - with_rate + with_rate / 2] } else { runs.len() - 1 };
+    let (run, throughput) = (&runs[median_index], throughputs[median_index]);
+    let status = runs.iter().map(|r| r.status).max_by_key(|s| severity(*s)).unwrap_or(Status::Complete);
+    let died = status == Status::ServerDied;
+    let mut latencies = Latencies::new();
+    for r in runs {
+        latencies.merge(&r.load.latencies);
+    }
+    let load_utilizations: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| {
+            utilization(r.load.cpu.as_secs_f64(), r.load.elapsed.as_secs_f64(), point.load_threads)
+        })
+        .collect();
+    let load_utilization = median(&load_utilizations);
+    Cell {
+        scenario: point.scenario.clone(),
+        variant: point.variant.clone(),
+        workers: point.workers,
+        mode: point.mode,
+        concurrency: point.concurrency,
+        rate: point.rate,
+        keep_alive: point.keep_alive,
+        requests: point.requests,
+        complete: run.load.complete,
+        failed: run.load.failures.total(),
+        failures: run.load.failures,
+        non_2xx: run.load.non_2xx,
+        total_transferred_bytes: run.load.total_bytes,
+        html_transferred_bytes: run.load.body_bytes,
+        time_taken_s: throughput.time_taken_s,
+        requests_per_second: (!died).then_some(throughput.requests_per_second),
+        time_per_request_ms: (!died).then_some(throughput.time_per_request_ms),
+        transfer_rate_kb_s: (!died).then_some(throughput.transfer_rate_kb_s),
+        latency_us: Percentiles::of(&latencies.total),
+        connect_us: Percentiles::of(&latencies.connect),
+        ttfb_us: Percentiles::of(&latencies.ttfb),
+        server: cell_cost(&run_rows),
+        meta: CellMeta {
+            load_cpu_us_per_request: median(
+                &run_rows.iter().filter_map(|r| r.load_cpu_us_per_request).collect::<Vec<_>>(),
+            ),
+            load_cpu_utilization: load_utilization,
+            client_bound: load_utilization.is_some_and(|u| u >= CLIENT_BOUND),
+            load_cpus_in_force: run.load.cpus_in_force.clone(),
+        },
+        requests_per_second_spread: spread,
+        noisy: spread.is_some_and(|s| s.is_noisy()),
+        failed_all_runs: runs.iter().map(|r| r.load.failures.total()).sum(),
+        status,
+        notes: notes(runs),
+        histograms: Histograms {
+            latency: Encoded(latencies.total),
+            connect: Encoded(latencies.connect),
+            ttfb: Encoded(latencies.ttfb),
+        },
+        runs: run_rows,
+    }
+}
+
+/// Worse outcomes rank higher: a cell's status is its worst run's.
+fn severity(status: Status) -> u8 {
+    match status {
+        Status::Complete => 0,
+        Status::CutShort => 1,
+        Status::Interrupted => 2,
+        Status::ServerDied => 3,
+    }
+}
+
+fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
+    let complete = run.load.complete;
+    Run {
+        started_at: run.started_at,
+        time_taken_s: throughput.time_taken_s,
+        requests_per_second: (run.status != Status::ServerDied).then_some(throughput.requests_per_second),
+        complete,
+        failed: run.load.failures.total(),
+        non_2xx: run.load.non_2xx,
+        latency_us: Percentiles::of(&run.load.latencies.total),
+        // A dying server's last window is no measure of what it costs.
+        server: run.server.filter(|_| run.status != Status::ServerDied).map(|spent| Cost {
+            cpu_us_per_request: spent.cpu_us_per_request(complete),
+            cpu_utilization: spent.utilization(point.server_cpus),
+            rss_kib: spent.rss_kib,
+            threads: spent.threads,
+        }),
+        load_cpu_us_per_request: (complete > 0).then(|| run.load.cpu.as_secs_f64() * 1e6 / complete as f64),
+        status: run.status,
+    }
+}
+
+/// A cell's cost: the median run's CPU figures, the most memory and threads of any run.
+fn cell_cost(runs: &[Run]) -> Option<Cost> {
+    let costs: Vec<&Cost> = runs.iter().filter_map(|r| r.server.as_ref()).collect();
+    if costs.is_empty() {
+        return None;
+    }
+    Some(Cost {
+        cpu_us_per_request: median(&costs.iter().filter_map(|c| c.cpu_us_per_request).collect::<Vec<_>>()),
+        cpu_utilization: median(&costs.iter().filter_map(|c| c.cpu_utilization).collect::<Vec<_>>()),
+        rss_kib: costs.iter().map(|c| c.rss_kib).max().unwrap_or(0),
+        threads: costs.iter().map(|c| c.threads).max().unwrap_or(0),
+    })
+}
+
+fn utilization(cpu_s: f64, wall_s: f64, cpus: usize) -> Option<f64> {
+    (wall_s > 0.0 && cpus > 0).then(|| cpu_s / wall_s / cpus as f64)
+}
+
+/// What the runs say about how they were measured, in words, each said once.
+fn notes(runs: &[MeasuredRun]) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    let mut say = |note: String| {
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    };
+    let sum = |f: fn(&LoadResult) -> u64| runs.iter().map(|r| f(&r.load)).sum::<u64>();
+    for run in runs {
+        match run.status {
+            Status::Complete => {}
+            Status::CutShort => say("a run hit max_run_time: its rate is over the whole window and what was open failed as timeouts".into()),
+            Status::Interrupted => say("interrupted (Ctrl-C or SIGTERM): a run was cut short; its rate is over the whole window".into()),
+            Status::ServerDied => say("the server died during a run: no rate is reported for this cell".into()),
+        }
+        if let Some(reason) = &run.load.first_protocol_error {
+            say(format!("unreadable response: {reason}"));
+        }
+        for failure in &run.load.pin_failures {
+            say(format!(
+                "a load thread could not be pinned ({failure}); it ran on CPUs {}",
+                crate::affinity::cpu_list(&run.load.cpus_in_force)
+            ));
+        }
+    }
+    let unclosed = sum(|l| l.unclosed);
+    if unclosed > 0 {
+        say(format!(
+            "{unclosed} responses were not followed by the server's close within {} s; the client closed those connections (not failures)",
+            crate::load::CLOSE_WAIT.as_secs()
+        ));
+    }
+    let abandoned = sum(|l| l.abandoned);
+    if abandoned > 0 {
+        say(format!(
+            "{abandoned} requests were in progress when a run was stopped (neither complete nor failed)"
+        ));
+    }
+    notes
+}

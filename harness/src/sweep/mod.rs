@@ -1,0 +1,448 @@
+//! The sweep: start the servers, verify them, measure every cell in the planned order, stop
+//! them. Each cell is printed and written as soon as its last run is done. A variant that
+//! cannot start, answers wrongly or dies is reported and cleaned up, and the sweep goes on;
+//! Ctrl-C ends it within a second, whatever the servers do.
+
+pub mod order;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indicatif::ProgressBar;
+
+use crate::export::Output;
+use crate::load::{self, Cut, LoadSpec, Stop};
+use crate::plan::{Launch, Order, Plan, Scenario};
+use crate::results::summarize::Point;
+use crate::results::{summarize, Cell, MeasuredRun, Mode, Problem, ProblemKind, Results, Status};
+use crate::server::{self, RunningServer, StartFailure};
+use crate::watchdog::Watchdog;
+use order::{Shape, Slot};
+
+/// How the sweep ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every cell ran; see [`Results::all_clean`] for failures.
+    Finished,
+    /// SIGINT/SIGTERM: stopped early, servers cleaned up.
+    Interrupted,
+}
+
+/// What the sweep needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub interrupt: Arc<AtomicBool>,
+    pub watchdog: Arc<Watchdog>,
+}
+
+/// A variant's server over the sweep.
+#[derive(Debug)]
+enum ServerState {
+    NotStarted,
+    Running(Box<RunningServer>),
+    /// Stopped, failed or not runnable: its remaining cells are skipped.
+    Gone,
+}
+
+/// Runs the whole plan into `results`, writing through `output` after every cell.
+pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Context) -> Ending {
+    let shapes: Vec<Shape> =
+        plan.scenarios.iter().map(|s| Shape { levels: s.concurrency.len(), repeat: s.repeat }).collect();
+    let slots = order::schedule(plan.order, &shapes, plan.variants.len());
+    let mut sweep = Sweep {
+        plan,
+        context,
+        results,
+        output,
+        servers: plan.variants.iter().map(|_| ServerState::NotStarted).collect(),
+        runs: HashMap::new(),
+        bar: crate::progress::bar(slots.len() as u64),
+    };
+    if plan.order == Order::Interleaved {
+        for variant in 0..plan.variants.len() {
+            if sweep.interrupted() {
+                break;
+            }
+            sweep.bring_up(variant);
+        }
+    }
+    for (index, slot) in slots.iter().enumerate() {
+        if sweep.interrupted() {
+            break;
+        }
+        sweep.bar.set_position(index as u64);
+        if matches!(sweep.servers[slot.variant], ServerState::NotStarted) {
+            sweep.bring_up(slot.variant);
+        }
+        if matches!(sweep.servers[slot.variant], ServerState::Running(_)) {
+            sweep.measure(*slot);
+        }
+        let last_of_variant = !slots[index + 1..].iter().any(|later| later.variant == slot.variant);
+        if plan.order == Order::Grouped && last_of_variant {
+            sweep.stop(&[slot.variant]);
+        }
+    }
+    let interrupted = sweep.interrupted();
+    sweep.finish_partial_cells();
+    let all: Vec<usize> = (0..plan.variants.len()).collect();
+    sweep.stop(&all);
+    sweep.bar.finish_and_clear();
+    if interrupted {
+        sweep.results.interrupted = true;
+        sweep.save(None);
+        Ending::Interrupted
+    } else {
+        Ending::Finished
+    }
+}
+
+struct Sweep<'a> {
+    plan: &'a Plan,
+    context: &'a Context,
+    results: &'a mut Results,
+    output: &'a mut Output,
+    servers: Vec<ServerState>,
+    /// Runs of cells not finished yet, by (scenario, level, variant).
+    runs: HashMap<(usize, usize, usize), Vec<MeasuredRun>>,
+    bar: ProgressBar,
+}
+
+impl Sweep<'_> {
+    fn interrupted(&self) -> bool {
+        self.context.interrupt.load(Ordering::Relaxed)
+    }
+
+    /// Starts and verifies `variant`'s server; on failure records the problem and gives up on
+    /// the variant.
+    fn bring_up(&mut self, variant: usize) {
+        let plan = &self.plan.variants[variant];
+        self.bar.set_message(format!("{}: starting", plan.name));
+        let context = server::Context {
+            server_cpus: self.plan.placement.server_cpus.clone(),
+            watchdog: self.context.watchdog.clone(),
+            interrupt: self.context.interrupt.clone(),
+        };
+        let server = match server::start(plan, &context) {
+            Ok(server) => server,
+            Err(StartFailure::NotRunnable(why)) => {
+                return self.give_up(variant, ProblemKind::NotRunnable, why)
+            }
+            Err(StartFailure::Failed(why)) => return self.give_up(variant, ProblemKind::Failed, why),
+        };
+        self.note_placement(variant, &server);
+        // Each distinct request the scenarios send is checked before anything is measured.
+        let mut checked: Vec<Vec<u8>> = Vec::new();
+        for scenario in &self.plan.scenarios {
+            let spec = self.load_spec(scenario, server.addr, 1, 1);
+            let request = spec.request();
+            if checked.contains(&request) {
+                continue;
+            }
+            match crate::verify::verify(
+                server.addr,
+                &request,
+                spec.keep_alive,
+                plan.verify,
+                &self.context.interrupt,
+            ) {
+                Ok(notes) => self.note(variant, notes),
+                Err(err) => {
+                    let _ = server.stop(server::INTERRUPTED_GRACE);
+                    return self.give_up(
+                        variant,
+                        ProblemKind::Failed,
+                        format!("refused before measuring: {err:#}"),
+                    );
+                }
+            }
+            checked.push(request);
+        }
+        self.servers[variant] = ServerState::Running(Box::new(server));
+    }
+
+    /// Records what the variant's process really runs on, and warns if that is not the plan.
+    fn note_placement(&mut self, variant: usize, server: &RunningServer) {
+        let name = &self.plan.variants[variant].name;
+        let wanted = &self.plan.placement.server_cpus;
+        if let Some(meta) = self.results.meta.variants.iter_mut().find(|v| &v.name == name) {
+            meta.cpus_in_force = server.cpus_in_force.clone();
+            meta.command = server.argv.clone();
+        }
+        if &server.cpus_in_force != wanted {
+            let warning = format!(
+                "{name}: asked to run on CPUs {} but allowed on {} (the pin could not be applied; a cgroup may restrict it)",
+                crate::affinity::cpu_list(wanted),
+                crate::affinity::cpu_list(&server.cpus_in_force)
+            );
+            self.warn(warning);
+        }
+    }
+
+    fn warn(&mut self, warning: String) {
+        if !self.results.meta.warnings.contains(&warning) {
+            self.bar.suspend(|| eprintln!("warning: {warning}"));
+            self.results.meta.warnings.push(warning);
+        }
+    }
+
+    /// Adds notes to the variant's facts, each once.
+    fn note(&mut self, variant: usize, notes: Vec<String>) {
+        let name = &self.plan.variants[variant].name;
+        if let Some(meta) = self.results.meta.variants.iter_mut().find(|v| &v.name == name) {
+            for note in notes {
+                if !meta.notes.contains(&note) {
+                    meta.notes.push(note);
+                }
+            }
+        }
+    }
+
+    /// Records a problem with `variant` and skips its remaining cells.
+    fn give_up(&mut self, variant: usize, kind: ProblemKind, problem: String) {
+        let name = self.plan.variants[variant].name.clone();
+        let line =
+            crate::report::problem_line(&Problem { variant: name.clone(), kind, problem: problem.clone() });
+        self.bar.suspend(|| println!("{line}"));
+        self.results.problems.push(Problem { variant: name, kind, problem });
+        self.servers[variant] = ServerState::Gone;
+        self.save(None);
+    }
+
+    fn load_spec(
+        &self,
+        scenario: &Scenario,
+        addr: SocketAddr,
+        concurrency: usize,
+        requests: u64,
+    ) -> LoadSpec {
+        LoadSpec {
+            addr,
+            path: scenario.path.clone(),
+            requests,
+            concurrency,
+            keep_alive: scenario.keep_alive,
+            timeout: scenario.timeout,
+            max_duration: scenario.max_run_time,
+            cpus: self.plan.placement.load_cpus.clone(),
+        }
+    }
+
+    /// Makes one measured run (with its warm-up) and finishes the cell if it was the last.
+    fn measure(&mut self, slot: Slot) {
+        let scenario = &self.plan.scenarios[slot.scenario];
+        let concurrency = scenario.concurrency[slot.level];
+        let variant = &self.plan.variants[slot.variant];
+        let ServerState::Running(server) = &mut self.servers[slot.variant] else { return };
+        if let Some(status) = server.exit_status() {
+            let why = format!(
+                "the server exited ({status}) before {} {}; its remaining cells were not run{}",
+                scenario.name,
+                level_name(concurrency),
+                last_words(server)
+            );
+            return self.server_lost(slot.variant, why);
+        }
+        let (addr, pgid) = (server.addr, server.pgid);
+        self.bar.set_message(format!("{} {} {}", scenario.name, variant.name, level_name(concurrency)));
+        let watch = server::DeathWatch::start(pgid);
+        let stop = Stop::any(&[&self.context.interrupt, &watch.died]);
+        // Interleaved runs of other variants come between a cell's runs, so each run gets
+        // its own warm-up; grouped runs follow each other, so the cell's first does.
+        let warm = scenario.warmup > 0 && (self.plan.order == Order::Interleaved || slot.round == 0);
+        if warm {
+            let spec = self.load_spec(scenario, addr, concurrency, scenario.warmup);
+            if let Err(err) = load::run(&spec, &stop) {
+                return self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
+            }
+        }
+        let spec = self.load_spec(scenario, addr, concurrency, scenario.requests);
+        let before = crate::cost::sample_group(pgid).ok();
+        let started_at = unix_ms();
+        let outcome = if stop.is_set() { None } else { Some(load::run(&spec, &stop)) };
+        let after = crate::cost::sample_group(pgid).ok();
+        let exited = match &mut self.servers[slot.variant] {
+            ServerState::Running(server) => server.exit_status().is_some(),
+            _ => true,
+        };
+        let died = watch.died.load(Ordering::Relaxed) || exited;
+        drop(watch);
+        let load = match outcome {
+            None if died => load::LoadResult::empty(),
+            None => return,
+            Some(Ok(load)) => load,
+            Some(Err(err)) => {
+                return self.give_up_running(slot.variant, format!("the load generator failed: {err}"))
+            }
+        };
+        let status = if died {
+            Status::ServerDied
+        } else if self.interrupted() {
+            Status::Interrupted
+        } else if load.cut == Some(Cut::Deadline) {
+            Status::CutShort
+        } else {
+            Status::Complete
+        };
+        for failure in &load.pin_failures {
+            let warning = format!(
+                "a load thread could not be pinned ({failure}); the load ran on CPUs {}",
+                crate::affinity::cpu_list(&load.cpus_in_force)
+            );
+            self.warn(warning);
+        }
+        let server_spent = before.zip(after).map(|(b, a)| crate::cost::Spent::between(&b, &a));
+        let key = (slot.scenario, slot.level, slot.variant);
+        self.runs.entry(key).or_default().push(MeasuredRun {
+            load,
+            started_at,
+            server: server_spent,
+            status,
+        });
+        self.bar.inc(1);
+        if died {
+            let (status, said) = match &mut self.servers[slot.variant] {
+                ServerState::Running(server) => (
+                    server.exit_status().map_or_else(|| "killed".to_owned(), |s| s.to_string()),
+                    last_words(server),
+                ),
+                _ => ("gone".to_owned(), String::new()),
+            };
+            let why = format!(
+                "the server died ({status}) during {} {}; its remaining cells were not run{said}",
+                scenario.name,
+                level_name(concurrency),
+            );
+            self.finish_cell(key);
+            return self.server_lost(slot.variant, why);
+        }
+        if self.runs.get(&key).map_or(0, Vec::len) == scenario.repeat {
+            self.finish_cell(key);
+        }
+    }
+
+    /// The server is gone: finish what it measured, record why, stop what is left of it.
+    fn server_lost(&mut self, variant: usize, why: String) {
+        let keys: Vec<_> = self.runs.keys().filter(|k| k.2 == variant).copied().collect();
+        for key in keys {
+            self.finish_cell(key);
+        }
+        if let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
+        {
+            server.stop(server::INTERRUPTED_GRACE);
+        }
+        self.give_up(variant, ProblemKind::Failed, why);
+    }
+
+    fn give_up_running(&mut self, variant: usize, why: String) {
+        if let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
+        {
+            server.stop(server::INTERRUPTED_GRACE);
+        }
+        self.give_up(variant, ProblemKind::Failed, why);
+    }
+
+    /// Summarizes a cell's runs into the results, prints its line and writes the files.
+    fn finish_cell(&mut self, key: (usize, usize, usize)) {
+        let Some(runs) = self.runs.remove(&key) else { return };
+        if runs.is_empty() {
+            return;
+        }
+        let (scenario, level, variant) = (&self.plan.scenarios[key.0], key.1, &self.plan.variants[key.2]);
+        let concurrency = scenario.concurrency[level];
+        let server_cpus = match &self.servers[key.2] {
+            ServerState::Running(server) if !server.cpus_in_force.is_empty() => server.cpus_in_force.len(),
+            _ => self.plan.placement.server_cpus.len(),
+        };
+        let point = Point {
+            scenario: scenario.name.clone(),
+            variant: variant.name.clone(),
+            workers: variant.workers,
+            mode: Mode::Closed,
+            concurrency,
+            rate: None,
+            keep_alive: scenario.keep_alive,
+            requests: scenario.requests,
+            server_cpus,
+            load_threads: self.plan.placement.load_cpus.len().clamp(1, concurrency.max(1)),
+        };
+        let mut cell = summarize(&point, &runs);
+        if runs.len() < scenario.repeat {
+            cell.notes.push(format!("only {} of {} runs were made", runs.len(), scenario.repeat));
+            if cell.status == Status::Complete && self.interrupted() {
+                cell.status = Status::Interrupted;
+            }
+        }
+        let line = crate::report::cell_line(&cell);
+        self.bar.suspend(|| println!("{line}"));
+        self.results.cells.push(cell);
+        self.save(self.results.cells.len().checked_sub(1));
+    }
+
+    /// Finishes cells that got some runs but not all (an interrupt, a server lost).
+    fn finish_partial_cells(&mut self) {
+        let mut keys: Vec<_> = self.runs.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            self.finish_cell(key);
+        }
+    }
+
+    /// Stops the servers of `variants` at once (SIGTERM to all, one grace, SIGKILL), so a
+    /// sweep with many servers still stops within the grace; an unclean stop is a problem.
+    fn stop(&mut self, variants: &[usize]) {
+        let grace = if self.interrupted() { server::INTERRUPTED_GRACE } else { server::STOP_GRACE };
+        let mut stopping = Vec::new();
+        for &variant in variants {
+            if let ServerState::Running(server) =
+                std::mem::replace(&mut self.servers[variant], ServerState::Gone)
+            {
+                stopping.push((variant, server));
+            }
+        }
+        let handles: Vec<_> = stopping
+            .into_iter()
+            .map(|(variant, server)| (variant, std::thread::spawn(move || server.stop(grace))))
+            .collect();
+        for (variant, handle) in handles {
+            let status = handle.join().ok().flatten();
+            let builtin = matches!(self.plan.variants[variant].launch, Launch::Builtin(_));
+            if self.interrupted() {
+                continue;
+            }
+            if let Err(why) = server::stopped_cleanly(status, builtin) {
+                self.give_up(variant, ProblemKind::Failed, why);
+            }
+        }
+    }
+
+    /// Writes every file; a failure is reported once by [`Output`], and the sweep goes on.
+    fn save(&mut self, cell: Option<usize>) {
+        let cell: Option<&Cell> = cell.and_then(|i| self.results.cells.get(i));
+        let bar = &self.bar;
+        self.output.save(self.results, cell, &|message| bar.suspend(|| eprintln!("{message}")));
+    }
+}
+
+/// `c=5`.
+fn level_name(concurrency: usize) -> String {
+    format!("c={concurrency}")
+}
+
+fn last_words(server: &RunningServer) -> String {
+    let said = server.last_words();
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr: {said}")
+    }
+}
+
+/// Now as Unix milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,129 @@
+//! `harness load`: one run against any server, the sweep's tables, failures in words, exit 1
+//! when anything failed, and the framing rules of what is measured.
+
+mod support;
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use support::{free_port, text, wait_for_port, Scratch, HARNESS};
+
+/// The tiny Python server in `mode` on a free port, killed when dropped.
+struct Tiny {
+    child: Child,
+    url: String,
+}
+
+impl Tiny {
+    fn start(scratch: &Scratch, mode: &str) -> Tiny {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([scratch.script().to_str().expect("a UTF-8 path"), &port.to_string(), "0", "hello", mode])
+            .spawn()
+            .expect("python3 (apt-get install python3)");
+        wait_for_port(port, Duration::from_secs(10));
+        Tiny { child, url: format!("http://127.0.0.1:{port}/") }
+    }
+}
+
+impl Drop for Tiny {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn load(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(HARNESS).arg("load").args(args).output().expect("run harness load");
+    (output.status.code(), text(&output.stdout), text(&output.stderr))
+}
+
+#[test]
+fn prints_the_sweeps_tables_and_exits_0_when_clean() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "close");
+    let (code, stdout, stderr) = load(&["-n", "50", "-c", "2", &server.url]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("| No Test | Concurrency Level |"), "{stdout}");
+    assert!(stdout.contains("| Concurrency | mean µs |"), "{stdout}");
+    assert!(stdout.contains("Failed requests:        0\n"), "{stdout}");
+    assert!(!stdout.contains("Failures {"), "no Debug struct: {stdout}");
+}
+
+/// A server that accepts but never answers: exit 1, said in words.
+#[test]
+fn a_silent_server_is_no_response_within_the_timeout() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "silent");
+    let (code, stdout, stderr) = load(&["-n", "4", "-c", "2", "--timeout", "300ms", &server.url]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Failed requests:        4 (timeout 4)"), "{stdout}");
+    assert!(stderr.contains("no response within 300ms"), "{stderr}");
+}
+
+/// The classic exercise's kind of server (HTTP/1.0, four bytes after its `Content-Length`
+/// body): measured with 0 failed, and the byte counts ab reports for it.
+#[test]
+fn bytes_after_the_body_are_counted_as_ab_counts_them() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "extra");
+    let (code, stdout, stderr) = load(&["-n", "40", "-c", "2", "--json", &server.url]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let cell: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(cell["failed"], 0, "{cell}");
+    let ab = support::run_tool("ab", &["-q", "-n", "40", "-c", "2", &server.url], "apache2-utils");
+    let field = |name: &str| -> u64 {
+        ab.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {ab}"))
+    };
+    assert_eq!(field("Failed requests:"), 0, "{ab}");
+    assert_eq!(cell["total_transferred_bytes"].as_u64().unwrap(), field("Total transferred:"), "ab: {ab}");
+    assert_eq!(cell["html_transferred_bytes"].as_u64().unwrap(), field("HTML transferred:"), "ab: {ab}");
+    assert_eq!(field("Document Length:"), 9, "5 bytes of body and 4 after it");
+}
+
+/// A body with no length ends with the close: measured like ab.
+#[test]
+fn close_delimited_bodies_are_measured() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "nolength");
+    let (code, stdout, stderr) = load(&["-n", "30", "-c", "3", "--json", &server.url]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let cell: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((cell["complete"].as_u64(), cell["failed"].as_u64()), (Some(30), Some(0)));
+    assert_eq!(cell["html_transferred_bytes"], 30 * 5);
+}
+
+/// With keep-alive a response must be framed: an unframed one fails with the reason.
+#[test]
+fn keep_alive_needs_framed_responses() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "nolength");
+    let (code, stdout, stderr) = load(&["-k", "-n", "5", &server.url]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("protocol"), "{stdout}");
+    assert!(
+        stdout.contains("without Content-Length or chunked coding on a keep-alive connection"),
+        "{stdout}"
+    );
+}
+
+/// A server that answers HTTP/1.0 but never closes: each request is complete (not also a
+/// timeout), the missing close is counted and said, and the wait for it is bounded.
+#[test]
+fn an_unclosed_http10_response_is_complete_not_failed() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "noclose");
+    let (code, stdout, stderr) = load(&["-n", "3", "-c", "1", "--timeout", "500ms", "--json", &server.url]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let cell: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(cell["complete"], 3, "{cell}");
+    assert_eq!(cell["failed"], 0, "complete, not also a timeout: {cell}");
+    let notes = cell["notes"].to_string();
+    assert!(notes.contains("3 responses were not followed by the server's close"), "{notes}");
+    // Bounded: about a second of waiting per request, not the timeout's forever.
+    assert!(cell["time_taken_s"].as_f64().unwrap() < 10.0, "{cell}");
+}
