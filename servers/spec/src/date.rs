@@ -2,9 +2,11 @@
 //!
 //! Formatting an IMF-fixdate costs far more than reading the clock, so each thread keeps the
 //! last value and reformats only when the second changes. No background timer is needed, which
-//! keeps the spec free of threads and usable from every runtime.
+//! keeps the spec free of threads and usable from every runtime. The value is formatted into a
+//! fixed buffer, never a `String`, so a warm connection answers without allocating.
 
 use std::cell::RefCell;
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -26,9 +28,10 @@ pub fn now() -> [u8; DATE_LEN] {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.second != second {
-            let text = httpdate::fmt_http_date(now);
+            let mut value = [0; DATE_LEN];
+            let mut rest = &mut value[..];
             // An IMF-fixdate is always 29 ASCII bytes; anything else leaves the old value.
-            if let Ok(value) = <[u8; DATE_LEN]>::try_from(text.as_bytes()) {
+            if write!(rest, "{}", httpdate::HttpDate::from(now)).is_ok() && rest.is_empty() {
                 cache.value = value;
                 cache.second = second;
             }
