@@ -225,10 +225,7 @@ impl Connection {
                     self.respond(&request, &[], out);
                     continue;
                 }
-                State::Head => match self.head(now, out) {
-                    Ok(next) => next,
-                    Err(step) => return step,
-                },
+                State::Head => self.head(now, out),
                 State::Body { request, reader, body } => self.body(now, request, reader, body, out),
             };
             match next {
@@ -238,22 +235,22 @@ impl Connection {
         }
     }
 
-    /// Looks for a complete head. `Err` carries a step to return at once.
-    fn head(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<Option<Step>, Step> {
+    /// Looks for a complete head. Returns a step to return, or `None` to keep going.
+    fn head(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Step> {
         if out.is_empty() {
             // The previous response has been written: that request is over.
             self.finish_request();
         }
         if out.len() >= OUTPUT_WINDOW {
-            return Err(self.write_step());
+            return Some(self.write_step());
         }
         let pending = &self.input[self.consumed..];
         if pending.is_empty() {
             if self.config.lifecycle.is_stopping() || self.eof {
                 self.state = State::Closing { drain: false };
-                return Ok(None);
+                return None;
             }
-            return Err(self.wait(now, out, true));
+            return Some(self.wait(now, out, true));
         }
         if self.idle {
             // The first byte of a new head ends the idle wait and starts the head timeout.
@@ -263,20 +260,20 @@ impl Connection {
         if !self.line.still_valid(pending) {
             // Garbage is answered now, not after the header timeout.
             self.refuse(Status::BadRequest, out);
-            return Ok(None);
+            return None;
         }
         let Some(end) = self.scanner.find_end(pending) else {
             if pending.len() > MAX_HEAD {
                 let line_ends = memchr::memchr(b'\n', &pending[..MAX_REQUEST_LINE]).is_some();
                 let status = if line_ends { Status::HeaderFieldsTooLarge } else { Status::UriTooLong };
                 self.refuse(status, out);
-                return Ok(None);
+                return None;
             }
             if self.eof {
                 self.state = State::Closing { drain: false };
-                return Ok(None);
+                return None;
             }
-            return Err(self.wait(now, out, false));
+            return Some(self.wait(now, out, false));
         };
         let parsed = if end > MAX_HEAD {
             let line_len = memchr::memchr(b'\n', pending).unwrap_or(end);
@@ -291,13 +288,13 @@ impl Connection {
             Ok(request) => request,
             Err(status) => {
                 self.refuse(status, out);
-                return Ok(None);
+                return None;
             }
         };
         self.start_request();
         self.waiting_since = now;
         let reader = match request.framing {
-            Framing::None => return Ok(self.answer(request, Vec::new(), out)),
+            Framing::None => return self.answer(request, Vec::new(), out),
             Framing::Length(n) => BodyReader::Length(n),
             Framing::Chunked => BodyReader::Chunked(ChunkedDecoder::default()),
         };
@@ -308,14 +305,14 @@ impl Connection {
                 let request = Request { keep_alive: false, ..request };
                 self.respond(&request, &[], out);
                 self.state = State::Closing { drain: true };
-                return Ok(None);
+                return None;
             }
             if self.consumed == self.input.len() {
                 out.extend_from_slice(response::CONTINUE);
             }
         }
         self.state = State::Body { request, reader, body: Vec::new() };
-        Ok(None)
+        None
     }
 
     /// Reads body bytes from the input. Returns a step to return, or `None` to keep going.
