@@ -35,9 +35,11 @@ enum Wait {
     Poll,
     /// Input ([`Step::Read`]). The deadline closes the connection without an answer.
     Input,
-    /// Room to write the rest of the output ([`Step::Write`]). The deadline, `timeout` after
-    /// the last write that made progress, closes the connection: the client stopped reading.
-    Output { timeout: Duration },
+    /// Room to write the rest of the output ([`Step::Write`]). Once `armed`, the deadline,
+    /// `timeout` after the last write that made progress, closes the connection: the client
+    /// stopped reading. It is armed only when the write first has to wait (or yield), so a
+    /// response that fits the send buffer, the common case, leaves the deadline alone.
+    Output { timeout: Duration, armed: bool },
     /// The deadline itself ([`Step::Sleep`]); then the connection is polled again.
     Sleep,
     /// The end of input after shutting down writing ([`Step::Close`] with `drain`): read and
@@ -129,7 +131,7 @@ impl Slot {
                 Wait::Poll => None,
                 Wait::Sleep => Some(Drive::Park),
                 Wait::Input => self.read_input(scratch, &mut budget),
-                Wait::Output { timeout } => self.flush(key, now, timeout, timers, &mut budget),
+                Wait::Output { timeout, armed } => self.flush(key, now, timeout, armed, timers, &mut budget),
                 Wait::Drain { drained } => Some(self.drain(drained, scratch, &mut budget)),
             };
             if let Some(drive) = waiting {
@@ -144,7 +146,10 @@ impl Slot {
     /// Polls the connection and sets up its next wait; `Some` when the drive ends here.
     fn next_step(&mut self, key: usize, now: Instant, timers: &mut Timers) -> Option<Drive> {
         let (wait, deadline) = match self.conn.poll(now, &mut self.out) {
-            Step::Write { timeout } => (Wait::Output { timeout }, after(now, timeout)),
+            Step::Write { timeout } => {
+                self.wait = Wait::Output { timeout, armed: false };
+                return None;
+            }
             Step::Read { deadline } => (Wait::Input, deadline),
             Step::Sleep(duration) => (Wait::Sleep, after(now, duration)),
             Step::Close { drain: false } => return Some(Drive::Close),
@@ -187,28 +192,37 @@ impl Slot {
         key: usize,
         now: Instant,
         timeout: Duration,
+        armed: bool,
         timers: &mut Timers,
         budget: &mut u32,
     ) -> Option<Drive> {
+        let mut progressed = false;
         while self.written < self.out.len() {
-            if !self.writable {
-                return Some(Drive::Park);
-            }
-            if *budget == 0 {
-                return Some(Drive::Yield);
+            let stop = if !self.writable {
+                Some(Drive::Park)
+            } else if *budget == 0 {
+                Some(Drive::Yield)
+            } else {
+                None
+            };
+            if let Some(drive) = stop {
+                // The write timeout counts from the last progress, or from now if the write
+                // waits before its first.
+                if !armed || progressed {
+                    self.deadline.set(after(now, timeout), key, timers);
+                    self.wait = Wait::Output { timeout, armed: true };
+                }
+                return Some(drive);
             }
             *budget -= 1;
             match (&self.stream).write(&self.out[self.written..]) {
                 Ok(0) => return Some(Drive::Close),
                 Ok(n) => {
                     self.written += n;
-                    if self.written < self.out.len() {
-                        // A short write filled the send buffer: a new edge comes when room
-                        // frees up, so the write that would fail with EAGAIN is skipped. The
-                        // write timeout counts from this progress.
-                        self.writable = false;
-                        self.deadline.set(after(now, timeout), key, timers);
-                    }
+                    progressed = true;
+                    // A short write filled the send buffer: a new edge comes when room frees
+                    // up, so the write that would fail with EAGAIN is skipped.
+                    self.writable = self.written == self.out.len();
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -298,4 +312,148 @@ impl Slot {
 /// `now + wait`, with waits past [`LONGEST_WAIT`] cut to it.
 fn after(now: Instant, wait: Duration) -> Instant {
     now + wait.min(LONGEST_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    use server_spec::limits::READ_BUFFER;
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    const KEY: usize = 3;
+
+    /// A connected pair, the server's end non-blocking as the worker accepts it, wrapped in
+    /// a slot that has been driven to its first wait.
+    fn connected(config: &Config, now: Instant, timers: &mut Timers) -> (Slot, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut slot = Slot::new(server, config, now);
+        assert_eq!(slot.drive(KEY, now, &mut [0; READ_BUFFER], timers), Drive::Park);
+        assert_eq!(slot.wait, Wait::Input);
+        (slot, client)
+    }
+
+    /// Sends `bytes` and gives loopback a moment to queue them at the server's end.
+    fn send(client: &mut TcpStream, bytes: &[u8]) {
+        client.write_all(bytes).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    fn read_response(client: &mut TcpStream) -> Vec<u8> {
+        let mut buf = vec![0; 1024];
+        let n = client.read(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn a_request_is_read_answered_and_parked_in_one_drive() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        let (mut slot, mut client) = connected(&Config::default(), now, &mut timers);
+        let mut scratch = [0; READ_BUFFER];
+        for _ in 0..10 {
+            send(&mut client, GET);
+            assert!(slot.ready(libc::EPOLLIN as u32), "input is what it waits for");
+            assert_eq!(slot.drive(KEY, now, &mut scratch, &mut timers), Drive::Park);
+            assert_eq!(slot.wait, Wait::Input);
+            assert!(!slot.readable, "the short read cleared readiness: no read that fails with EAGAIN");
+            assert!(read_response(&mut client).starts_with(b"HTTP/1.1 200 OK\r\n"));
+        }
+        // The header deadline, then the first idle one (shorter): per connection, not per
+        // request, since later deadlines only move lazily.
+        assert_eq!(timers.len(), 2, "ten requests, two timer entries");
+    }
+
+    #[test]
+    fn a_sleep_parks_until_its_timer_fires() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        let (mut slot, mut client) = connected(&Config::default(), now, &mut timers);
+        let mut scratch = [0; READ_BUFFER];
+        send(&mut client, b"GET /sleep/50 HTTP/1.1\r\nHost: t\r\n\r\n");
+        slot.ready(libc::EPOLLIN as u32);
+        assert_eq!(slot.drive(KEY, now, &mut scratch, &mut timers), Drive::Park);
+        assert_eq!(slot.wait, Wait::Sleep);
+        assert_eq!(timers.timeout_ms(now), 50);
+        assert!(!slot.ready(libc::EPOLLOUT as u32), "readiness does not end a sleep");
+        assert_eq!(timers.pop_due(now + Duration::from_millis(49)), None);
+        let (key, ticket) = timers.pop_due(now + Duration::from_millis(50)).unwrap();
+        assert_eq!(key, KEY);
+        let woke = now + Duration::from_millis(50);
+        assert_eq!(slot.fired(ticket, woke, key, &mut timers), Fired::Wake);
+        assert_eq!(slot.drive(KEY, woke, &mut scratch, &mut timers), Drive::Park);
+        assert!(read_response(&mut client).ends_with(b"Hello, world!\n"));
+    }
+
+    #[test]
+    fn a_large_upload_yields_after_the_budget() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        let (mut slot, client) = connected(&Config::default(), now, &mut timers);
+        let body = 1 << 20;
+        let uploader = std::thread::spawn(move || {
+            let mut client = client;
+            client.write_all(
+                format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {body}\r\n\r\n").as_bytes(),
+            )?;
+            client.write_all(&vec![b'x'; body])?;
+            let mut echoed = Vec::new();
+            let mut buf = vec![0; 64 * 1024];
+            while echoed.len() < body {
+                let n = client.read(&mut buf)?;
+                assert_ne!(n, 0, "closed early");
+                echoed.extend_from_slice(&buf[..n]);
+            }
+            std::io::Result::Ok(echoed.len())
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let mut scratch = [0; READ_BUFFER];
+        slot.ready(libc::EPOLLIN as u32);
+        assert_eq!(
+            slot.drive(KEY, now, &mut scratch, &mut timers),
+            Drive::Yield,
+            "64 KiB read; more waiting"
+        );
+        // The worker drives it again next turn (and on each new edge) until it is done.
+        let mut turns = 1;
+        while !uploader.is_finished() {
+            slot.ready(libc::EPOLLIN as u32 | libc::EPOLLOUT as u32);
+            slot.drive(KEY, now, &mut scratch, &mut timers);
+            turns += 1;
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        assert!(uploader.join().unwrap().unwrap() > body);
+        assert!(turns >= 16, "1 MiB in {turns} turns of at most 64 KiB each?");
+    }
+
+    #[test]
+    fn a_reader_that_stalls_is_closed_at_the_write_deadline() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        let timeouts = server_spec::Timeouts { write: Duration::from_secs(3), ..Default::default() };
+        let (mut slot, mut client) = connected(&Config::new(timeouts), now, &mut timers);
+        let mut scratch = [0; READ_BUFFER];
+        send(&mut client, b"GET /bytes/16777216 HTTP/1.1\r\nHost: t\r\n\r\n");
+        slot.ready(libc::EPOLLIN as u32);
+        // The client reads nothing: the send buffer fills, and the connection waits for room.
+        let mut drive = Drive::Yield;
+        while drive == Drive::Yield {
+            drive = slot.drive(KEY, now, &mut scratch, &mut timers);
+        }
+        assert_eq!(
+            (drive, slot.wait),
+            (Drive::Park, Wait::Output { timeout: Duration::from_secs(3), armed: true })
+        );
+        let stalled = now + Duration::from_secs(3);
+        let mut fired = Fired::Nothing;
+        while let Some((key, ticket)) = timers.pop_due(stalled) {
+            fired = slot.fired(ticket, stalled, key, &mut timers);
+        }
+        assert_eq!(fired, Fired::Close);
+    }
 }

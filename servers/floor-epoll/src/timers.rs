@@ -71,7 +71,7 @@ impl Timers {
 
     /// Entries queued, live or dead.
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.heap.len()
     }
 
