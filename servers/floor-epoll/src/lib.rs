@@ -14,7 +14,7 @@
 //! `timers`). An idle connection holds no read buffer: every read lands in the worker's one
 //! scratch buffer and the spec's [`server_spec::Connection`] keeps what it needs.
 //!
-//! Run: `cargo run --release -p server-floor-epoll -- --port 45007 --workers 1`
+//! Run: `cargo run --release -p server-floor-epoll -- --port 45005 --workers 1`
 //!
 //! # Layout
 //! - `epoll`: the raw calls (`epoll_create1`, `epoll_ctl`, `epoll_wait`, `accept4`) behind a
