@@ -16,6 +16,7 @@ pub const VARIANTS: &[Variant] = &[
     server_monoio::VARIANT,
     server_threaded::THREAD_PER_CONNECTION,
     server_threaded::THREAD_POOL,
+    server_floor_epoll::VARIANT,
 ];
 
 /// The variant called `name`.

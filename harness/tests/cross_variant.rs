@@ -1,4 +1,4 @@
-//! All seven variants answer the same requests with the same bytes, apart from `Date`.
+//! Every registered variant answers the same requests with the same bytes, apart from `Date`.
 
 use server_conformance::client::{mask_date, Client};
 use server_conformance::ServerProcess;
@@ -44,7 +44,6 @@ fn answers(variant: &str) -> Vec<Vec<u8>> {
 #[test]
 fn every_variant_answers_byte_identically() {
     let variants = harness::registry::VARIANTS;
-    assert_eq!(variants.len(), 7);
     let reference = answers(variants[0].name);
     for variant in &variants[1..] {
         let got = answers(variant.name);

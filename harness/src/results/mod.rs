@@ -285,7 +285,10 @@ impl Results {
     pub fn variant_names(&self) -> Vec<&str> {
         let declared = self.meta.variants.iter().map(|v| v.name.as_str());
         let measured = self.cells.iter().map(|cell| cell.variant.as_str());
-        first_seen(declared.chain(measured)).into_iter().filter(|name| self.cells.iter().any(|c| c.variant == *name)).collect()
+        first_seen(declared.chain(measured))
+            .into_iter()
+            .filter(|name| self.cells.iter().any(|c| c.variant == *name))
+            .collect()
     }
 
     /// The scenarios in order of first appearance among the cells.
