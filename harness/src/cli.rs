@@ -59,9 +59,9 @@ pub struct RunArgs {
 pub struct LoadArgs {
     /// `http://127.0.0.1:PORT/path` (loopback only).
     pub url: String,
-    /// Requests to complete.
-    #[arg(short = 'n', long, default_value_t = 1000)]
-    pub requests: u64,
+    /// Requests to complete (closed loop; default 1000).
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
     /// Connections at once.
     #[arg(short = 'c', long, default_value_t = 1)]
     pub concurrency: usize,
@@ -74,6 +74,19 @@ pub struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_parser = server_spec::cli::parse_timeout)]
     pub timeout: std::time::Duration,
+    /// Open loop: offer this many requests per second (on a schedule, wrk2-style) instead of
+    /// a closed loop; latency counts from each request's intended send time.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Open loop: measured time, after the warm-up.
+    #[arg(long, default_value = "5s", value_parser = server_spec::cli::parse_timeout)]
+    pub duration: std::time::Duration,
+    /// Open loop: time on the same schedule before measuring, not recorded.
+    #[arg(long, default_value = "1s", value_parser = server_spec::cli::parse_duration)]
+    pub warmup_time: std::time::Duration,
+    /// Open loop: the connections the rate is spread over (default 50).
+    #[arg(long)]
+    pub connections: Option<usize>,
     /// Print the run as a results cell in JSON (histograms encoded) instead of the tables.
     #[arg(long)]
     pub json: bool,

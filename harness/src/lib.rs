@@ -13,6 +13,7 @@
 //! - [`verify`]: checking a server's answer before it is measured.
 //! - [`load`]: the load generator (closed loop, mio, HDR histograms).
 //! - [`cost`]: what a process group spends (CPU, memory, threads) from `/proc`.
+//! - [`slow_clients`]: slowloris connections during measured runs.
 //! - [`results`]: the one results model every renderer reads (and `results.json`).
 //! - [`stats`]: ab's formulas, percentiles, spread, Mann–Whitney; [`compare`]: benchstat.
 //! - [`report`], [`export`]: the Markdown report and the files of a results directory.
@@ -33,6 +34,7 @@ pub mod registry;
 pub mod report;
 pub mod results;
 pub mod server;
+pub mod slow_clients;
 pub mod sockets;
 pub mod stats;
 pub mod sweep;

@@ -26,11 +26,10 @@ pub const CLASSIC: &str = "classic";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     pub name: String,
-    pub requests: u64,
-    /// The levels: connections at once, one cell each.
-    pub concurrency: Vec<usize>,
+    /// How load is applied, and what the levels are.
+    pub load: Load,
     pub keep_alive: bool,
-    /// Requests sent (and not recorded) before each measured run.
+    /// Requests sent (and not recorded) before each measured run (closed loops).
     pub warmup: u64,
     /// Measured runs per cell; histograms merge across them.
     pub repeat: usize,
@@ -39,6 +38,44 @@ pub struct Scenario {
     pub timeout: Duration,
     /// Hard bound on one run; what is still open then fails as timeouts.
     pub max_run_time: Duration,
+    /// Extra connections that trickle a request head one byte per second during every
+    /// measured run (slowloris), to show each model under slow clients.
+    pub slow_clients: usize,
+}
+
+/// How a scenario loads the server; each variant has one cell per level.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    /// ab's closed loop: `requests` shared by `concurrency` connections, one level each.
+    Closed { requests: u64, concurrency: Vec<usize> },
+    /// A fixed offered rate (requests/s, one level each) spread over `connections`, each
+    /// following its own schedule of intended send times (wrk2); latency counts from the
+    /// intended time. `warmup_time` of that schedule comes first, not recorded; then
+    /// `duration` is measured.
+    Open { rates: Vec<f64>, connections: usize, duration: Duration, warmup_time: Duration },
+    /// Many connections: each level opens that many keep-alive connections first (their
+    /// connect times recorded), sends `requests` over them, then holds them idle for
+    /// `idle_time` while the server's memory is sampled.
+    Scale { connections: Vec<usize>, requests: u64, idle_time: Duration },
+}
+
+impl Load {
+    /// How many levels (cells per variant).
+    pub fn levels(&self) -> usize {
+        match self {
+            Load::Closed { concurrency, .. } => concurrency.len(),
+            Load::Open { rates, .. } => rates.len(),
+            Load::Scale { connections, .. } => connections.len(),
+        }
+    }
+
+    /// `closed` or `open`.
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            Load::Closed { .. } | Load::Scale { .. } => "closed",
+            Load::Open { .. } => "open",
+        }
+    }
 }
 
 /// In which order cells are measured.

@@ -7,12 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{LoadArgs, EXIT_FAILURES};
-use crate::load::{LoadSpec, Stop};
+use crate::load::{LoadSpec, Shape, Stop};
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun, Mode, Status};
 
 /// A generous bound on one `harness load` run.
 const MAX_RUN: Duration = Duration::from_secs(600);
+
+/// The connections an open loop spreads its rate over unless told.
+const DEFAULT_OPEN_CONNECTIONS: usize = 50;
 
 pub fn run(args: &LoadArgs) -> ExitCode {
     match measure(args) {
@@ -43,11 +46,28 @@ pub fn run(args: &LoadArgs) -> ExitCode {
 
 fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
     let (addr, path) = parse_loopback_url(&args.url)?;
+    let shape = match args.rate {
+        Some(rate) => {
+            anyhow::ensure!(
+                args.requests.is_none(),
+                "-n does not apply to --rate: an open loop runs for --duration"
+            );
+            anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--rate must be more than 0 requests per second");
+            Shape::Open {
+                rate,
+                connections: args.connections.unwrap_or(DEFAULT_OPEN_CONNECTIONS).max(1),
+                warmup: args.warmup_time,
+                duration: args.duration,
+            }
+        }
+        None => {
+            Shape::Closed { requests: args.requests.unwrap_or(1000), concurrency: args.concurrency.max(1) }
+        }
+    };
     let spec = LoadSpec {
         addr,
         path,
-        requests: args.requests,
-        concurrency: args.concurrency.max(1),
+        shape: shape.clone(),
         keep_alive: args.keep_alive,
         timeout: args.timeout,
         max_duration: MAX_RUN,
@@ -62,19 +82,23 @@ fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
         Some(crate::load::Cut::Deadline) => Status::CutShort,
         Some(crate::load::Cut::Stopped) => Status::Interrupted,
     };
+    let (mode, rate, requests) = match shape {
+        Shape::Open { rate, .. } => (Mode::Open, Some(rate), load.scheduled),
+        Shape::Closed { requests, .. } | Shape::Scale { requests, .. } => (Mode::Closed, None, requests),
+    };
     let point = Point {
         scenario: "load".into(),
         variant: args.url.clone(),
         workers: 0,
-        mode: Mode::Closed,
-        concurrency: spec.concurrency,
-        rate: None,
+        mode,
+        concurrency: shape.connections(),
+        rate,
         keep_alive: spec.keep_alive,
-        requests: spec.requests,
+        requests,
         server_cpus: 0,
-        load_threads: spec.cpus.len().clamp(1, spec.concurrency),
+        load_threads: spec.cpus.len().clamp(1, shape.connections()),
     };
-    Ok(summarize(&point, &[MeasuredRun { load, started_at, server: None, status }]))
+    Ok(summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status }]))
 }
 
 /// ab's classic table and the percentile table, as the sweep prints them, plus the

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::cli::{RunArgs, EXIT_CONFIG, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_TERMINATED};
 use crate::export::{Output, ResultsDir};
-use crate::plan::{Launch, Plan};
+use crate::plan::{Launch, Load, Plan, Scenario};
 use crate::results::{Meta, ProblemKind, Results, ScenarioMeta, VariantMeta, SCHEMA_VERSION};
 use crate::sweep::{self, Ending};
 use crate::watchdog::Watchdog;
@@ -183,6 +183,48 @@ fn verdict(results: &Results, written: bool) -> u8 {
     0
 }
 
+/// A scenario's settings, as `results.json` records them.
+fn scenario_meta(s: &Scenario) -> ScenarioMeta {
+    let mut meta = ScenarioMeta {
+        name: s.name.clone(),
+        mode: s.load.mode_name().into(),
+        requests: 0,
+        concurrency: Vec::new(),
+        rate: Vec::new(),
+        keep_alive: s.keep_alive,
+        warmup: s.warmup,
+        repeat: s.repeat,
+        path: s.path.clone(),
+        timeout_s: s.timeout.as_secs_f64(),
+        max_run_time_s: s.max_run_time.as_secs_f64(),
+        duration_s: None,
+        warmup_time_s: None,
+        connections: None,
+        idle_time_s: None,
+        slow_clients: s.slow_clients,
+    };
+    match &s.load {
+        Load::Closed { requests, concurrency } => {
+            meta.requests = *requests;
+            meta.concurrency.clone_from(concurrency);
+        }
+        Load::Open { rates, connections, duration, warmup_time } => {
+            meta.rate.clone_from(rates);
+            meta.concurrency = vec![*connections];
+            meta.connections = Some(*connections);
+            meta.duration_s = Some(duration.as_secs_f64());
+            meta.warmup_time_s = Some(warmup_time.as_secs_f64());
+        }
+        Load::Scale { connections, requests, idle_time } => {
+            meta.requests = *requests;
+            meta.concurrency.clone_from(connections);
+            meta.idle_time_s = Some(idle_time.as_secs_f64());
+            meta.keep_alive = true;
+        }
+    }
+    meta
+}
+
 /// The header facts of a sweep.
 fn meta(plan: &Plan, file: &str) -> Meta {
     Meta {
@@ -202,23 +244,7 @@ fn meta(plan: &Plan, file: &str) -> Meta {
             "harness closed loop (mio), {} thread(s), one shared request counter",
             plan.placement.load_cpus.len()
         ),
-        scenarios: plan
-            .scenarios
-            .iter()
-            .map(|s| ScenarioMeta {
-                name: s.name.clone(),
-                mode: "closed".into(),
-                requests: s.requests,
-                concurrency: s.concurrency.clone(),
-                rate: Vec::new(),
-                keep_alive: s.keep_alive,
-                warmup: s.warmup,
-                repeat: s.repeat,
-                path: s.path.clone(),
-                timeout_s: s.timeout.as_secs_f64(),
-                max_run_time_s: s.max_run_time.as_secs_f64(),
-            })
-            .collect(),
+        scenarios: plan.scenarios.iter().map(scenario_meta).collect(),
         variants: plan
             .variants
             .iter()

@@ -8,18 +8,26 @@
 //! persistent HTTP/1.1 and every response must be framed. One failed request is counted by
 //! kind and never stops the run.
 //!
+//! Besides ab's closed loop it runs an open loop at a fixed rate (wrk2's: each connection on
+//! its own schedule, latency from the intended send time) and a scale run (every connection
+//! opened first, then requests, then held idle while the server's memory is read).
+//!
 //! # Layout
 //! - [`framing`]: reading one response (head, `Content-Length`, chunked, close-delimited).
+//! - [`schedule`]: the open loop's intended send times and coordinated-omission correction.
 //! - [`timers`]: the deadlines of many connections, touching only due ones.
+//! - [`timerfd`]: microsecond wake-ups for the open loop.
 //! - `thread`: one load thread's event loop.
 
 pub mod framing;
+pub mod schedule;
 mod thread;
+pub mod timerfd;
 pub mod timers;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -34,8 +42,7 @@ pub struct LoadSpec {
     pub addr: SocketAddr,
     /// Request target, e.g. `/`.
     pub path: String,
-    pub requests: u64,
-    pub concurrency: usize,
+    pub shape: Shape,
     pub keep_alive: bool,
     /// A request not answered this long after it started fails as a timeout.
     pub timeout: Duration,
@@ -44,6 +51,37 @@ pub struct LoadSpec {
     /// CPUs for load threads: one thread per CPU (at most one per connection). Empty means
     /// one unpinned thread.
     pub cpus: Vec<usize>,
+}
+
+/// How the load is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// ab's closed loop: `requests` shared by `concurrency` connections.
+    Closed { requests: u64, concurrency: usize },
+    /// An open loop: `rate` requests/s over `connections`, `warmup` of schedule first (not
+    /// recorded), then `duration` measured.
+    Open { rate: f64, connections: usize, warmup: Duration, duration: Duration },
+    /// Many connections: all `connections` opened first, then `requests` over them, then held
+    /// idle until [`run_scale`]'s probe has looked at the server.
+    Scale { connections: usize, requests: u64 },
+}
+
+impl Shape {
+    /// Connections the run uses at once.
+    pub fn connections(&self) -> usize {
+        match self {
+            Shape::Closed { concurrency, .. } => *concurrency,
+            Shape::Open { connections, .. } | Shape::Scale { connections, .. } => *connections,
+        }
+    }
+
+    /// Requests the counter hands out (closed loops); an open loop is bounded by time.
+    fn requests(&self) -> u64 {
+        match self {
+            Shape::Closed { requests, .. } | Shape::Scale { requests, .. } => *requests,
+            Shape::Open { .. } => u64::MAX,
+        }
+    }
 }
 
 impl LoadSpec {
@@ -110,6 +148,11 @@ pub struct Latencies {
     pub connect: Histogram<u64>,
     /// Request start to the first response byte.
     pub ttfb: Histogram<u64>,
+    /// Open loop: from the actual send (the figure a closed loop would give); `total` is then
+    /// from the intended send.
+    pub uncorrected: Histogram<u64>,
+    /// Open loop: how late the generator sent each request (see [`schedule::Timing`]).
+    pub send_lag: Histogram<u64>,
 }
 
 /// Largest latency a histogram holds: one hour, far past any timeout.
@@ -122,7 +165,13 @@ pub fn latency_histogram() -> Histogram<u64> {
 
 impl Latencies {
     pub fn new() -> Latencies {
-        Latencies { total: latency_histogram(), connect: latency_histogram(), ttfb: latency_histogram() }
+        Latencies {
+            total: latency_histogram(),
+            connect: latency_histogram(),
+            ttfb: latency_histogram(),
+            uncorrected: latency_histogram(),
+            send_lag: latency_histogram(),
+        }
     }
 
     /// Adds another set of histograms (connections, threads, repeats): percentiles are only
@@ -132,6 +181,8 @@ impl Latencies {
         let _ = self.total.add(&other.total);
         let _ = self.connect.add(&other.connect);
         let _ = self.ttfb.add(&other.ttfb);
+        let _ = self.uncorrected.add(&other.uncorrected);
+        let _ = self.send_lag.add(&other.send_lag);
     }
 }
 
@@ -173,6 +224,14 @@ pub struct LoadResult {
     pub unclosed: u64,
     /// Requests in progress when a stop flag ended the run.
     pub abandoned: u64,
+    /// Open loop: requests intended in the measured window and sent.
+    pub scheduled: u64,
+    /// Open loop: the measured window's length (the rate's denominator).
+    pub window: Duration,
+    /// Scale: connections still open, idle, when the server was looked at.
+    pub held: u64,
+    /// Scale: idle connections the server closed while they were held.
+    pub closed_while_idle: u64,
     /// The first response that could not be read, in words.
     pub first_protocol_error: Option<String>,
     pub connections: u64,
@@ -187,6 +246,13 @@ pub struct LoadResult {
 }
 
 impl LoadResult {
+    /// Open loop: the rate achieved, complete responses per second of the window (or of the
+    /// longer time to the last of them).
+    pub fn achieved_rate(&self) -> Option<f64> {
+        let seconds = self.window.max(self.elapsed).as_secs_f64();
+        (!self.window.is_zero() && seconds > 0.0).then(|| self.complete as f64 / seconds)
+    }
+
     /// Nothing measured yet.
     pub fn empty() -> LoadResult {
         LoadResult {
@@ -200,6 +266,10 @@ impl LoadResult {
             close_delimited: 0,
             unclosed: 0,
             abandoned: 0,
+            scheduled: 0,
+            window: Duration::ZERO,
+            held: 0,
+            closed_while_idle: 0,
             first_protocol_error: None,
             connections: 0,
             latencies: Latencies::new(),
@@ -221,6 +291,9 @@ impl LoadResult {
         self.close_delimited += other.close_delimited;
         self.unclosed += other.unclosed;
         self.abandoned += other.abandoned;
+        self.scheduled += other.scheduled;
+        self.held += other.held;
+        self.closed_while_idle += other.closed_while_idle;
         if self.first_protocol_error.is_none() {
             self.first_protocol_error.clone_from(&other.first_protocol_error);
         }
@@ -285,28 +358,100 @@ impl Shared {
     }
 }
 
+/// Where the threads of a scale run meet: each arrives once it holds its connections, and
+/// waits for the release.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    /// A thread holds its connections.
+    fn arrive(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.0 += 1;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits until `threads` have arrived, or `stop` is set; returns whether they all did.
+    fn wait_for(&self, threads: usize, stop: &Stop) -> bool {
+        let Ok(mut state) = self.state.lock() else { return false };
+        while state.0 < threads && !stop.is_set() {
+            state = match self.changed.wait_timeout(state, Duration::from_millis(20)) {
+                Ok((state, _)) => state,
+                Err(_) => return false,
+            };
+        }
+        state.0 >= threads
+    }
+
+    fn release(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.1 = true;
+        }
+    }
+
+    fn released(&self) -> bool {
+        self.state.lock().map_or(true, |state| state.1)
+    }
+}
+
 /// Runs the load and returns what it measured; `stop` ends it early. Only loopback addresses
 /// are accepted: the harness never sends load off this machine.
 pub fn run(spec: &LoadSpec, stop: &Stop) -> std::io::Result<LoadResult> {
+    run_scale(spec, stop, Duration::ZERO, &mut || {})
+}
+
+/// Runs the load; for [`Shape::Scale`], once every connection is open, has made its requests
+/// and has been idle for `idle`, calls `probe` (which reads the server) before closing them.
+pub fn run_scale(
+    spec: &LoadSpec,
+    stop: &Stop,
+    idle: Duration,
+    probe: &mut dyn FnMut(),
+) -> std::io::Result<LoadResult> {
     if !spec.addr.ip().is_loopback() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("refusing to send load to {}: only loopback addresses", spec.addr),
         ));
     }
+    raise_descriptor_limit(spec.shape.connections())?;
     let shared = Arc::new(Shared {
         issued: AtomicU64::new(0),
-        target: spec.requests,
+        target: spec.shape.requests(),
         first_length: AtomicU64::new(NO_LENGTH),
         stop: stop.clone(),
     });
-    let threads = spec.cpus.len().clamp(1, spec.concurrency.max(1));
+    let total = spec.shape.connections().max(1);
+    let threads = spec.cpus.len().clamp(1, total);
     let request: Arc<[u8]> = spec.request().into();
+    let gate = Arc::new(Gate::default());
     let started = Instant::now();
+    // The open loop's schedule starts a moment after the threads, so none is late at once.
+    let schedule_start = started + Duration::from_millis(2);
+    let mut first_index = 0;
     let handles: Vec<_> = (0..threads)
         .map(|index| {
-            let connections = spec.concurrency / threads + usize::from(index < spec.concurrency % threads);
+            let connections = total / threads + usize::from(index < total % threads);
             let cpu = spec.cpus.get(index).copied();
+            let pace = match &spec.shape {
+                Shape::Closed { .. } => thread::Pace::Closed,
+                Shape::Scale { .. } => thread::Pace::Scale { gate: gate.clone() },
+                Shape::Open { rate, warmup, duration, .. } => {
+                    let window_start = schedule_start + *warmup;
+                    thread::Pace::Open {
+                        start: schedule_start,
+                        rate: *rate,
+                        total,
+                        first_index,
+                        window: schedule::Window { start: window_start, end: window_start + *duration },
+                    }
+                }
+            };
+            first_index += connections;
             let job = thread::Job {
                 addr: spec.addr,
                 request: request.clone(),
@@ -315,6 +460,7 @@ pub fn run(spec: &LoadSpec, stop: &Stop) -> std::io::Result<LoadResult> {
                 timeout: spec.timeout,
                 deadline: started + spec.max_duration,
                 shared: shared.clone(),
+                pace,
             };
             std::thread::Builder::new().name(format!("load-{index}")).spawn(move || {
                 let placed = crate::affinity::pin_this_thread(cpu);
@@ -327,6 +473,22 @@ pub fn run(spec: &LoadSpec, stop: &Stop) -> std::io::Result<LoadResult> {
             })
         })
         .collect::<std::io::Result<_>>()?;
+    if matches!(spec.shape, Shape::Scale { .. }) {
+        // Every thread holds its connections (or the run was stopped): let them sit idle,
+        // look at the server, then let the threads close them.
+        if gate.wait_for(threads, stop) {
+            let until = Instant::now() + idle;
+            while Instant::now() < until && !stop.is_set() {
+                std::thread::sleep(
+                    Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())),
+                );
+            }
+            if !stop.is_set() {
+                probe();
+            }
+        }
+        gate.release();
+    }
     let mut result = LoadResult::empty();
     let mut last_end = started;
     let mut cut_at: Option<Instant> = None;
@@ -341,6 +503,45 @@ pub fn run(spec: &LoadSpec, stop: &Stop) -> std::io::Result<LoadResult> {
         }
     }
     result.cut = cut_at.map(|_| if deadline_cut { Cut::Deadline } else { Cut::Stopped });
-    result.elapsed = cut_at.unwrap_or(last_end) - started;
+    match &spec.shape {
+        Shape::Open { warmup, duration, .. } => {
+            // The run's time is the measured window (to the last measured response if later).
+            result.window = *duration;
+            let window_start = schedule_start + *warmup;
+            result.elapsed =
+                cut_at.unwrap_or(last_end).saturating_duration_since(window_start).max(*duration);
+        }
+        _ => result.elapsed = cut_at.unwrap_or(last_end) - started,
+    }
     Ok(result)
+}
+
+/// Raises the soft limit on open files to the hard limit when `connections` need more than
+/// the soft one allows (it is often 1024); says which limit to raise when even the hard one
+/// is too low.
+pub fn raise_descriptor_limit(connections: usize) -> std::io::Result<()> {
+    /// Descriptors beyond the connections: the harness's own files, pipes and epoll.
+    const SPARE: u64 = 256;
+    let needed = connections as u64 + SPARE;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur >= needed {
+        return Ok(());
+    }
+    if limit.rlim_max < needed {
+        return Err(std::io::Error::other(format!(
+            "{connections} connections need about {needed} open files, but RLIMIT_NOFILE allows {} (hard limit {}): \
+             raise it (`ulimit -n {needed}` as root, LimitNOFILE= under systemd, --ulimit nofile= in docker)",
+            limit.rlim_cur, limit.rlim_max
+        )));
+    }
+    let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+    // SAFETY: setrlimit reads one rlimit from the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

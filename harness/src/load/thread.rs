@@ -1,21 +1,30 @@
 //! One load thread: a mio event loop over its share of the connections.
 //!
 //! The loop touches only connections with events, due deadlines or a request to start:
-//! connections ready for their next request wait in a queue, deadlines in [`Deadlines`], so a
-//! thread with thousands of connections does no per-connection work per turn.
+//! connections ready for their next request wait in a queue, deadlines in [`Deadlines`],
+//! open-loop sends in a heap whose earliest entry arms a [`TimerFd`], so a thread with
+//! thousands of connections does no per-connection work per turn.
+//!
+//! How requests are paced is the [`Pace`]: a closed loop takes them from the shared counter;
+//! an open loop sends each connection's at its scheduled times (see [`super::schedule`]); a
+//! scale run opens every connection first, then runs the closed loop, then holds them open.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use super::framing::{Fed, FramingError, ResponseReader};
+use super::schedule::{Schedule, Timing, Window};
+use super::timerfd::TimerFd;
 use super::timers::Deadlines;
-use super::{Failures, LoadResult, Shared};
+use super::{Failures, Gate, LoadResult, Shared};
 
 /// Size of the thread's scratch read buffer; bodies are counted, not kept.
 const READ_CHUNK: usize = 64 * 1024;
@@ -28,6 +37,23 @@ pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Longest a turn waits when nothing is due: the stop flag is checked at least this often.
 const MAX_TURN: Duration = Duration::from_millis(20);
 
+/// The poll token of the open loop's timer (connections use their index).
+const TIMER: Token = Token(usize::MAX);
+
+/// How a thread paces its requests.
+#[derive(Debug)]
+pub(super) enum Pace {
+    /// Each connection takes the next request from the shared counter as soon as it is free.
+    Closed,
+    /// Each connection follows its schedule at `rate` requests/s shared by `total` connections
+    /// (this thread's are numbered from `first_index`); requests intended in `window` are
+    /// measured, earlier ones are the warm-up, none are sent after it.
+    Open { start: Instant, rate: f64, total: usize, first_index: usize, window: Window },
+    /// Every connection is opened before any request, and after the last they are held open
+    /// until the gate is released.
+    Scale { gate: Arc<Gate> },
+}
+
 /// One thread's share of a run.
 #[derive(Debug)]
 pub(super) struct Job {
@@ -39,6 +65,7 @@ pub(super) struct Job {
     /// Hard end of the run (`max_duration`): what is still open then fails as timeouts.
     pub deadline: Instant,
     pub shared: Arc<Shared>,
+    pub pace: Pace,
 }
 
 /// What one thread measured.
@@ -46,7 +73,7 @@ pub(super) struct Job {
 pub(super) struct Part {
     /// Counts and histograms, merged into the run's result.
     pub counts: LoadResult,
-    /// When this thread's last request ended.
+    /// When this thread's last measured request ended.
     pub last_end: Instant,
     /// When the run was cut short here (stop flag or the run's deadline), if it was.
     pub cut_at: Option<Instant>,
@@ -56,10 +83,18 @@ pub(super) struct Part {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// No request: the counter is exhausted (or the run was cut).
+    /// No more requests: the counter is exhausted, the schedule is over, or the run was cut.
     Done,
     /// Queued to start its next request.
     Ready,
+    /// Open loop: waiting for its next request's intended time.
+    Waiting,
+    /// Scale: opening the connection before any request.
+    Opening,
+    /// Scale: open, waiting for every other connection to be open.
+    Opened,
+    /// Scale: no more requests; the connection is held open, idle, until the gate opens.
+    Holding,
     Connecting,
     Sending,
     Receiving,
@@ -91,13 +126,20 @@ struct Conn {
     /// When this connection must be looked at: its request's timeout, or the end of a
     /// close wait. `None`: nothing pending.
     deadline: Option<Instant>,
+    /// Open loop: this connection's schedule, its current request's intended send time, and
+    /// since when it has been free for its next one.
+    schedule: Option<Schedule>,
+    intended: Instant,
+    free_since: Instant,
+    /// Whether the current request is counted (open loop: intended inside the window).
+    measured: bool,
 }
 
 impl Conn {
-    fn new(keep_alive: bool, now: Instant) -> Conn {
+    fn new(keep_alive: bool, now: Instant, schedule: Option<Schedule>, opening: bool) -> Conn {
         Conn {
             stream: None,
-            phase: Phase::Ready,
+            phase: if opening { Phase::Opening } else { Phase::Ready },
             served: 0,
             request_start: now,
             connect_start: now,
@@ -106,6 +148,10 @@ impl Conn {
             sent: 0,
             reader: ResponseReader::new(keep_alive),
             deadline: None,
+            schedule,
+            intended: now,
+            free_since: now,
+            measured: true,
         }
     }
 
@@ -116,24 +162,43 @@ impl Conn {
 
     /// A request is in progress (it can time out).
     fn in_request(&self) -> bool {
-        matches!(self.phase, Phase::Connecting | Phase::Sending | Phase::Receiving)
+        matches!(self.phase, Phase::Connecting | Phase::Sending | Phase::Receiving | Phase::Opening)
     }
 }
 
 impl Job {
     pub fn run(self) -> io::Result<Part> {
         let now = Instant::now();
+        let opening = matches!(self.pace, Pace::Scale { .. });
+        let conns: Vec<Conn> = (0..self.connections)
+            .map(|index| {
+                let schedule = match &self.pace {
+                    Pace::Open { start, rate, total, first_index, .. } => {
+                        Some(Schedule::new(*start, *rate, *total, first_index + index))
+                    }
+                    _ => None,
+                };
+                Conn::new(self.keep_alive, now, schedule, opening)
+            })
+            .collect();
         let mut worker = Worker {
             job: &self,
             poll: Poll::new()?,
             part: Part { counts: LoadResult::empty(), last_end: now, cut_at: None, first_length: None },
             scratch: vec![0u8; READ_CHUNK],
-            conns: (0..self.connections).map(|_| Conn::new(self.keep_alive, now)).collect(),
-            ready: (0..self.connections).collect(),
+            conns,
+            ready: VecDeque::new(),
+            sends: BinaryHeap::new(),
+            timer: None,
             deadlines: Deadlines::new(self.connections),
             open: self.connections,
+            opening: if opening { self.connections } else { 0 },
         };
+        worker.begin()?;
         worker.event_loop()?;
+        if let Pace::Scale { gate } = &self.pace {
+            worker.hold(gate)?;
+        }
         Ok(worker.part)
     }
 }
@@ -148,47 +213,77 @@ struct Worker<'a> {
     conns: Vec<Conn>,
     /// Connections waiting to start their next request.
     ready: VecDeque<usize>,
+    /// Open loop: connections waiting for their next intended send time.
+    sends: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Open loop: wakes the poll at the earliest send time, to the microsecond.
+    timer: Option<TimerFd>,
     deadlines: Deadlines,
-    /// Connections not yet [`Phase::Done`].
+    /// Connections not yet [`Phase::Done`] or [`Phase::Holding`].
     open: usize,
+    /// Scale: connections still being opened.
+    opening: usize,
 }
 
 impl Worker<'_> {
+    /// Queues every connection's first move.
+    fn begin(&mut self) -> io::Result<()> {
+        match &self.job.pace {
+            Pace::Closed | Pace::Scale { .. } => self.ready.extend(0..self.conns.len()),
+            Pace::Open { .. } => {
+                let mut timer = TimerFd::new()?;
+                self.poll.registry().register(&mut SourceFd(&timer.raw()), TIMER, Interest::READABLE)?;
+                timer.clear();
+                self.timer = Some(timer);
+                for index in 0..self.conns.len() {
+                    self.schedule_next(index, Instant::now());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn event_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut due = Vec::new();
         loop {
             let now = Instant::now();
+            while let Some(Reverse((at, index))) = self.sends.peek().copied() {
+                if at > now {
+                    break;
+                }
+                self.sends.pop();
+                self.start(index, now);
+            }
             // Start what is queued; a connection that fails at once is queued again and
             // started next turn, so a string of failures is a loop, never a recursion.
             for _ in 0..self.ready.len() {
-                if let Some(conn) = self.ready.pop_front() {
-                    self.start_request(conn, now);
+                if let Some(index) = self.ready.pop_front() {
+                    self.start(index, now);
                 }
             }
             if self.open == 0 {
                 return Ok(());
             }
-            let wait = if self.ready.is_empty() {
-                let until =
-                    self.deadlines.earliest().map_or(MAX_TURN, |at| at.saturating_duration_since(now));
-                until.min(MAX_TURN).min(self.job.deadline.saturating_duration_since(now))
-            } else {
-                Duration::ZERO
-            };
+            let wait = self.wait(now)?;
             self.poll.poll(&mut events, Some(wait))?;
             let now = Instant::now();
             for event in events.iter() {
-                let conn = event.token().0;
-                if conn < self.conns.len() {
+                if event.token() == TIMER {
+                    if let Some(timer) = self.timer.as_mut() {
+                        timer.clear();
+                    }
+                    continue;
+                }
+                let index = event.token().0;
+                if index < self.conns.len() {
                     // Hang-ups and errors surface as a read or write error.
                     let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                    self.progress(conn, now, readable);
+                    self.progress(index, now, readable);
                 }
             }
             self.deadlines.pop_due(now, &mut due);
-            for conn in due.drain(..) {
-                self.expire(conn, now);
+            for index in due.drain(..) {
+                self.expire(index, now);
             }
             if self.job.shared.stopped() {
                 self.cut(now, false);
@@ -201,6 +296,30 @@ impl Worker<'_> {
         }
     }
 
+    /// How long the next poll may wait: not at all with work queued; else until the next
+    /// deadline (coarse) and, for the open loop, the timer armed for the next send (fine).
+    fn wait(&mut self, now: Instant) -> io::Result<Duration> {
+        if !self.ready.is_empty() {
+            return Ok(Duration::ZERO);
+        }
+        let coarse = self
+            .deadlines
+            .earliest()
+            .map_or(MAX_TURN, |at| at.saturating_duration_since(now))
+            .min(MAX_TURN)
+            .min(self.job.deadline.saturating_duration_since(now));
+        if let (Some(Reverse((at, _))), Some(timer)) = (self.sends.peek(), self.timer.as_mut()) {
+            let until = at.saturating_duration_since(now);
+            if until.is_zero() {
+                return Ok(Duration::ZERO);
+            }
+            if until < coarse {
+                timer.arm(until)?;
+            }
+        }
+        Ok(coarse)
+    }
+
     /// Ends the run here: the stop flag was set (`timed_out` false: requests in progress are
     /// abandoned, neither complete nor failed) or the run's deadline passed (they fail as
     /// timeouts, as `max_run_time` promises).
@@ -208,17 +327,22 @@ impl Worker<'_> {
         self.part.cut_at = Some(now);
         for index in 0..self.conns.len() {
             let conn = &mut self.conns[index];
+            let measured = conn.measured;
             match conn.phase {
-                Phase::Connecting | Phase::Sending | Phase::Receiving if timed_out => {
+                Phase::Connecting | Phase::Sending | Phase::Receiving | Phase::Opening
+                    if timed_out && measured =>
+                {
                     self.part.counts.failures.timeout += 1;
                 }
-                Phase::Connecting | Phase::Sending | Phase::Receiving => self.part.counts.abandoned += 1,
+                Phase::Connecting | Phase::Sending | Phase::Receiving if measured => {
+                    self.part.counts.abandoned += 1
+                }
                 // The response arrived; only the close was pending.
                 Phase::AwaitingClose => {
                     let at = conn.body_done.unwrap_or(now);
                     self.complete(index, at);
                 }
-                Phase::Done | Phase::Ready | Phase::Lingering => {}
+                _ => {}
             }
             let conn = &mut self.conns[index];
             conn.close();
@@ -227,15 +351,35 @@ impl Worker<'_> {
         self.open = 0;
     }
 
-    /// Starts the next request on `conn`, or marks it done.
-    fn start_request(&mut self, index: usize, now: Instant) {
+    /// Starts the next request on `index` (or, when scaling, opens its connection first), or
+    /// marks it done.
+    fn start(&mut self, index: usize, now: Instant) {
+        if self.conns[index].phase == Phase::Opening {
+            return self.open_connection(index, now);
+        }
         let keep_alive = self.job.keep_alive;
-        if !self.job.shared.take_request() {
-            let conn = &mut self.conns[index];
-            conn.close();
-            conn.phase = Phase::Done;
-            self.open -= 1;
-            return;
+        let go = match &self.job.pace {
+            Pace::Closed | Pace::Scale { .. } => self.job.shared.take_request(),
+            Pace::Open { window, .. } => {
+                let window = *window;
+                let conn = &mut self.conns[index];
+                match conn.schedule.as_mut() {
+                    Some(schedule) if !self.job.shared.stopped() && window.sends(schedule.next()) => {
+                        conn.intended = schedule.take();
+                        conn.measured = window.measures(conn.intended);
+                        let lag = Timing::of(conn.intended, conn.free_since, now, now).send_lag;
+                        if conn.measured {
+                            let _ = self.part.counts.latencies.send_lag.record(nanos(lag));
+                            self.part.counts.scheduled += 1;
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            }
+        };
+        if !go {
+            return self.retire(index);
         }
         let conn = &mut self.conns[index];
         if !keep_alive {
@@ -256,21 +400,103 @@ impl Worker<'_> {
         }
     }
 
+    /// No more requests for `index`: a scale run holds its connection, anything else closes.
+    fn retire(&mut self, index: usize) {
+        let conn = &mut self.conns[index];
+        let hold = matches!(self.job.pace, Pace::Scale { .. })
+            && conn.stream.is_some()
+            && !self.job.shared.stopped();
+        if hold {
+            conn.phase = Phase::Holding;
+            conn.deadline = None;
+        } else {
+            conn.close();
+            conn.phase = Phase::Done;
+        }
+        self.open -= 1;
+    }
+
+    /// After a request (complete or failed), when `index` takes its next one.
+    fn schedule_next(&mut self, index: usize, now: Instant) {
+        let conn = &mut self.conns[index];
+        conn.free_since = now;
+        match (&self.job.pace, conn.schedule.as_ref()) {
+            (Pace::Open { window, .. }, Some(schedule)) => {
+                let next = schedule.next();
+                if !window.sends(next) {
+                    conn.close();
+                    conn.phase = Phase::Done;
+                    self.open -= 1;
+                } else if next <= now {
+                    conn.phase = Phase::Ready;
+                    self.ready.push_back(index);
+                } else {
+                    conn.phase = Phase::Waiting;
+                    self.sends.push(Reverse((next, index)));
+                }
+            }
+            _ => {
+                conn.phase = Phase::Ready;
+                self.ready.push_back(index);
+            }
+        }
+    }
+
+    /// Scale: opens `index`'s connection before any request.
+    fn open_connection(&mut self, index: usize, now: Instant) {
+        let conn = &mut self.conns[index];
+        conn.connect_start = now;
+        conn.deadline = Some(now + self.job.timeout);
+        self.deadlines.arm(index, now + self.job.timeout);
+        match self.register(index) {
+            Ok(stream) => {
+                let conn = &mut self.conns[index];
+                conn.stream = Some(stream);
+                self.part.counts.connections += 1;
+            }
+            Err(_) => {
+                self.part.counts.failures.connect += 1;
+                self.opened(index, false);
+            }
+        }
+    }
+
+    /// Scale: `index` is open (or failed to open); once all are, the requests begin.
+    fn opened(&mut self, index: usize, ok: bool) {
+        let conn = &mut self.conns[index];
+        conn.deadline = None;
+        if ok {
+            conn.phase = Phase::Opened;
+        } else {
+            conn.close();
+            conn.phase = Phase::Done;
+            self.open -= 1;
+        }
+        self.opening -= 1;
+        if self.opening == 0 {
+            let opened: Vec<usize> =
+                (0..self.conns.len()).filter(|i| self.conns[*i].phase == Phase::Opened).collect();
+            for index in opened {
+                self.conns[index].phase = Phase::Ready;
+                self.ready.push_back(index);
+            }
+        }
+    }
+
+    fn register(&mut self, index: usize) -> io::Result<TcpStream> {
+        let mut stream = TcpStream::connect(self.job.addr)?;
+        self.poll.registry().register(&mut stream, Token(index), Interest::READABLE | Interest::WRITABLE)?;
+        Ok(stream)
+    }
+
     /// Opens a new connection for the current request.
     fn connect(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
         conn.connect_start = now;
         conn.served = 0;
-        let opened = TcpStream::connect(self.job.addr).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                Token(index),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(stream)
-        });
-        match opened {
+        match self.register(index) {
             Ok(stream) => {
+                let conn = &mut self.conns[index];
                 conn.stream = Some(stream);
                 conn.phase = Phase::Connecting;
                 self.part.counts.connections += 1;
@@ -279,26 +505,40 @@ impl Worker<'_> {
         }
     }
 
-    /// Advances `conn` after a readiness event.
+    /// Advances `index` after a readiness event.
     fn progress(&mut self, index: usize, now: Instant, readable: bool) {
         let conn = &mut self.conns[index];
-        if conn.phase == Phase::Connecting {
+        if matches!(conn.phase, Phase::Connecting | Phase::Opening) {
             let Some(stream) = conn.stream.as_ref() else { return };
-            match (stream.take_error(), stream.peer_addr()) {
-                (Ok(None), Ok(_)) => {}
+            let connected = match (stream.take_error(), stream.peer_addr()) {
+                (Ok(None), Ok(_)) => true,
                 // Not connected yet: wait for the next event.
                 (Ok(None), Err(err)) if err.kind() == io::ErrorKind::NotConnected => return,
-                _ => return self.fail(index, now, |f| &mut f.connect),
+                _ => false,
+            };
+            if conn.phase == Phase::Opening {
+                if connected {
+                    let _ = stream.set_nodelay(true);
+                    let _ = self.part.counts.latencies.connect.record(nanos(now - conn.connect_start));
+                } else {
+                    self.part.counts.failures.connect += 1;
+                }
+                return self.opened(index, connected);
+            }
+            if !connected {
+                return self.fail(index, now, |f| &mut f.connect);
             }
             let _ = stream.set_nodelay(true);
-            let _ = self.part.counts.latencies.connect.record(nanos(now - conn.connect_start));
+            if conn.measured {
+                let _ = self.part.counts.latencies.connect.record(nanos(now - conn.connect_start));
+            }
             conn.phase = Phase::Sending;
         }
         match conn.phase {
             Phase::Sending => self.send(index, now),
             // A write-only wake-up while waiting for the answer needs no read.
             Phase::Receiving | Phase::AwaitingClose if readable => self.receive(index, now),
-            Phase::Lingering if readable => self.linger(index),
+            Phase::Lingering if readable => self.linger(index, now),
             _ => {}
         }
     }
@@ -368,53 +608,57 @@ impl Worker<'_> {
     fn complete(&mut self, index: usize, end: Instant) {
         let conn = &mut self.conns[index];
         let Some(head) = conn.reader.head().copied() else { return };
-        let counts = &mut self.part.counts;
-        counts.complete += 1;
-        self.part.last_end = self.part.last_end.max(end);
-        if !(200..300).contains(&head.status) {
-            counts.non_2xx += 1;
-        }
-        // ab's "Length" rule: every document is as long as the first.
-        let document = conn.reader.document_bytes();
-        let length_ok = match self.part.first_length {
-            Some(first) => first == document,
-            None => {
-                let ok = self.job.shared.length_matches(document);
-                if ok {
-                    self.part.first_length = Some(document);
-                }
-                ok
+        if conn.measured {
+            let counts = &mut self.part.counts;
+            counts.complete += 1;
+            self.part.last_end = self.part.last_end.max(end);
+            if !(200..300).contains(&head.status) {
+                counts.non_2xx += 1;
             }
-        };
-        if !length_ok {
-            counts.failures.length += 1;
+            // ab's "Length" rule: every document is as long as the first.
+            let document = conn.reader.document_bytes();
+            let length_ok = match self.part.first_length {
+                Some(first) => first == document,
+                None => {
+                    let ok = self.job.shared.length_matches(document);
+                    if ok {
+                        self.part.first_length = Some(document);
+                    }
+                    ok
+                }
+            };
+            if !length_ok {
+                counts.failures.length += 1;
+            }
+            counts.total_bytes += conn.reader.total_bytes();
+            counts.body_bytes += document;
+            counts.extra_bytes += conn.reader.extra_bytes();
+            counts.close_delimited += u64::from(conn.reader.ends_at_close());
+            let latencies = &mut counts.latencies;
+            let _ = latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(end) - conn.request_start));
+            if conn.schedule.is_some() {
+                let timing = Timing::of(conn.intended, conn.free_since, conn.request_start, end);
+                let _ = latencies.total.record(nanos(timing.corrected));
+                let _ = latencies.uncorrected.record(nanos(timing.uncorrected));
+            } else {
+                let _ = latencies.total.record(nanos(end - conn.request_start));
+            }
         }
-        counts.total_bytes += conn.reader.total_bytes();
-        counts.body_bytes += document;
-        counts.extra_bytes += conn.reader.extra_bytes();
-        counts.close_delimited += u64::from(conn.reader.ends_at_close());
-        let _ = counts.latencies.total.record(nanos(end - conn.request_start));
-        let _ = counts.latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(end) - conn.request_start));
         conn.served += 1;
         conn.deadline = None;
-        if conn.stream.is_none() {
-            conn.phase = Phase::Ready;
-            self.ready.push_back(index);
-        } else if head.close || !self.job.keep_alive {
+        if conn.stream.is_some() && (head.close || !self.job.keep_alive) {
             conn.phase = Phase::Lingering;
             conn.deadline = Some(end + CLOSE_WAIT);
             self.deadlines.arm(index, end + CLOSE_WAIT);
             // The FIN may have come with the response: look before waiting for an event.
-            self.linger(index);
-        } else {
-            conn.phase = Phase::Ready;
-            self.ready.push_back(index);
+            return self.linger(index, end);
         }
+        self.schedule_next(index, end);
     }
 
-    /// Reads (and drops) until the server's FIN; then the connection is closed and queued
-    /// for its next request.
-    fn linger(&mut self, index: usize) {
+    /// Reads (and drops) until the server's FIN; then the connection is closed and takes its
+    /// next request.
+    fn linger(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
         while let Some(stream) = conn.stream.as_mut() {
             match stream.read(&mut self.scratch) {
@@ -425,36 +669,43 @@ impl Worker<'_> {
                 _ => break,
             }
         }
-        self.finish_linger(index);
+        self.finish_linger(index, now);
     }
 
-    fn finish_linger(&mut self, index: usize) {
+    fn finish_linger(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
         conn.close();
         conn.deadline = None;
-        conn.phase = Phase::Ready;
-        self.ready.push_back(index);
+        self.schedule_next(index, now);
     }
 
-    /// A deadline of `conn` may be due.
+    /// A deadline of `index` may be due.
     fn expire(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
         match conn.deadline {
             None => {}
             Some(at) if at > now => self.deadlines.arm(index, at),
             Some(_) => match conn.phase {
+                Phase::Opening => {
+                    self.part.counts.failures.timeout += 1;
+                    self.opened(index, false);
+                }
                 _ if conn.in_request() => self.fail(index, now, |f| &mut f.timeout),
                 // The body arrived but the server never closed: the response is complete as
                 // of its body; the missing close is counted and reported, never a failure.
                 Phase::AwaitingClose => {
-                    self.part.counts.unclosed += 1;
+                    if conn.measured {
+                        self.part.counts.unclosed += 1;
+                    }
                     let at = conn.body_done.unwrap_or(now);
                     conn.close();
                     self.complete(index, at);
                 }
                 Phase::Lingering => {
-                    self.part.counts.unclosed += 1;
-                    self.finish_linger(index);
+                    if conn.measured {
+                        self.part.counts.unclosed += 1;
+                    }
+                    self.finish_linger(index, now);
                 }
                 _ => conn.deadline = None,
             },
@@ -479,15 +730,50 @@ impl Worker<'_> {
         self.fail(index, now, kind);
     }
 
-    /// Counts a failed request, drops its connection and queues it for the next request.
+    /// Counts a failed request, drops its connection and lets it take its next request.
     fn fail(&mut self, index: usize, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
-        *kind(&mut self.part.counts.failures) += 1;
-        self.part.last_end = self.part.last_end.max(now);
         let conn = &mut self.conns[index];
+        if conn.measured {
+            *kind(&mut self.part.counts.failures) += 1;
+            self.part.last_end = self.part.last_end.max(now);
+        }
         conn.close();
         conn.deadline = None;
-        conn.phase = Phase::Ready;
-        self.ready.push_back(index);
+        self.schedule_next(index, now);
+    }
+
+    /// Scale: holds the open connections, idle, until the gate is released (or the run is
+    /// stopped); a connection the server closes meanwhile is counted.
+    fn hold(&mut self, gate: &Gate) -> io::Result<()> {
+        gate.arrive();
+        let mut events = Events::with_capacity(1024);
+        while !gate.released() && !self.job.shared.stopped() {
+            self.poll.poll(&mut events, Some(MAX_TURN))?;
+            for event in events.iter() {
+                let conn = match self.conns.get_mut(event.token().0) {
+                    Some(conn) if conn.phase == Phase::Holding => conn,
+                    _ => continue,
+                };
+                let closed = match conn.stream.as_mut().map(|s| s.read(&mut self.scratch)) {
+                    Some(Ok(0)) => true,
+                    Some(Err(err)) => {
+                        !matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
+                    }
+                    _ => false,
+                };
+                if closed {
+                    conn.close();
+                    conn.phase = Phase::Done;
+                    self.part.counts.closed_while_idle += 1;
+                }
+            }
+        }
+        self.part.counts.held = self.conns.iter().filter(|c| c.phase == Phase::Holding).count() as u64;
+        for conn in &mut self.conns {
+            conn.close();
+            conn.phase = Phase::Done;
+        }
+        Ok(())
     }
 }
 

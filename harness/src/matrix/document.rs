@@ -151,6 +151,44 @@ impl<'s> Problems<'s> {
         Some(At { value: values, span })
     }
 
+    /// A number (whole or decimal).
+    fn as_number(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<At<f64>> {
+        let number = match value.get_ref() {
+            DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix()).ok().map(|n| n as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            other => {
+                self.at(value.span(), format!("{what} must be a number, not {}", kind(other)));
+                return None;
+            }
+        };
+        match number {
+            Some(n) if n.is_finite() => Some(At { value: n, span: value.span() }),
+            _ => {
+                self.at(value.span(), format!("{what} must be a finite number"));
+                None
+            }
+        }
+    }
+
+    /// An array of numbers; a wrong element is reported and left out.
+    pub fn numbers(&mut self, table: &DeTable<'_>, key: &str) -> Option<At<Vec<At<f64>>>> {
+        let (items, span) = self.array(table, key)?;
+        let values =
+            items.iter().filter_map(|item| self.as_number(item, &format!("each of `{key}`"))).collect();
+        Some(At { value: values, span })
+    }
+
+    /// A whole number or an array of them (`connections = 50` or `[1000, 10000]`).
+    pub fn integer_or_integers(&mut self, table: &DeTable<'_>, key: &str) -> Option<At<OneOrMany>> {
+        let value = get(table, key)?;
+        match value.get_ref() {
+            DeValue::Array(_) => self
+                .integers(table, key)
+                .map(|list| At { span: list.span.clone(), value: OneOrMany::Many(list.value) }),
+            _ => self.integer(table, key).map(|n| At { span: n.span.clone(), value: OneOrMany::One(n) }),
+        }
+    }
+
     /// An array of strings; a wrong element is reported and left out.
     pub fn strings(&mut self, table: &DeTable<'_>, key: &str) -> Option<At<Vec<At<String>>>> {
         let (items, span) = self.array(table, key)?;
@@ -173,6 +211,13 @@ impl<'s> Problems<'s> {
             }
         }
     }
+}
+
+/// A setting that may be one whole number or a list of them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OneOrMany {
+    One(At<i64>),
+    Many(Vec<At<i64>>),
 }
 
 /// The value of `key` in `table`.

@@ -4,7 +4,9 @@
 //!
 //! # The file
 //! - `[sweep]`: measurement settings (the defaults of every scenario), plus `order` and
-//!   `baseline`, which apply to the whole sweep.
+//!   `baseline`, which apply to the whole sweep. A closed loop (`concurrency`), an open loop
+//!   (`mode = "open"`, `rate`, `duration`, `warmup_time`, `connections`) or many connections
+//!   (`connections = [..]`, `idle_time`).
 //! - `[[scenario]]`: a `name` and any `[sweep]` setting; none means one scenario, `classic`.
 //! - `[placement]`: `server_cpus`, `load_cpus`.
 //! - `[[variant]]`: `name`, `builtin` or `command`, `port`, `workers`, `verify`.
@@ -16,10 +18,10 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
-use crate::plan::{Launch, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC};
+use crate::plan::{Launch, Load, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC};
 use crate::registry;
 pub use document::{line_column, Problem};
-use document::{At, Problems};
+use document::{At, OneOrMany, Problems};
 
 /// Everything wrong with a matrix file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +49,16 @@ const DEFAULT_REQUESTS: u64 = 1000;
 const DEFAULT_CONCURRENCY: [usize; 5] = [1, 2, 3, 4, 5];
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_RUN_TIME: Duration = Duration::from_secs(300);
+/// Open loop: measured time per run, the schedule before it, and the connection pool.
+const DEFAULT_DURATION: Duration = Duration::from_secs(5);
+const DEFAULT_WARMUP_TIME: Duration = Duration::from_secs(1);
+const DEFAULT_OPEN_CONNECTIONS: usize = 50;
+/// Scale: how long connections are held idle before the server's memory is read; under the
+/// servers' 5 s idle timeout, which would close them.
+const DEFAULT_IDLE_TIME: Duration = Duration::from_secs(2);
+/// Most requests per second an open loop may offer, and most slow clients.
+const MAX_RATE: f64 = 10_000_000.0;
+const MAX_SLOW_CLIENTS: i64 = 10_000;
 /// Bounds that keep a sweep finite and the load generator sane.
 const MAX_REQUESTS: i64 = 100_000_000;
 const MAX_CONCURRENCY: i64 = 100_000;
@@ -54,8 +66,23 @@ const MAX_REPEAT: i64 = 100;
 const MAX_WORKERS: i64 = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
-const SETTING_KEYS: [&str; 8] =
-    ["requests", "concurrency", "keep_alive", "warmup", "repeat", "path", "timeout", "max_run_time"];
+const SETTING_KEYS: [&str; 15] = [
+    "requests",
+    "concurrency",
+    "keep_alive",
+    "warmup",
+    "repeat",
+    "path",
+    "timeout",
+    "max_run_time",
+    "mode",
+    "rate",
+    "duration",
+    "warmup_time",
+    "connections",
+    "idle_time",
+    "slow_clients",
+];
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
 pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError> {
@@ -129,6 +156,14 @@ struct Settings {
     path: Option<String>,
     timeout: Option<Duration>,
     max_run_time: Option<Duration>,
+    /// `Some(true)` for `mode = "open"`.
+    open: Option<At<bool>>,
+    rates: Option<At<Vec<At<f64>>>>,
+    duration: Option<Duration>,
+    warmup_time: Option<Duration>,
+    connections: Option<At<OneOrMany>>,
+    idle_time: Option<Duration>,
+    slow_clients: Option<usize>,
 }
 
 fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
@@ -166,6 +201,42 @@ fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
         }
         Some(path.value)
     });
+    let open = problems.string(table, "mode").and_then(|mode| match mode.value.as_str() {
+        "closed" => Some(At { value: false, span: mode.span }),
+        "open" => Some(At { value: true, span: mode.span }),
+        other => {
+            problems.at(mode.span, format!("mode must be \"closed\" or \"open\", not {other:?}"));
+            None
+        }
+    });
+    let rates = problems.numbers(table, "rate").and_then(|list| {
+        if list.value.is_empty() {
+            problems.at(list.span.clone(), "rate needs at least one level");
+            return None;
+        }
+        let valid: Vec<At<f64>> = list
+            .value
+            .into_iter()
+            .filter(|rate| {
+                let ok = rate.value > 0.0 && rate.value <= MAX_RATE;
+                if !ok {
+                    problems.at(
+                        rate.span.clone(),
+                        format!(
+                            "a rate must be more than 0 and at most {MAX_RATE} requests/s, not {}",
+                            rate.value
+                        ),
+                    );
+                }
+                ok
+            })
+            .collect();
+        Some(At { value: valid, span: list.span })
+    });
+    let slow_clients = problems
+        .integer(table, "slow_clients")
+        .and_then(|n| whole(&n, 0..MAX_SLOW_CLIENTS + 1, "slow_clients", problems))
+        .and_then(|n| usize::try_from(n).ok());
     Settings {
         requests,
         concurrency,
@@ -175,6 +246,25 @@ fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
         path,
         timeout: duration(table, "timeout", problems),
         max_run_time: duration(table, "max_run_time", problems),
+        open,
+        rates,
+        duration: duration(table, "duration", problems),
+        warmup_time: duration_or_zero(table, "warmup_time", problems),
+        connections: problems.integer_or_integers(table, "connections"),
+        idle_time: duration(table, "idle_time", problems),
+        slow_clients,
+    }
+}
+
+/// A duration that may be zero.
+fn duration_or_zero(table: &DeTable<'_>, key: &str, problems: &mut Problems<'_>) -> Option<Duration> {
+    let text = problems.string(table, key)?;
+    match server_spec::cli::parse_duration(&text.value) {
+        Ok(d) => Some(d),
+        Err(err) => {
+            problems.at(text.span, format!("{key}: {err}"));
+            None
+        }
     }
 }
 
@@ -190,39 +280,143 @@ impl Settings {
             path: self.path.clone().or_else(|| base.path.clone()),
             timeout: self.timeout.or(base.timeout),
             max_run_time: self.max_run_time.or(base.max_run_time),
+            open: self.open.clone().or_else(|| base.open.clone()),
+            rates: self.rates.clone().or_else(|| base.rates.clone()),
+            duration: self.duration.or(base.duration),
+            warmup_time: self.warmup_time.or(base.warmup_time),
+            connections: self.connections.clone().or_else(|| base.connections.clone()),
+            idle_time: self.idle_time.or(base.idle_time),
+            slow_clients: self.slow_clients.or(base.slow_clients),
         }
     }
 
-    /// The scenario these settings describe, with defaults for what is unset.
-    fn scenario(&self, name: String, problems: &mut Problems<'_>) -> Scenario {
-        let requests = self.requests.as_ref().map_or(DEFAULT_REQUESTS, |r| r.value);
-        let concurrency = match &self.concurrency {
-            None => DEFAULT_CONCURRENCY.to_vec(),
-            Some(levels) => levels
-                .value
-                .iter()
-                .filter_map(|level| {
-                    if level.value as u64 > requests {
-                        problems.at(
-                            level.span.clone(),
-                            format!("concurrency {} is more than the {requests} requests", level.value),
-                        );
-                        return None;
-                    }
-                    Some(level.value)
-                })
-                .collect(),
+    /// The scenario these settings describe, with defaults for what is unset. `own` are the
+    /// keys the scenario set itself (not inherited), for rules about what goes together.
+    fn scenario(&self, name: String, own: &Settings, problems: &mut Problems<'_>) -> Scenario {
+        let load = if self.open.as_ref().is_some_and(|o| o.value) {
+            self.open_loop(own, problems)
+        } else {
+            self.closed_loop(own, problems)
         };
         Scenario {
             name,
-            requests,
-            concurrency,
+            load,
             keep_alive: self.keep_alive.unwrap_or(false),
             warmup: self.warmup.unwrap_or(0),
             repeat: self.repeat.unwrap_or(1),
             path: self.path.clone().unwrap_or_else(|| "/".to_owned()),
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             max_run_time: self.max_run_time.unwrap_or(DEFAULT_MAX_RUN_TIME),
+            slow_clients: self.slow_clients.unwrap_or(0),
+        }
+    }
+
+    /// A closed loop: ab's (`concurrency` levels) or many connections (`connections` levels).
+    fn closed_loop(&self, own: &Settings, problems: &mut Problems<'_>) -> Load {
+        let requests = self.requests.as_ref().map_or(DEFAULT_REQUESTS, |r| r.value);
+        if let Some(rates) = &own.rates {
+            problems.at(rates.span.clone(), "rate applies to an open loop: add mode = \"open\"");
+        }
+        let levels = |list: &[At<i64>], what: &str, problems: &mut Problems<'_>| -> Vec<usize> {
+            list.iter()
+                .filter_map(|level| {
+                    let n = whole(level, 1..MAX_CONCURRENCY + 1, what, problems)?;
+                    if n > requests {
+                        problems.at(
+                            level.span.clone(),
+                            format!("{what} {n} is more than the {requests} requests"),
+                        );
+                        return None;
+                    }
+                    usize::try_from(n).ok()
+                })
+                .collect()
+        };
+        match (&self.connections, &own.concurrency) {
+            (Some(connections), own_concurrency) => {
+                let OneOrMany::Many(list) = &connections.value else {
+                    problems.at(
+                        connections.span.clone(),
+                        "in a closed loop, connections is a list of levels (many idle connections, e.g. [1000, 10000]); an open loop's pool is a single number",
+                    );
+                    return Load::Closed { requests, concurrency: Vec::new() };
+                };
+                if let Some(concurrency) = own_concurrency {
+                    problems.at(
+                        concurrency.span.clone(),
+                        "give concurrency (ab's levels) or connections (many connections), not both",
+                    );
+                }
+                if list.is_empty() {
+                    problems.at(connections.span.clone(), "connections needs at least one level");
+                }
+                Load::Scale {
+                    connections: levels(list, "a connections level", problems),
+                    requests,
+                    idle_time: self.idle_time.unwrap_or(DEFAULT_IDLE_TIME),
+                }
+            }
+            (None, _) => {
+                let concurrency = match &self.concurrency {
+                    None => DEFAULT_CONCURRENCY.to_vec(),
+                    Some(list) => {
+                        let raw: Vec<At<i64>> = list
+                            .value
+                            .iter()
+                            .map(|l| At { value: l.value as i64, span: l.span.clone() })
+                            .collect();
+                        levels(&raw, "concurrency", problems)
+                    }
+                };
+                Load::Closed { requests, concurrency }
+            }
+        }
+    }
+
+    /// An open loop at the `rate` levels.
+    fn open_loop(&self, own: &Settings, problems: &mut Problems<'_>) -> Load {
+        let open_span = self.open.as_ref().map_or(0..0, |o| o.span.clone());
+        for (set, key) in [
+            (own.concurrency.as_ref().map(|c| c.span.clone()), "concurrency"),
+            (own.requests.as_ref().map(|r| r.span.clone()), "requests"),
+        ] {
+            if let Some(span) = set {
+                problems.at(
+                    span,
+                    format!("{key} does not apply to mode = \"open\" (it sends at `rate` for `duration`)"),
+                );
+            }
+        }
+        let rates = match &self.rates {
+            Some(rates) => rates.value.iter().map(|r| r.value).collect(),
+            None => {
+                problems.at(
+                    open_span,
+                    "mode = \"open\" needs `rate = [..]`: the offered requests per second, one level each",
+                );
+                Vec::new()
+            }
+        };
+        let connections = match &self.connections {
+            None => DEFAULT_OPEN_CONNECTIONS,
+            Some(At { value: OneOrMany::One(n), .. }) => {
+                whole(n, 1..MAX_CONCURRENCY + 1, "connections", problems)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(1)
+            }
+            Some(At { span, .. }) => {
+                problems.at(
+                    span.clone(),
+                    "in an open loop, connections is one number: the pool the rate is spread over",
+                );
+                1
+            }
+        };
+        Load::Open {
+            rates,
+            connections,
+            duration: self.duration.unwrap_or(DEFAULT_DURATION),
+            warmup_time: self.warmup_time.unwrap_or(DEFAULT_WARMUP_TIME),
         }
     }
 }
@@ -230,7 +424,7 @@ impl Settings {
 fn scenarios(root: &DeTable<'_>, defaults: &Settings, problems: &mut Problems<'_>) -> Vec<Scenario> {
     let tables = problems.tables(root, "scenario");
     if tables.is_empty() {
-        return vec![defaults.scenario(CLASSIC.to_owned(), problems)];
+        return vec![defaults.scenario(CLASSIC.to_owned(), defaults, problems)];
     }
     let keys: Vec<&str> = std::iter::once("name").chain(SETTING_KEYS).collect();
     let mut scenarios: Vec<Scenario> = Vec::new();
@@ -253,7 +447,7 @@ fn scenarios(root: &DeTable<'_>, defaults: &Settings, problems: &mut Problems<'_
             problems.at(name.span.clone(), format!("scenario `{}` is listed twice", name.value));
         }
         let own = settings(table, problems);
-        scenarios.push(own.over(defaults).scenario(name.value, problems));
+        scenarios.push(own.over(defaults).scenario(name.value, &own, problems));
     }
     scenarios
 }
@@ -460,8 +654,8 @@ mod tests {
         assert_eq!(plan.scenarios.len(), 1);
         let classic = &plan.scenarios[0];
         assert_eq!(classic.name, "classic");
-        assert_eq!(classic.requests, 1000);
-        assert_eq!(classic.concurrency, [1, 2, 3, 4, 5]);
+        assert_eq!(classic.load, Load::Closed { requests: 1000, concurrency: vec![1, 2, 3, 4, 5] });
+        assert_eq!(classic.slow_clients, 0);
         assert!(!classic.keep_alive);
         assert_eq!((classic.repeat, classic.warmup), (1, 0));
         assert_eq!(classic.path, "/");
@@ -517,16 +711,108 @@ name = "smol"
         let names: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["short", "long"]);
         let (short, long) = (&plan.scenarios[0], &plan.scenarios[1]);
-        assert_eq!(
-            (short.requests, short.concurrency.as_slice(), short.keep_alive, short.repeat),
-            (200, &[1][..], true, 5)
-        );
-        assert_eq!(
-            (long.requests, long.concurrency.as_slice(), long.keep_alive, long.repeat),
-            (5000, &[1, 2, 3, 4, 5][..], false, 5)
-        );
+        assert_eq!(short.load, Load::Closed { requests: 200, concurrency: vec![1] });
+        assert_eq!((short.keep_alive, short.repeat), (true, 5));
+        assert_eq!(long.load, Load::Closed { requests: 5000, concurrency: vec![1, 2, 3, 4, 5] });
+        assert_eq!((long.keep_alive, long.repeat), (false, 5));
         assert_eq!(plan.order, Order::Grouped);
         assert_eq!(plan.baseline, "smol");
+    }
+
+    #[test]
+    fn open_loop_and_scale_scenarios() {
+        let source = r#"[sweep]
+keep_alive = true
+slow_clients = 3
+
+[[scenario]]
+name = "rate"
+mode = "open"
+rate = [1000, 2500.5]
+duration = "3s"
+connections = 20
+
+[[scenario]]
+name = "scale"
+connections = [1000, 10000]
+requests = 20000
+idle_time = "1s"
+
+[[scenario]]
+name = "open-defaults"
+mode = "open"
+rate = [10]
+
+[[variant]]
+name = "tokio"
+"#;
+        let plan = parse("m.toml", source, 2).unwrap();
+        assert_eq!(
+            plan.scenarios[0].load,
+            Load::Open {
+                rates: vec![1000.0, 2500.5],
+                connections: 20,
+                duration: Duration::from_secs(3),
+                warmup_time: DEFAULT_WARMUP_TIME
+            }
+        );
+        assert_eq!(plan.scenarios[0].slow_clients, 3, "inherited from [sweep]");
+        assert_eq!(
+            plan.scenarios[1].load,
+            Load::Scale {
+                connections: vec![1000, 10000],
+                requests: 20000,
+                idle_time: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            plan.scenarios[2].load,
+            Load::Open {
+                rates: vec![10.0],
+                connections: DEFAULT_OPEN_CONNECTIONS,
+                duration: DEFAULT_DURATION,
+                warmup_time: DEFAULT_WARMUP_TIME
+            }
+        );
+    }
+
+    #[test]
+    fn open_loop_problems() {
+        let source = r#"[[scenario]]
+name = "a"
+mode = "open"
+
+[[scenario]]
+name = "b"
+mode = "open"
+rate = [0, "fast"]
+concurrency = [5]
+connections = [1, 2]
+
+[[scenario]]
+name = "c"
+rate = [100]
+connections = 5
+mode = "sideways"
+
+[[variant]]
+name = "tokio"
+"#;
+        let found = problems(source);
+        let expect = [
+            "m.toml:3:8: mode = \"open\" needs `rate = [..]`",
+            "m.toml:8:9: a rate must be more than 0",
+            "m.toml:8:12: each of `rate` must be a number, not a string",
+            "m.toml:9:15: concurrency does not apply to mode = \"open\"",
+            "m.toml:10:15: in an open loop, connections is one number",
+            "m.toml:14:8: rate applies to an open loop",
+            "m.toml:15:15: in a closed loop, connections is a list of levels",
+            "m.toml:16:8: mode must be \"closed\" or \"open\", not \"sideways\"",
+        ];
+        assert_eq!(found.len(), expect.len(), "{found:#?}");
+        for (got, want) in found.iter().zip(expect) {
+            assert!(got.starts_with(want), "want {want:?}\nall: {found:#?}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use table::{render, Align};
 
-use crate::results::{Cell, Problem, ProblemKind, Results, Status};
+use crate::results::{Cell, Mode, Problem, ProblemKind, Results, Status};
 
 /// The classic table's columns, exactly as the exercise (and ab) name them.
 pub const CLASSIC_COLUMNS: [&str; 9] = [
@@ -89,6 +89,14 @@ pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> Stri
     }
     out.push('\n');
     out.push_str(&percentile_table(&cells));
+    if cells.iter().any(|c| c.mode == Mode::Open) {
+        out.push('\n');
+        out.push_str(&open_loop_table(&cells));
+    }
+    if cells.iter().any(|c| c.server.is_some_and(|s| s.rss_per_connection_kib.is_some())) {
+        out.push('\n');
+        out.push_str(&scale_table(&cells));
+    }
     for cell in &cells {
         for note in &cell.notes {
             let _ = writeln!(out, "\n**{}:** {note}", cell.level_label());
@@ -142,10 +150,11 @@ fn mark(cell: &Cell) -> &'static str {
 }
 
 /// Latency percentiles in microseconds, from the merged histograms, and what the server
-/// spent per request.
+/// spent per request. An open loop's are from the intended send times (corrected).
 pub fn percentile_table(cells: &[&Cell]) -> String {
+    let level = if cells.iter().any(|c| c.mode == Mode::Open) { "Rate" } else { "Concurrency" };
     let headers = [
-        "Concurrency",
+        level,
         "mean µs",
         "p50 µs",
         "p90 µs",
@@ -160,7 +169,7 @@ pub fn percentile_table(cells: &[&Cell]) -> String {
         .map(|c| {
             let p = &c.latency_us;
             vec![
-                c.concurrency.to_string(),
+                if c.mode == Mode::Open { c.level_label() } else { c.concurrency.to_string() },
                 format!("{:.1}", p.mean),
                 format!("{:.1}", p.p50),
                 format!("{:.1}", p.p90),
@@ -173,6 +182,81 @@ pub fn percentile_table(cells: &[&Cell]) -> String {
         })
         .collect();
     render(&headers, &[Align::Right; 9], &rows)
+}
+
+/// An open loop's figures: the rate offered and achieved, latency from the intended send
+/// (corrected) beside latency from the actual send (uncorrected), and the generator's own
+/// lateness.
+pub fn open_loop_table(cells: &[&Cell]) -> String {
+    let headers = [
+        "Offered /s",
+        "Achieved /s",
+        "connections",
+        "corrected p50 µs",
+        "p90",
+        "p99",
+        "max",
+        "uncorrected p50 µs",
+        "p90",
+        "p99",
+        "send lag p99 µs",
+    ];
+    let rows: Vec<Vec<String>> = cells
+        .iter()
+        .filter(|c| c.mode == Mode::Open)
+        .map(|c| {
+            let (p, u, lag) = (&c.latency_us, c.uncorrected_latency_us, c.send_lag_us);
+            let under = match (c.rate, c.achieved_rate) {
+                (Some(rate), Some(got)) if got < rate * 0.99 => " !",
+                _ => "",
+            };
+            vec![
+                figure(c.rate, 0, ""),
+                format!("{}{under}", figure(c.achieved_rate, 0, "")),
+                c.concurrency.to_string(),
+                format!("{:.1}", p.p50),
+                format!("{:.1}", p.p90),
+                format!("{:.1}", p.p99),
+                format!("{:.1}", p.max),
+                figure(u.map(|u| u.p50), 1, ""),
+                figure(u.map(|u| u.p90), 1, ""),
+                figure(u.map(|u| u.p99), 1, ""),
+                figure(lag.map(|l| l.p99), 1, ""),
+            ]
+        })
+        .collect();
+    let mut out = render(&headers, &[Align::Right; 11], &rows);
+    if rows.iter().any(|r| r[1].ends_with('!')) {
+        out.push_str("\n`!` achieved under 99% of the offered rate: the server (or the generator) could not keep up.\n");
+    }
+    out
+}
+
+/// Many connections: how long they took to open, and the server's memory per idle one.
+pub fn scale_table(cells: &[&Cell]) -> String {
+    let headers = [
+        "Connections",
+        "connect p50 µs",
+        "connect p99 µs",
+        "server RSS KiB",
+        "RSS per idle connection KiB",
+        "threads",
+    ];
+    let rows: Vec<Vec<String>> = cells
+        .iter()
+        .map(|c| {
+            let server = c.server.as_ref();
+            vec![
+                c.concurrency.to_string(),
+                format!("{:.1}", c.connect_us.p50),
+                format!("{:.1}", c.connect_us.p99),
+                server.map_or_else(|| "—".to_owned(), |s| s.rss_kib.to_string()),
+                figure(server.and_then(|s| s.rss_per_connection_kib), 2, ""),
+                server.map_or_else(|| "—".to_owned(), |s| s.threads.to_string()),
+            ]
+        })
+        .collect();
+    render(&headers, &[Align::Right; 6], &rows)
 }
 
 /// One line for a cell as it finishes, printed while the sweep goes on.

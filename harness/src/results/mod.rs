@@ -80,6 +80,19 @@ pub struct ScenarioMeta {
     pub path: String,
     pub timeout_s: f64,
     pub max_run_time_s: f64,
+    /// Open loop: measured seconds per run, the schedule's seconds before them, the pool.
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    #[serde(default)]
+    pub warmup_time_s: Option<f64>,
+    #[serde(default)]
+    pub connections: Option<usize>,
+    /// Scale: seconds the connections are held idle before the server's memory is read.
+    #[serde(default)]
+    pub idle_time_s: Option<f64>,
+    /// Connections trickling a request head one byte per second during every measured run.
+    #[serde(default)]
+    pub slow_clients: usize,
 }
 
 /// How a variant was run.
@@ -161,6 +174,10 @@ pub struct Cost {
     pub rss_kib: u64,
     /// Threads of the server's processes at the end of the window.
     pub threads: u64,
+    /// Scale: the server's resident memory with the connections open and idle, less before
+    /// they were opened, per connection, KiB.
+    #[serde(default)]
+    pub rss_per_connection_kib: Option<f64>,
 }
 
 /// Facts about the load generator during a cell.
@@ -179,9 +196,16 @@ pub struct CellMeta {
 /// The merged histograms of a cell's runs (nanoseconds).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Histograms {
+    /// Request latency; in an open loop, from the intended send (corrected).
     pub latency: Encoded,
     pub connect: Encoded,
     pub ttfb: Encoded,
+    /// Open loop: latency from the actual send (uncorrected).
+    #[serde(default)]
+    pub uncorrected: Option<Encoded>,
+    /// Open loop: the generator's own lateness in sending.
+    #[serde(default)]
+    pub send_lag: Option<Encoded>,
 }
 
 /// One variant at one level of one scenario. The ab figures come from the median run (by
@@ -210,9 +234,19 @@ pub struct Cell {
     pub requests_per_second: Option<f64>,
     pub time_per_request_ms: Option<f64>,
     pub transfer_rate_kb_s: Option<f64>,
+    /// In an open loop, from the intended send time (corrected for coordinated omission).
     pub latency_us: Percentiles,
     pub connect_us: Percentiles,
     pub ttfb_us: Percentiles,
+    /// Open loop: the rate achieved (complete responses per second of the window).
+    #[serde(default)]
+    pub achieved_rate: Option<f64>,
+    /// Open loop: latency from the actual send, what a closed loop would have reported.
+    #[serde(default)]
+    pub uncorrected_latency_us: Option<Percentiles>,
+    /// Open loop: how late the generator sent (actual minus due time).
+    #[serde(default)]
+    pub send_lag_us: Option<Percentiles>,
     pub server: Option<Cost>,
     pub meta: CellMeta,
     pub runs: Vec<Run>,
@@ -231,10 +265,7 @@ pub struct Cell {
 impl Cell {
     /// The level as a column heading: `c=5`, or `1000/s` for an open-loop cell.
     pub fn level_label(&self) -> String {
-        match self.rate {
-            Some(rate) => format!("{rate:.0}/s"),
-            None => format!("c={}", self.concurrency),
-        }
+        level_label(self.rate, self.concurrency)
     }
 
     /// The level as a number, for ordering and matching: concurrency or rate.
@@ -251,6 +282,14 @@ impl Cell {
     /// Whether the cell is a clean measurement: every run complete, nothing failed.
     pub fn is_clean(&self) -> bool {
         self.failed_all_runs == 0 && self.status == Status::Complete
+    }
+}
+
+/// A level as a column heading: `c=5`, or `1000/s` for an offered rate.
+pub fn level_label(rate: Option<f64>, concurrency: usize) -> String {
+    match rate {
+        Some(rate) => format!("{rate:.0}/s"),
+        None => format!("c={concurrency}"),
     }
 }
 
@@ -354,8 +393,13 @@ pub(crate) mod tests {
     /// fixed latency and cost), for tests of renderers and comparisons.
     pub(crate) fn cell_with_runs(variant: &str, concurrency: usize, rates: &[f64]) -> Cell {
         let p = Percentiles { mean: 61.25, p50: 58.0, p90: 70.5, p99: 120.0, p999: 450.5, max: 900.0 };
-        let cost =
-            Cost { cpu_us_per_request: Some(8.5), cpu_utilization: Some(0.9), rss_kib: 4096, threads: 2 };
+        let cost = Cost {
+            cpu_us_per_request: Some(8.5),
+            cpu_utilization: Some(0.9),
+            rss_kib: 4096,
+            threads: 2,
+            rss_per_connection_kib: None,
+        };
         let runs: Vec<Run> = rates
             .iter()
             .enumerate()
@@ -394,6 +438,9 @@ pub(crate) mod tests {
             latency_us: p,
             connect_us: p,
             ttfb_us: p,
+            achieved_rate: None,
+            uncorrected_latency_us: None,
+            send_lag_us: None,
             server: Some(cost),
             meta: CellMeta {
                 load_cpu_us_per_request: Some(5.0),

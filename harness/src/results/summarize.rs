@@ -10,6 +10,9 @@ use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mode, Run, Status};
 /// Load-generator CPU utilization from which a cell is marked client-bound.
 const CLIENT_BOUND: f64 = 0.9;
 
+/// An open-loop run that achieves less than this share of its offered rate is flagged.
+const RATE_MET: f64 = 0.99;
+
 /// One measured run, as the sweep saw it.
 #[derive(Debug, Clone)]
 pub struct MeasuredRun {
@@ -18,6 +21,9 @@ pub struct MeasuredRun {
     pub started_at: u64,
     /// What the server's process group spent over the window (`None`: could not be read).
     pub server: Option<Spent>,
+    /// Scale: the server's resident memory (KiB) before the connections were opened, and
+    /// with them open and idle.
+    pub idle_rss_kib: Option<(u64, u64)>,
     pub status: Status,
 }
 
@@ -71,6 +77,20 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
         })
         .collect();
     let load_utilization = median(&load_utilizations);
+    let open = point.mode == Mode::Open;
+    let achieved: Vec<f64> = runs.iter().filter_map(|r| r.load.achieved_rate()).collect();
+    let server = cell_cost(&run_rows);
+    let mut notes = notes(runs);
+    if let Some(rate) = point.rate {
+        for got in achieved.iter().filter(|got| **got < rate * RATE_MET) {
+            let note = format!(
+                "a run achieved {got:.0} req/s, under 99% of the {rate:.0} offered: the server (or the generator) could not keep up"
+            );
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
     Cell {
         scenario: point.scenario.clone(),
         variant: point.variant.clone(),
@@ -93,7 +113,10 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
         latency_us: Percentiles::of(&latencies.total),
         connect_us: Percentiles::of(&latencies.connect),
         ttfb_us: Percentiles::of(&latencies.ttfb),
-        server: cell_cost(&run_rows),
+        achieved_rate: if open { median(&achieved) } else { None },
+        uncorrected_latency_us: open.then(|| Percentiles::of(&latencies.uncorrected)),
+        send_lag_us: open.then(|| Percentiles::of(&latencies.send_lag)),
+        server,
         meta: CellMeta {
             load_cpu_us_per_request: median(
                 &run_rows.iter().filter_map(|r| r.load_cpu_us_per_request).collect::<Vec<_>>(),
@@ -106,8 +129,10 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
         noisy: spread.is_some_and(|s| s.is_noisy()),
         failed_all_runs: runs.iter().map(|r| r.load.failures.total()).sum(),
         status,
-        notes: notes(runs),
+        notes,
         histograms: Histograms {
+            uncorrected: open.then(|| Encoded(latencies.uncorrected.clone())),
+            send_lag: open.then(|| Encoded(latencies.send_lag.clone())),
             latency: Encoded(latencies.total),
             connect: Encoded(latencies.connect),
             ttfb: Encoded(latencies.ttfb),
@@ -142,6 +167,9 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
             cpu_utilization: spent.utilization(point.server_cpus),
             rss_kib: spent.rss_kib,
             threads: spent.threads,
+            rss_per_connection_kib: run
+                .idle_rss_kib
+                .map(|(before, idle)| (idle as f64 - before as f64) / point.concurrency.max(1) as f64),
         }),
         load_cpu_us_per_request: (complete > 0).then(|| run.load.cpu.as_secs_f64() * 1e6 / complete as f64),
         status: run.status,
@@ -159,6 +187,9 @@ fn cell_cost(runs: &[Run]) -> Option<Cost> {
         cpu_utilization: median(&costs.iter().filter_map(|c| c.cpu_utilization).collect::<Vec<_>>()),
         rss_kib: costs.iter().map(|c| c.rss_kib).max().unwrap_or(0),
         threads: costs.iter().map(|c| c.threads).max().unwrap_or(0),
+        rss_per_connection_kib: median(
+            &costs.iter().filter_map(|c| c.rss_per_connection_kib).collect::<Vec<_>>(),
+        ),
     })
 }
 
@@ -198,6 +229,10 @@ fn notes(runs: &[MeasuredRun]) -> Vec<String> {
             "{unclosed} responses were not followed by the server's close within {} s; the client closed those connections (not failures)",
             crate::load::CLOSE_WAIT.as_secs()
         ));
+    }
+    let closed = sum(|l| l.closed_while_idle);
+    if closed > 0 {
+        say(format!("the server closed {closed} idle connections while they were held (its idle timeout?)"));
     }
     let abandoned = sum(|l| l.abandoned);
     if abandoned > 0 {

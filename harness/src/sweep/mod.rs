@@ -14,13 +14,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indicatif::ProgressBar;
 
 use crate::export::Output;
-use crate::load::{self, Cut, LoadSpec, Stop};
-use crate::plan::{Launch, Order, Plan, Scenario};
+use crate::load::{self, Cut, LoadSpec, Shape, Stop};
+use crate::plan::{Launch, Load, Order, Plan, Scenario};
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun, Mode, Problem, ProblemKind, Results, Status};
 use crate::server::{self, RunningServer, StartFailure};
 use crate::watchdog::Watchdog;
-use order::{Shape, Slot};
+use order::Slot;
 
 /// How the sweep ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +49,8 @@ enum ServerState {
 
 /// Runs the whole plan into `results`, writing through `output` after every cell.
 pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Context) -> Ending {
-    let shapes: Vec<Shape> =
-        plan.scenarios.iter().map(|s| Shape { levels: s.concurrency.len(), repeat: s.repeat }).collect();
+    let shapes: Vec<order::Shape> =
+        plan.scenarios.iter().map(|s| order::Shape { levels: s.load.levels(), repeat: s.repeat }).collect();
     let slots = order::schedule(plan.order, &shapes, plan.variants.len());
     let mut sweep = Sweep {
         plan,
@@ -59,6 +59,7 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
         output,
         servers: plan.variants.iter().map(|_| ServerState::NotStarted).collect(),
         runs: HashMap::new(),
+        slow: HashMap::new(),
         bar: crate::progress::bar(slots.len() as u64),
     };
     if plan.order == Order::Interleaved {
@@ -107,6 +108,8 @@ struct Sweep<'a> {
     servers: Vec<ServerState>,
     /// Runs of cells not finished yet, by (scenario, level, variant).
     runs: HashMap<(usize, usize, usize), Vec<MeasuredRun>>,
+    /// What the slow clients met during those runs.
+    slow: HashMap<(usize, usize, usize), Vec<crate::slow_clients::Trickled>>,
     bar: ProgressBar,
 }
 
@@ -136,7 +139,7 @@ impl Sweep<'_> {
         // Each distinct request the scenarios send is checked before anything is measured.
         let mut checked: Vec<Vec<u8>> = Vec::new();
         for scenario in &self.plan.scenarios {
-            let spec = self.load_spec(scenario, server.addr, 1, 1);
+            let spec = self.load_spec(scenario, 0, server.addr);
             let request = spec.request();
             if checked.contains(&request) {
                 continue;
@@ -211,58 +214,95 @@ impl Sweep<'_> {
         self.save(None);
     }
 
-    fn load_spec(
-        &self,
-        scenario: &Scenario,
-        addr: SocketAddr,
-        concurrency: usize,
-        requests: u64,
-    ) -> LoadSpec {
+    /// The load of `scenario` at level `level` against `addr`.
+    fn load_spec(&self, scenario: &Scenario, level: usize, addr: SocketAddr) -> LoadSpec {
+        let shape = match &scenario.load {
+            Load::Closed { requests, concurrency } => Shape::Closed {
+                requests: *requests,
+                concurrency: concurrency.get(level).copied().unwrap_or(1),
+            },
+            Load::Open { rates, connections, duration, warmup_time } => Shape::Open {
+                rate: rates.get(level).copied().unwrap_or(1.0),
+                connections: *connections,
+                warmup: *warmup_time,
+                duration: *duration,
+            },
+            Load::Scale { connections, requests, .. } => Shape::Scale {
+                connections: connections.get(level).copied().unwrap_or(1),
+                requests: *requests,
+            },
+        };
         LoadSpec {
             addr,
             path: scenario.path.clone(),
-            requests,
-            concurrency,
-            keep_alive: scenario.keep_alive,
+            shape,
+            keep_alive: scenario.keep_alive || matches!(scenario.load, Load::Scale { .. }),
             timeout: scenario.timeout,
             max_duration: scenario.max_run_time,
             cpus: self.plan.placement.load_cpus.clone(),
         }
     }
 
+    /// The warm-up before a measured run: `warmup` requests of a closed loop at the same
+    /// concurrency (an open loop warms up on its own schedule, a scale run not at all).
+    fn warmup_spec(&self, scenario: &Scenario, spec: &LoadSpec) -> Option<LoadSpec> {
+        match spec.shape {
+            Shape::Closed { concurrency, .. } if scenario.warmup > 0 => {
+                let requests = scenario.warmup.max(concurrency as u64);
+                Some(LoadSpec { shape: Shape::Closed { requests, concurrency }, ..spec.clone() })
+            }
+            _ => None,
+        }
+    }
+
     /// Makes one measured run (with its warm-up) and finishes the cell if it was the last.
     fn measure(&mut self, slot: Slot) {
         let scenario = &self.plan.scenarios[slot.scenario];
-        let concurrency = scenario.concurrency[slot.level];
         let variant = &self.plan.variants[slot.variant];
+        let ServerState::Running(server) = &self.servers[slot.variant] else { return };
+        let (addr, pgid) = (server.addr, server.pgid);
+        let spec = self.load_spec(scenario, slot.level, addr);
+        let level = level_name(&spec.shape);
         let ServerState::Running(server) = &mut self.servers[slot.variant] else { return };
         if let Some(status) = server.exit_status() {
             let why = format!(
-                "the server exited ({status}) before {} {}; its remaining cells were not run{}",
+                "the server exited ({status}) before {} {level}; its remaining cells were not run{}",
                 scenario.name,
-                level_name(concurrency),
                 last_words(server)
             );
             return self.server_lost(slot.variant, why);
         }
-        let (addr, pgid) = (server.addr, server.pgid);
-        self.bar.set_message(format!("{} {} {}", scenario.name, variant.name, level_name(concurrency)));
+        self.bar.set_message(format!("{} {} {level}", scenario.name, variant.name));
         let watch = server::DeathWatch::start(pgid);
         let stop = Stop::any(&[&self.context.interrupt, &watch.died]);
         // Interleaved runs of other variants come between a cell's runs, so each run gets
         // its own warm-up; grouped runs follow each other, so the cell's first does.
-        let warm = scenario.warmup > 0 && (self.plan.order == Order::Interleaved || slot.round == 0);
-        if warm {
-            let spec = self.load_spec(scenario, addr, concurrency, scenario.warmup);
-            if let Err(err) = load::run(&spec, &stop) {
+        let warm = self.plan.order == Order::Interleaved || slot.round == 0;
+        if let Some(warmup) = self.warmup_spec(scenario, &spec).filter(|_| warm) {
+            if let Err(err) = load::run(&warmup, &stop) {
                 return self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
             }
         }
-        let spec = self.load_spec(scenario, addr, concurrency, scenario.requests);
+        let slow = (scenario.slow_clients > 0 && !stop.is_set())
+            .then(|| crate::slow_clients::SlowClients::start(addr, scenario.slow_clients));
         let before = crate::cost::sample_group(pgid).ok();
         let started_at = unix_ms();
-        let outcome = if stop.is_set() { None } else { Some(load::run(&spec, &stop)) };
+        let idle = match scenario.load {
+            Load::Scale { idle_time, .. } => idle_time,
+            _ => std::time::Duration::ZERO,
+        };
+        let mut idle_sample = None;
+        let outcome = if stop.is_set() {
+            None
+        } else {
+            let mut probe = || idle_sample = crate::cost::sample_group(pgid).ok();
+            Some(load::run_scale(&spec, &stop, idle, &mut probe))
+        };
         let after = crate::cost::sample_group(pgid).ok();
+        if let Some(slow) = slow {
+            let trickled = slow.stop();
+            self.slow.entry((slot.scenario, slot.level, slot.variant)).or_default().push(trickled);
+        }
         let exited = match &mut self.servers[slot.variant] {
             ServerState::Running(server) => server.exit_status().is_some(),
             _ => true,
@@ -293,14 +333,16 @@ impl Sweep<'_> {
             );
             self.warn(warning);
         }
-        let server_spent = before.zip(after).map(|(b, a)| crate::cost::Spent::between(&b, &a));
+        let mut server_spent = before.zip(after).map(|(b, a)| crate::cost::Spent::between(&b, &a));
+        // A scale run's memory and threads are those with its connections open and idle.
+        if let (Some(spent), Some(idle)) = (server_spent.as_mut(), idle_sample) {
+            spent.rss_kib = idle.rss_kib;
+            spent.threads = idle.threads;
+        }
+        let idle_rss_kib = before.zip(idle_sample).map(|(b, idle)| (b.rss_kib, idle.rss_kib));
         let key = (slot.scenario, slot.level, slot.variant);
-        self.runs.entry(key).or_default().push(MeasuredRun {
-            load,
-            started_at,
-            server: server_spent,
-            status,
-        });
+        let run = MeasuredRun { load, started_at, server: server_spent, idle_rss_kib, status };
+        self.runs.entry(key).or_default().push(run);
         self.bar.inc(1);
         if died {
             let (status, said) = match &mut self.servers[slot.variant] {
@@ -311,9 +353,8 @@ impl Sweep<'_> {
                 _ => ("gone".to_owned(), String::new()),
             };
             let why = format!(
-                "the server died ({status}) during {} {}; its remaining cells were not run{said}",
+                "the server died ({status}) during {} {level}; its remaining cells were not run{said}",
                 scenario.name,
-                level_name(concurrency),
             );
             self.finish_cell(key);
             return self.server_lost(slot.variant, why);
@@ -351,7 +392,8 @@ impl Sweep<'_> {
             return;
         }
         let (scenario, level, variant) = (&self.plan.scenarios[key.0], key.1, &self.plan.variants[key.2]);
-        let concurrency = scenario.concurrency[level];
+        let spec = self.load_spec(scenario, level, std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let concurrency = spec.shape.connections();
         let server_cpus = match &self.servers[key.2] {
             ServerState::Running(server) if !server.cpus_in_force.is_empty() => server.cpus_in_force.len(),
             _ => self.plan.placement.server_cpus.len(),
@@ -360,15 +402,30 @@ impl Sweep<'_> {
             scenario: scenario.name.clone(),
             variant: variant.name.clone(),
             workers: variant.workers,
-            mode: Mode::Closed,
+            mode: if matches!(spec.shape, Shape::Open { .. }) { Mode::Open } else { Mode::Closed },
             concurrency,
-            rate: None,
-            keep_alive: scenario.keep_alive,
-            requests: scenario.requests,
+            rate: match spec.shape {
+                Shape::Open { rate, .. } => Some(rate),
+                _ => None,
+            },
+            keep_alive: spec.keep_alive,
+            requests: match &scenario.load {
+                Load::Closed { requests, .. } | Load::Scale { requests, .. } => *requests,
+                Load::Open { .. } => runs.iter().map(|r| r.load.scheduled).max().unwrap_or(0),
+            },
             server_cpus,
             load_threads: self.plan.placement.load_cpus.len().clamp(1, concurrency.max(1)),
         };
         let mut cell = summarize(&point, &runs);
+        if let Some(trickled) = self.slow.remove(&key) {
+            let closed: u64 = trickled.iter().map(|t| t.closed_by_server).sum();
+            let refused: u64 = trickled.iter().map(|t| t.refused).sum();
+            cell.notes.push(format!(
+                "{} slow clients trickled a request head one byte per second during each run; the server \
+                 closed {closed} of them (its header timeout), {refused} could not connect",
+                scenario.slow_clients
+            ));
+        }
         if runs.len() < scenario.repeat {
             cell.notes.push(format!("only {} of {} runs were made", runs.len(), scenario.repeat));
             if cell.status == Status::Complete && self.interrupted() {
@@ -426,9 +483,12 @@ impl Sweep<'_> {
     }
 }
 
-/// `c=5`.
-fn level_name(concurrency: usize) -> String {
-    format!("c={concurrency}")
+/// `c=5`, `1000/s`.
+fn level_name(shape: &Shape) -> String {
+    match shape {
+        Shape::Open { rate, .. } => crate::results::level_label(Some(*rate), 0),
+        other => crate::results::level_label(None, other.connections()),
+    }
 }
 
 fn last_words(server: &RunningServer) -> String {

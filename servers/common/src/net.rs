@@ -5,9 +5,10 @@ use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// Pending-connection queue length. Load without keep-alive opens a connection per request;
-/// a deep queue keeps bursts from being refused.
-const BACKLOG: i32 = 1024;
+/// Pending-connection queue length. Load without keep-alive opens a connection per request,
+/// and a scale run opens ten thousand at once: a deep queue keeps such bursts from being
+/// dropped. The kernel caps it at `net.core.somaxconn` (4096 by default).
+const BACKLOG: i32 = 65_535;
 
 /// Binds `count` listeners to `addr`. With more than one, all share the port through
 /// `SO_REUSEPORT` (which tokio-uring's and monoio's own `bind` do not set); with port 0 the

@@ -138,6 +138,7 @@ pub const EXIT_NOT_RUNNABLE: u8 = 69;
 
 /// Binds, installs the signal handler and serves `variant` until the process is stopped.
 pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
+    raise_open_files();
     if variant.io == Io::IoUring {
         uring::deny_if_requested()?;
         uring::probe(variant.name)?;
@@ -162,4 +163,18 @@ pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
         std::thread::park();
     }
     anyhow::bail!("{} stopped serving unexpectedly", variant.name)
+}
+
+/// Raises the soft limit on open files to the hard limit: the soft one is often 1024, and a
+/// server holding ten thousand connections needs more. Failing to raise it is not fatal: the
+/// accept loop backs off when descriptors run out (see [`crate::accept`]).
+fn raise_open_files() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into the struct we pass; setrlimit reads one.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
