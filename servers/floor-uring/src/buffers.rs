@@ -88,7 +88,12 @@ impl BufferRing {
     /// must not have been given back since: only then has the kernel finished writing it and
     /// will not write it again until [`BufferRing::give_back`] returns it to the ring.
     pub unsafe fn get(&self, bid: u16, len: usize) -> &[u8] {
-        assert!(bid < self.count && len <= self.len as usize, "buffer {bid} of {} bytes", len);
+        // The kernel names only buffers it was given, filled no further than their length;
+        // were it ever to break that, stopping beats reading outside the allocation.
+        assert!(
+            bid < self.count && len <= self.len as usize,
+            "the kernel named buffer {bid} with {len} bytes"
+        );
         let offset = usize::from(bid) * self.len as usize;
         // SAFETY: in bounds (checked above) of the `count * len` bytes allocated; the caller
         // guarantees the kernel is done with this buffer and will not touch it while `&self`
@@ -98,7 +103,7 @@ impl BufferRing {
 
     /// Gives buffer `bid` back to the kernel, which may fill it from now on.
     pub fn give_back(&mut self, bid: u16) {
-        assert!(bid < self.count);
+        assert!(bid < self.count, "buffer {bid} is not one of the ring's");
         let mask = self.count - 1;
         let slot = usize::from(self.tail & mask);
         let addr = self.memory.as_ptr() as u64 + u64::from(bid) * u64::from(self.len);

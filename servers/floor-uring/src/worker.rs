@@ -45,14 +45,20 @@ pub fn run(listener: TcpListener, config: Config, ready: &Ready) -> anyhow::Resu
 
 /// Everything one worker thread owns.
 struct Worker {
-    /// Declared first so it is dropped first (see `Drop`).
     ring: Ring,
+    /// Where every recv of this worker lands; a buffer is out only while its completion is
+    /// handled.
     buffers: BufferRing,
+    /// Live connections, and closed ones whose operations the kernel has not given back yet.
     conns: Slab<Conn>,
+    /// Every connection's deadline.
     timers: Timers<ConnId>,
+    /// Tells a slab slot's tenants apart in `user_data`.
     generations: Generations,
+    /// Owned here so the multishot accept's fd stays open as long as the worker.
     listener: TcpListener,
     accept: Accept,
+    /// Shared with every connection: timeouts, and the lifecycle that counts requests in flight.
     config: Config,
     /// Completions of the current turn; kept to reuse its allocation.
     batch: Vec<Completion>,
@@ -84,6 +90,9 @@ impl Worker {
         let mut now = Instant::now();
         loop {
             self.fire_timers(now);
+            // `now` is when this turn's completions arrived, not the present: the wait can end
+            // late by the time they took to handle (microseconds), never early. One clock read
+            // per turn is worth more than that precision.
             let timeout = self.next_wake().map(|at| at.saturating_duration_since(now));
             self.ring.submit_and_wait(timeout)?;
             now = Instant::now();
