@@ -10,7 +10,7 @@
 //!
 //! A connection is closed by cancelling whatever of its operations are in the kernel and
 //! queueing a close of its socket; it leaves the worker's slab only once the kernel has given
-//! back every operation that points into it (its send's bytes live in [`Conn::out`]).
+//! back every operation that points into it (its send reads the response bytes it owns).
 
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};

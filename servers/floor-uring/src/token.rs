@@ -45,7 +45,7 @@ impl Op {
 }
 
 /// Bits of the generation: what is left of 64 after the op (8) and the key (32).
-const GEN_BITS: u32 = 24;
+pub const GEN_BITS: u32 = 24;
 const GEN_MASK: u32 = (1 << GEN_BITS) - 1;
 
 /// One connection of one worker: its slab key and its generation.
