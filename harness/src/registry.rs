@@ -17,6 +17,7 @@ pub const VARIANTS: &[Variant] = &[
     server_threaded::THREAD_PER_CONNECTION,
     server_threaded::THREAD_POOL,
     server_floor_epoll::VARIANT,
+    server_floor_uring::VARIANT,
 ];
 
 /// The variant called `name`.

@@ -15,7 +15,7 @@
 //!   heap, and the loop sleeps in `io_uring_enter` with the earliest as its timeout;
 //! - one `io_uring_enter` per loop turn, which submits the turn's SQEs and waits.
 //!
-//! Run: `cargo run --release -p server-floor-uring -- --port 47003 --workers 1`
+//! Run: `cargo run --release -p server-floor-uring -- --port 45006 --workers 1`
 //!
 //! # Layout
 //! - [`worker`]: the loop, accept, and dispatching completions and deadlines.
