@@ -113,6 +113,9 @@ pub struct VariantPlan {
     pub port: u16,
     pub workers: usize,
     pub verify: Verify,
+    /// A configuration template for a `command`: `{port}` and `{workers}` are filled into a
+    /// temporary copy, which the command names as `{config}`.
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// How a server is started.
@@ -131,6 +134,9 @@ pub enum Verify {
     Spec,
     /// A 2xx status and a body (framed by its length, or by the close without keep-alive).
     Status,
+    /// Status 200 and the spec's exact body; the head's fields are free (a reference server
+    /// such as nginx, whose fields differ from the spec's).
+    Body,
 }
 
 impl Plan {

@@ -66,6 +66,8 @@ pub struct RunningServer {
     stderr: Arc<Mutex<VecDeque<String>>>,
     exited: Option<ExitStatus>,
     watchdog: Arc<Watchdog>,
+    /// The filled-in config file it was started with, removed when it is stopped.
+    config: Option<std::path::PathBuf>,
 }
 
 /// The command line that starts `plan`'s server.
@@ -84,13 +86,40 @@ pub fn command_line(plan: &VariantPlan) -> Vec<String> {
                 plan.workers.to_string(),
             ]
         }
-        Launch::Command(args) => args
-            .iter()
-            .map(|arg| {
-                arg.replace("{port}", &plan.port.to_string()).replace("{workers}", &plan.workers.to_string())
-            })
-            .collect(),
+        Launch::Command(args) => {
+            let config = config_copy_path(plan).map(|p| p.display().to_string()).unwrap_or_default();
+            args.iter()
+                .map(|arg| {
+                    arg.replace("{port}", &plan.port.to_string())
+                        .replace("{workers}", &plan.workers.to_string())
+                        .replace("{config}", &config)
+                })
+                .collect()
+        }
     }
+}
+
+/// Where the filled-in copy of a variant's `config` template goes (`{config}`).
+fn config_copy_path(plan: &VariantPlan) -> Option<std::path::PathBuf> {
+    let template = plan.config.as_ref()?;
+    let safe: String = plan.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let file = template.file_name().map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
+    Some(std::env::temp_dir().join(format!("runtime-matrix-{}-{safe}-{file}", std::process::id())))
+}
+
+/// Writes the variant's config template with `{port}` and `{workers}` filled in.
+fn write_config(plan: &VariantPlan) -> Result<Option<std::path::PathBuf>, StartFailure> {
+    let (Some(template), Some(copy)) = (plan.config.as_ref(), config_copy_path(plan)) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(template).map_err(|err| {
+        StartFailure::Failed(format!("cannot read the config template {}: {err}", template.display()))
+    })?;
+    let filled =
+        text.replace("{port}", &plan.port.to_string()).replace("{workers}", &plan.workers.to_string());
+    std::fs::write(&copy, filled)
+        .map_err(|err| StartFailure::Failed(format!("cannot write {}: {err}", copy.display())))?;
+    Ok(Some(copy))
 }
 
 /// Starts `plan`'s server and waits until it is ready and proven to own its port.
@@ -102,6 +131,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
             return Err(StartFailure::Failed(taken));
         }
     }
+    let config = write_config(plan)?;
     let (program, args) = argv.split_first().ok_or_else(|| StartFailure::Failed("empty command".into()))?;
     let mut command = Command::new(program);
     command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
@@ -118,12 +148,17 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(|err| match err.kind() {
-        std::io::ErrorKind::NotFound => StartFailure::NotRunnable(format!(
-            "`{program}` is not installed ({err}){}",
-            install_hint(program)
-        )),
-        _ => StartFailure::Failed(format!("cannot start `{shown}`: {err}")),
+    let mut child = command.spawn().map_err(|err| {
+        if let Some(config) = &config {
+            let _ = std::fs::remove_file(config);
+        }
+        match err.kind() {
+            std::io::ErrorKind::NotFound => StartFailure::NotRunnable(format!(
+                "`{program}` is not installed ({err}){}",
+                install_hint(program)
+            )),
+            _ => StartFailure::Failed(format!("cannot start `{shown}`: {err}")),
+        }
     })?;
     let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     context.watchdog.guard(pgid);
@@ -159,6 +194,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
         stderr,
         exited: None,
         watchdog: context.watchdog.clone(),
+        config,
     };
     let ready = match plan.launch {
         Launch::Builtin(_) => server.await_listening_line(&line_rx, plan.port, &context.interrupt),
@@ -341,6 +377,9 @@ impl RunningServer {
             self.exited = self.child.wait().ok();
         }
         self.watchdog.release(self.pgid);
+        if let Some(config) = self.config.take() {
+            let _ = std::fs::remove_file(config);
+        }
     }
 
     fn signal_group(&self, signal: libc::c_int) {

@@ -33,6 +33,7 @@ pub fn verify(
     match how {
         Verify::Spec => check_spec(request, &answer).map(|()| Vec::new()),
         Verify::Status => check_status(&answer, keep_alive),
+        Verify::Body => check_body(request, &answer, keep_alive),
     }
 }
 
@@ -120,6 +121,39 @@ pub fn check_status(answer: &[u8], keep_alive: bool) -> anyhow::Result<Vec<Strin
     Ok(notes)
 }
 
+/// The answer must be status 200 with the spec's exact body (its head's fields are free).
+pub fn check_body(request: &[u8], answer: &[u8], keep_alive: bool) -> anyhow::Result<Vec<String>> {
+    let notes = check_status(answer, keep_alive)?;
+    let head = crate::load::parse_head(answer)
+        .ok()
+        .flatten()
+        .ok_or_else(|| anyhow::anyhow!("its answer is not an HTTP response"))?;
+    anyhow::ensure!(head.status == 200, "it answered status {}, not 200", head.status);
+    anyhow::ensure!(
+        !head.chunked,
+        "verify = \"body\" needs a body framed by Content-Length or the close, not chunked"
+    );
+    let body = &answer[head.len..];
+    let body = head.content_length.and_then(|n| body.get(..usize::try_from(n).ok()?)).unwrap_or(body);
+    let want = spec_body(request);
+    anyhow::ensure!(
+        body == want.as_slice(),
+        "its body is {:?}, the spec's is {:?}",
+        String::from_utf8_lossy(&body[..body.len().min(80)]),
+        String::from_utf8_lossy(&want[..want.len().min(80)])
+    );
+    Ok(notes)
+}
+
+/// The body of the spec's answer to `request`.
+fn spec_body(request: &[u8]) -> Vec<u8> {
+    let answer = server_spec::reference::answer(request);
+    match crate::load::parse_head(&answer) {
+        Ok(Some(head)) => answer[head.len..].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +181,16 @@ mod tests {
         assert!(check_status(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false).is_err(), "no body");
         assert!(check_status(b"nonsense\r\n\r\n", false).is_err());
         assert!(check_status(b"HTTP/1.1 200 OK\r\n", false).is_err());
+    }
+
+    #[test]
+    fn body_check_ignores_fields_but_not_the_body() {
+        let nginx = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nHello, world!\n";
+        assert!(check_body(REQUEST, nginx, false).is_ok());
+        let wrong = b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nHello, World!\n";
+        assert!(check_body(REQUEST, wrong, false).unwrap_err().to_string().contains("its body is"));
+        let created = b"HTTP/1.1 201 Created\r\nContent-Length: 14\r\n\r\nHello, world!\n";
+        assert!(check_body(REQUEST, created, false).is_err());
     }
 
     /// The classic exercise's server: measured (not refused), with its deviations noted.

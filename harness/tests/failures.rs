@@ -9,8 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{
-    cells_of, free_port, processes_matching, results_dir, results_json, signal, text, wait_for_port,
-    wait_with_timeout, Scratch, HARNESS,
+    cells_of, free_port, processes_matching, results_dir, results_json, signal, text, wait_for_measuring,
+    wait_for_port, wait_with_timeout, Scratch, HARNESS,
 };
 
 #[test]
@@ -147,12 +147,11 @@ fn a_server_killed_mid_cell_ends_the_cell_at_once() {
     let scratch = Scratch::new();
     let port = free_port();
     let matrix = format!(
-        "[sweep]\nrequests = 200000\nconcurrency = [2]\nkeep_alive = true\nmax_run_time = \"8s\"\n\n\
+        "[sweep]\nrequests = 100000000\nconcurrency = [2]\nkeep_alive = true\nmax_run_time = \"3s\"\n\n\
          [[variant]]\nname = \"smol\"\nport = {port}\n\n[[variant]]\nname = \"tokio\"\n"
     );
     let mut harness = scratch.spawn(&matrix);
-    wait_for_port(port, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_measuring(port, 2, Duration::from_secs(30));
     let victims = processes_matching(&format!("serve smol --port {port}"));
     assert_eq!(victims.len(), 1, "{victims:?}");
     signal(victims[0], libc::SIGKILL);
@@ -166,7 +165,7 @@ fn a_server_killed_mid_cell_ends_the_cell_at_once() {
     assert!(smol[0]["requests_per_second"].is_null());
     // The run ended when the server died, not at max_run_time.
     let ran = Duration::from_secs_f64(smol[0]["runs"][0]["time_taken_s"].as_f64().unwrap());
-    assert!(ran < Duration::from_secs(6), "the dead server's run went on for {ran:?}");
+    assert!(ran < Duration::from_secs(2), "the dead server's run went on for {ran:?}");
     assert_eq!(cells_of(&json, "tokio").len(), 1, "the other variant was still measured");
 }
 
@@ -175,29 +174,25 @@ fn a_server_killed_mid_cell_ends_the_cell_at_once() {
 fn a_cut_short_cell_uses_the_whole_window() {
     let scratch = Scratch::new();
     let port = free_port();
-    // A server that answers a few requests then never again: the run hits max_run_time.
+    // A server that answers 30 connections and then never again: the
+    // run's last response comes early, and the run ends at max_run_time.
     let matrix = format!(
-        "[sweep]\nrequests = 1000000\nconcurrency = [1]\ntimeout = \"30s\"\nmax_run_time = \"2s\"\n\n{}",
-        scratch.tiny_variant("stalling", port, 0, "ok", "status")
+        "[sweep]\nrequests = 1000\nconcurrency = [1]\ntimeout = \"30s\"\nmax_run_time = \"2s\"\n\n{}",
+        scratch.tiny_variant_mode("stalling", port, 30, "ok", "status", "stall")
     );
-    // Stop the server (SIGSTOP) shortly after measuring starts.
-    let mut harness = scratch.spawn(&matrix);
-    wait_for_port(port, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(300));
-    let server = processes_matching(&format!("tiny_server.py {port}"));
-    assert_eq!(server.len(), 1);
-    signal(server[0], libc::SIGSTOP);
-    let (status, _) = wait_with_timeout(&mut harness, Duration::from_secs(30));
-    signal(server[0], libc::SIGCONT);
-    assert_eq!(status.code(), Some(1));
-    let json = results_json(&scratch.out());
+    let (output, out) = scratch.run(&matrix, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let json = results_json(&out);
     let cell = &cells_of(&json, "stalling")[0];
     assert_eq!(cell["status"], "cut_short", "{cell}");
-    let taken = cell["time_taken_s"].as_f64().unwrap();
+    // The readiness probe and verification took two of the 30 answers.
+    let complete = cell["complete"].as_f64().expect("complete");
+    assert!((20.0..=29.0).contains(&complete), "{cell}");
+    let taken = cell["time_taken_s"].as_f64().expect("time taken");
     assert!(taken >= 1.9, "the rate is over the whole 2 s window, not to the last response: {taken}");
-    let rate = cell["requests_per_second"].as_f64().unwrap();
-    let complete = cell["complete"].as_f64().unwrap();
+    let rate = cell["requests_per_second"].as_f64().expect("a rate");
     assert!((rate - complete / taken).abs() < 1e-6, "{cell}");
+    assert!(cell["notes"].to_string().contains("max_run_time"), "{cell}");
 }
 
 /// Another program already on a command variant's port is never measured.
@@ -234,8 +229,7 @@ fn ctrl_c_stops_the_sweep_within_a_second_and_marks_it() {
         "[sweep]\nrequests = 100000000\nconcurrency = [1]\nkeep_alive = true\nmax_run_time = \"60s\"\n\n[[variant]]\nname = \"tokio\"\nport = {port}\n"
     );
     let mut harness = scratch.spawn(&matrix);
-    wait_for_port(port, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_measuring(port, 1, Duration::from_secs(30));
     signal(harness.id(), libc::SIGINT);
     let (status, took) = wait_with_timeout(&mut harness, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
@@ -260,8 +254,7 @@ fn ctrl_c_with_a_hung_server_is_still_quick() {
         "[sweep]\nrequests = 100000000\nconcurrency = [2]\nkeep_alive = true\nmax_run_time = \"60s\"\n\n[[variant]]\nname = \"tokio\"\nport = {port}\n"
     );
     let mut harness = scratch.spawn(&matrix);
-    wait_for_port(port, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_measuring(port, 2, Duration::from_secs(30));
     let server = processes_matching(&format!("serve tokio --port {port}"));
     assert_eq!(server.len(), 1);
     signal(server[0], libc::SIGSTOP);
@@ -285,8 +278,7 @@ fn sigterm_exits_143() {
         "[sweep]\nrequests = 100000000\nconcurrency = [1]\nkeep_alive = true\nmax_run_time = \"60s\"\n\n[[variant]]\nname = \"smol\"\nport = {port}\n"
     );
     let mut harness = scratch.spawn(&matrix);
-    wait_for_port(port, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_measuring(port, 1, Duration::from_secs(30));
     signal(harness.id(), libc::SIGTERM);
     let (status, _) = wait_with_timeout(&mut harness, Duration::from_secs(10));
     assert_eq!(status.code(), Some(143));
@@ -306,8 +298,7 @@ fn sigkill_of_the_harness_leaves_no_server() {
         scratch.script().display()
     );
     let mut harness = scratch.spawn(&matrix);
-    wait_for_port(port, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_measuring(port, 1, Duration::from_secs(30));
     assert_eq!(processes_matching(&marker).len(), 2, "sh and its python child are running");
     signal(harness.id(), libc::SIGKILL);
     let _ = harness.wait();

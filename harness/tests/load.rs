@@ -3,10 +3,11 @@
 
 mod support;
 
-use std::process::{Child, Command};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{free_port, text, wait_for_port, Scratch, HARNESS};
+use support::{text, wait_for_port, Scratch, HARNESS};
 
 /// The tiny Python server in `mode` on a free port, killed when dropped.
 struct Tiny {
@@ -15,12 +16,17 @@ struct Tiny {
 }
 
 impl Tiny {
+    /// Starts it on a port it picks itself (no race with other programs for a free port).
     fn start(scratch: &Scratch, mode: &str) -> Tiny {
-        let port = free_port();
-        let child = Command::new("python3")
-            .args([scratch.script().to_str().expect("a UTF-8 path"), &port.to_string(), "0", "hello", mode])
+        let mut child = Command::new("python3")
+            .args([scratch.script().to_str().expect("a UTF-8 path"), "0", "0", "hello", mode])
+            .stdout(Stdio::piped())
             .spawn()
             .expect("python3 (apt-get install python3)");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout).read_line(&mut line).expect("the port line");
+        let port: u16 = line.trim().parse().expect("a port");
         wait_for_port(port, Duration::from_secs(10));
         Tiny { child, url: format!("http://127.0.0.1:{port}/") }
     }

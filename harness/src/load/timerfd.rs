@@ -32,7 +32,7 @@ impl TimerFd {
         let after = after.max(Duration::from_nanos(1));
         let value = libc::timespec {
             tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
-            tv_nsec: libc::c_long::try_from(after.subsec_nanos()).unwrap_or(0),
+            tv_nsec: libc::c_long::from(after.subsec_nanos()),
         };
         let spec =
             libc::itimerspec { it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 }, it_value: value };

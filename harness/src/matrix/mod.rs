@@ -526,7 +526,7 @@ fn placement(table: &DeTable<'_>, cpus: usize, problems: &mut Problems<'_>) -> (
     (Placement { server_cpus, load_cpus }, warnings)
 }
 
-const VARIANT_KEYS: [&str; 6] = ["name", "builtin", "command", "port", "workers", "verify"];
+const VARIANT_KEYS: [&str; 7] = ["name", "builtin", "command", "port", "workers", "verify", "config"];
 
 fn variants(root: &DeTable<'_>, order: Order, problems: &mut Problems<'_>) -> Vec<VariantPlan> {
     let tables = problems.tables(root, "variant");
@@ -628,13 +628,35 @@ fn variant(
         Some(v) => match v.value.as_str() {
             "spec" => Verify::Spec,
             "status" => Verify::Status,
+            "body" => Verify::Body,
             other => {
-                problems.at(v.span, format!("verify must be \"spec\" or \"status\", not {other:?}"));
+                problems
+                    .at(v.span, format!("verify must be \"spec\", \"status\" or \"body\", not {other:?}"));
                 Verify::Spec
             }
         },
     };
-    Some(VariantPlan { name: name.value, launch: launch?, port, workers, verify })
+    let config = problems.string(table, "config").and_then(|config| {
+        if !external {
+            problems.at(
+                config.span,
+                "config is a template for a `command`'s configuration file; a built-in takes none",
+            );
+            return None;
+        }
+        if let Err(err) = std::fs::metadata(&config.value) {
+            problems.at(
+                config.span,
+                format!(
+                    "config: cannot read {:?} ({err}); paths are relative to where the harness runs",
+                    config.value
+                ),
+            );
+            return None;
+        }
+        Some(std::path::PathBuf::from(config.value))
+    });
+    Some(VariantPlan { name: name.value, launch: launch?, port, workers, verify, config })
 }
 
 #[cfg(test)]
@@ -903,7 +925,7 @@ wrokers = 2
             "m.toml:13:13: load_cpus needs at least one CPU",
             "m.toml:14:1: unknown key `cpu` in [placement]",
             "m.toml:18:11: workers must be from 1 to 1024, not 0",
-            "m.toml:19:10: verify must be \"spec\" or \"status\", not \"maybe\"",
+            "m.toml:19:10: verify must be \"spec\", \"status\" or \"body\", not \"maybe\"",
             "m.toml:22:8: variant `tokio` is listed twice",
             "m.toml:25:8: no built-in variant `mystery`",
             "m.toml:29:11: command needs at least the program",

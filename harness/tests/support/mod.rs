@@ -10,13 +10,16 @@ use std::time::{Duration, Instant};
 pub const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
 
 /// A tiny external HTTP server: `tiny_server.py PORT LIMIT BODY [MODE]` answers every request
-/// with BODY and exits with status 3 after LIMIT (0 = never) connections. MODE:
+/// with BODY and exits with status 3 after LIMIT (0 = never) connections; it prints the port it
+/// bound (PORT 0 picks a free one). MODE:
 /// - `close` (default): HTTP/1.1, `Content-Length`, `Connection: close`, then close;
 /// - `extra`: like the classic exercise's servers: HTTP/1.0, `Content-Length`, four more
 ///   bytes (`\r\n\r\n`), then close;
 /// - `nolength`: HTTP/1.0 without `Content-Length`; the body ends with the close;
 /// - `noclose`: HTTP/1.0 with `Content-Length`, then keeps the connection open (for 30 s);
-/// - `silent`: accepts and never answers.
+/// - `silent`: accepts and never answers;
+/// - `stall`: answers LIMIT connections, then holds every later one without answering (and
+///   does not exit).
 pub const TINY_SERVER: &str = r#"
 import os, socket, sys, threading, time
 port, limit, body = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
@@ -25,11 +28,12 @@ server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", port))
 server.listen(128)
+print(server.getsockname()[1], flush=True)
 held = []
 served = 0
 while True:
     client, _ = server.accept()
-    if mode == "silent":
+    if mode == "silent" or (mode == "stall" and served >= limit):
         held.append(client)
         continue
     data = b""
@@ -55,7 +59,7 @@ while True:
     else:
         client.close()
     served += 1
-    if limit and served >= limit:
+    if limit and served >= limit and mode != "stall":
         os._exit(3)
 "#;
 
@@ -238,4 +242,35 @@ pub fn wait_with_timeout(child: &mut Child, within: Duration) -> (std::process::
 /// CPUs online on this machine.
 pub fn available_cpus() -> usize {
     harness::affinity::online_cpus()
+}
+
+/// How many connections to `port` on loopback are established (a measurement in progress
+/// holds some; verification's are closed again at once).
+pub fn established_to(port: u16) -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let remote = fields.get(2).and_then(|r| r.rsplit(':').next());
+                    let remote_port = remote.and_then(|p| u16::from_str_radix(p, 16).ok());
+                    fields.get(3) == Some(&"01") && remote_port == Some(port)
+                })
+                .map(|_| ())
+                .collect::<Vec<_>>()
+        })
+        .count()
+}
+
+/// Waits (at most `within`) until at least `count` connections to `port` are established:
+/// the harness is measuring the server on it.
+pub fn wait_for_measuring(port: u16, count: usize, within: Duration) {
+    let started = Instant::now();
+    while established_to(port) < count {
+        assert!(started.elapsed() < within, "no measurement on port {port} within {within:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
