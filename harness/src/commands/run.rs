@@ -161,7 +161,7 @@ fn verdict(results: &Results, written: bool) -> u8 {
     let not_runnable = results.problems.iter().filter(|p| p.kind == ProblemKind::NotRunnable).count();
     if results.cells.is_empty() {
         eprintln!(
-            "nothing was measured: {} variant(s) could not run here; see above",
+            "nothing was measured: every variant was refused, failed or cannot run here ({} problem(s)); see above",
             results.problems.len()
         );
         return EXIT_FAILURES;

@@ -274,3 +274,25 @@ pub fn wait_for_measuring(port: u16, count: usize, within: Duration) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A numeric field of an `ab` report, e.g. `ab_field(&report, "Total transferred:")`.
+pub fn ab_field(report: &str, name: &str) -> u64 {
+    report
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{report}"))
+}
+
+/// Runs `ab -q -n N -c C URL` and returns its report.
+pub fn ab(requests: u64, concurrency: usize, url: &str) -> String {
+    run_tool("ab", &["-q", "-n", &requests.to_string(), "-c", &concurrency.to_string(), url], "apache2-utils")
+}
+
+/// Distinct ports that were free a moment ago.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    listeners.iter().map(|listener| listener.local_addr().expect("addr").port()).collect()
+}
