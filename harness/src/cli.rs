@@ -28,6 +28,8 @@ enum Command {
         variant: String,
         #[command(flatten)]
         args: ServerArgs,
+        #[command(flatten)]
+        remote: RemoteServeArgs,
     },
     /// Drive one server (any, on loopback) with the harness's load generator, like ab.
     Load(LoadArgs),
@@ -36,6 +38,45 @@ enum Command {
     /// Kills the servers' process groups once the harness that started it is gone (internal).
     #[command(hide = true)]
     Watchdog,
+    /// Prints what a process group spends (CPU, memory, threads) as one JSON line: the
+    /// server-cost sampler, run on a server's host through its launcher.
+    Sample {
+        /// The process group to read.
+        pgid: i32,
+    },
+    /// Checks a server's answer as a sweep does before measuring it (exit 0 when it passes;
+    /// prints the notes as JSON): run on a load host through its launcher.
+    Verify(VerifyArgs),
+}
+
+/// How `harness serve` is tied to the harness that started it on another host.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RemoteServeArgs {
+    /// Serve until standard input closes (then stop as on SIGTERM), lead a process group of
+    /// its own and say so (`process group N`) before the listening line: a server started
+    /// through a launcher (ssh, ip netns exec) dies with its launcher.
+    #[arg(long)]
+    pub lifeline: bool,
+    /// Pin the server to these CPUs (e.g. `0` or `0,2`): placement on a host the harness does
+    /// not run on.
+    #[arg(long, value_delimiter = ',')]
+    pub cpus: Vec<usize>,
+}
+
+/// `harness verify`: one request, checked.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// `http://ADDR:PORT/path` of the server.
+    pub url: String,
+    /// `spec`, `status` or `body` (see matrix.toml's `verify`).
+    #[arg(long, default_value = "spec")]
+    pub how: String,
+    /// Send the keep-alive (HTTP/1.1) request instead of ab's HTTP/1.0 one.
+    #[arg(short = 'k', long)]
+    pub keep_alive: bool,
+    /// Addresses besides loopback that requests may go to (the hosts a matrix declares).
+    #[arg(long = "declared-host", value_delimiter = ',')]
+    pub declared_hosts: Vec<std::net::IpAddr>,
 }
 
 /// `harness run`: the sweep.
@@ -90,6 +131,17 @@ pub struct LoadArgs {
     /// Print the run as a results cell in JSON (histograms encoded) instead of the tables.
     #[arg(long)]
     pub json: bool,
+    /// Hard bound on the run: what is still open then fails as timeouts.
+    #[arg(long, default_value = "600s", value_parser = server_spec::cli::parse_timeout)]
+    pub max_run_time: std::time::Duration,
+    /// Stop (as on Ctrl-C) when standard input closes: load started through a launcher ends
+    /// with its launcher.
+    #[arg(long)]
+    pub lifeline: bool,
+    /// Addresses besides loopback that load may go to: the hosts a matrix declares. Load never
+    /// goes anywhere else.
+    #[arg(long = "declared-host", value_delimiter = ',')]
+    pub declared_hosts: Vec<std::net::IpAddr>,
 }
 
 /// `harness compare`: benchstat for results.
@@ -106,8 +158,19 @@ pub struct CompareArgs {
 }
 
 /// Subcommand names; any other first argument is a matrix path (`harness matrix.toml`).
-const SUBCOMMANDS: [&str; 9] =
-    ["run", "list", "serve", "load", "compare", "watchdog", "help", "--help", "--version"];
+const SUBCOMMANDS: [&str; 11] = [
+    "run",
+    "list",
+    "serve",
+    "load",
+    "compare",
+    "watchdog",
+    "sample",
+    "verify",
+    "help",
+    "--help",
+    "--version",
+];
 
 /// Exit status for a configuration error, before anything starts.
 pub const EXIT_CONFIG: u8 = 2;
@@ -135,9 +198,11 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Run(args) => commands::run::run(&args),
         Command::List => commands::list(),
-        Command::Serve { variant, args } => commands::serve(&variant, &args),
+        Command::Serve { variant, args, remote } => commands::serve(&variant, &args, &remote),
         Command::Load(args) => commands::load::run(&args),
         Command::Compare(args) => commands::compare::run(&args),
         Command::Watchdog => crate::watchdog::run(),
+        Command::Sample { pgid } => commands::sample(pgid),
+        Command::Verify(args) => commands::verify(&args),
     }
 }

@@ -10,6 +10,7 @@
 //! - [`sweep`]: the main job's loop: start, verify, measure in order, stop.
 //! - [`server`], [`watchdog`], [`sockets`]: a server under test as a child process: proven
 //!   to own its port, watched, never orphaned.
+//! - [`remote`]: servers and load on other hosts, through each host's launcher.
 //! - [`verify`]: checking a server's answer before it is measured.
 //! - [`load`]: the load generator (closed loop, mio, HDR histograms).
 //! - [`cost`]: what a process group spends (CPU, memory, threads) from `/proc`.
@@ -31,6 +32,7 @@ pub mod meta;
 pub mod plan;
 pub mod progress;
 pub mod registry;
+pub mod remote;
 pub mod report;
 pub mod results;
 pub mod server;

@@ -11,6 +11,8 @@ pub struct Plan {
     /// What is measured, in order; a file without `[[scenario]]` has one, `classic`.
     pub scenarios: Vec<Scenario>,
     pub placement: Placement,
+    /// Other machines (or network namespaces), reached through a launcher.
+    pub hosts: Vec<Host>,
     pub variants: Vec<VariantPlan>,
     pub order: Order,
     /// The variant every other is compared with (a name from `variants`).
@@ -97,11 +99,29 @@ impl Order {
     }
 }
 
-/// Which CPUs the servers and the load generator get.
+/// Which CPUs (and hosts) the servers and the load generator get.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
     pub server_cpus: Vec<usize>,
     pub load_cpus: Vec<usize>,
+    /// Where the servers run: `None` is this machine; otherwise an index into `Plan::hosts`.
+    pub server_host: Option<usize>,
+    /// Where the load comes from: empty is this machine; otherwise indices into `Plan::hosts`,
+    /// the load split evenly between them.
+    pub load_hosts: Vec<usize>,
+}
+
+/// Another machine, reached by prefixing commands with its launcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+    /// A command prefix that runs a program there: `["ssh", "-o", "BatchMode=yes",
+    /// "bench@10.0.0.2"]`, or `["ip", "netns", "exec", "srv"]` for a network namespace.
+    pub launcher: Vec<String>,
+    /// The address clients connect to.
+    pub address: std::net::IpAddr,
+    /// The harness binary there.
+    pub harness: String,
 }
 
 /// One server to measure.

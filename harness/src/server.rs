@@ -481,3 +481,77 @@ fn alive(pid: i32) -> bool {
         .and_then(|stat| stat.rsplit(')').next().map(|rest| !rest.trim_start().starts_with('Z')))
         .unwrap_or(false)
 }
+
+/// A server under test, on this machine or on another host.
+#[derive(Debug)]
+pub enum AnyServer {
+    Local(RunningServer),
+    Remote(crate::remote::RemoteServer),
+}
+
+impl AnyServer {
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            AnyServer::Local(server) => server.addr,
+            AnyServer::Remote(server) => server.addr,
+        }
+    }
+
+    /// The exit status (of the launcher, for a remote server), if it has exited.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        match self {
+            AnyServer::Local(server) => server.exit_status(),
+            AnyServer::Remote(server) => server.exit_status(),
+        }
+    }
+
+    /// Its last stderr lines, as one line.
+    pub fn last_words(&self) -> String {
+        match self {
+            AnyServer::Local(server) => server.last_words(),
+            AnyServer::Remote(server) => server.last_words(),
+        }
+    }
+
+    /// Watches the server's (local) process for its end: a remote server's launcher ends
+    /// with it.
+    pub fn watch(&self) -> DeathWatch {
+        match self {
+            AnyServer::Local(server) => DeathWatch::start(server.pgid),
+            AnyServer::Remote(server) => DeathWatch::start(server.local_pid()),
+        }
+    }
+
+    /// What its process group has spent so far, read on its host.
+    pub fn sample(&self) -> Option<crate::cost::GroupSample> {
+        match self {
+            AnyServer::Local(server) => crate::cost::sample_group(server.pgid).ok(),
+            AnyServer::Remote(server) => server.sample(),
+        }
+    }
+
+    /// The CPUs its process may run on, as read back (unknown for a remote one).
+    pub fn cpus_in_force(&self) -> &[usize] {
+        match self {
+            AnyServer::Local(server) => &server.cpus_in_force,
+            AnyServer::Remote(_) => &[],
+        }
+    }
+
+    /// The command line it was started with.
+    pub fn argv(&self) -> &[String] {
+        match self {
+            AnyServer::Local(server) => &server.argv,
+            AnyServer::Remote(server) => &server.argv,
+        }
+    }
+
+    /// Stops it (SIGTERM, or closing a remote one's lifeline), killing it after `grace`.
+    pub fn stop(self, grace: Duration) -> Option<ExitStatus> {
+        match self {
+            AnyServer::Local(server) => server.stop(grace),
+            AnyServer::Remote(server) => server.stop(grace),
+        }
+    }
+}

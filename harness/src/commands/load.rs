@@ -11,9 +11,6 @@ use crate::load::{LoadSpec, Shape, Stop};
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun, Mode, Status};
 
-/// A generous bound on one `harness load` run.
-const MAX_RUN: Duration = Duration::from_secs(600);
-
 /// The connections an open loop spreads its rate over unless told.
 const DEFAULT_OPEN_CONNECTIONS: usize = 50;
 
@@ -45,7 +42,7 @@ pub fn run(args: &LoadArgs) -> ExitCode {
 }
 
 fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
-    let (addr, path) = parse_loopback_url(&args.url)?;
+    let (addr, path) = parse_target_url(&args.url, &args.declared_hosts)?;
     let shape = match args.rate {
         Some(rate) => {
             anyhow::ensure!(
@@ -70,11 +67,16 @@ fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
         shape: shape.clone(),
         keep_alive: args.keep_alive,
         timeout: args.timeout,
-        max_duration: MAX_RUN,
+        max_duration: args.max_run_time,
         cpus: args.cpus.clone(),
+        allowed: args.declared_hosts.clone(),
     };
     let interrupt = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, interrupt.clone())?;
+    if args.lifeline {
+        let flag = interrupt.clone();
+        super::lifeline(move || interrupt_on_eof(&flag));
+    }
     let started_at = crate::sweep::unix_ms();
     let load = crate::load::run(&spec, &Stop::any(&[&interrupt]))?;
     let status = match load.cut {
@@ -139,9 +141,17 @@ fn failure_summary(cell: &Cell, timeout: Duration) -> String {
     format!("{} of {} requests failed: {}", cell.failed_all_runs, cell.requests, cell.failures.in_words())
 }
 
-/// Splits `http://IP:PORT/path` into a loopback address and a path. Other hosts are refused:
-/// the harness only ever sends load to this machine.
-pub fn parse_loopback_url(url: &str) -> anyhow::Result<(std::net::SocketAddr, String)> {
+/// Sets the interrupt flag (the run then ends as on Ctrl-C).
+fn interrupt_on_eof(interrupt: &AtomicBool) {
+    interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Splits `http://IP:PORT/path` into an address and a path; the address must be loopback or
+/// one of `declared` (the hosts of a matrix): the harness sends load nowhere else.
+pub fn parse_target_url(
+    url: &str,
+    declared: &[std::net::IpAddr],
+) -> anyhow::Result<(std::net::SocketAddr, String)> {
     let rest = url.strip_prefix("http://").ok_or_else(|| anyhow::anyhow!("`{url}`: only http:// URLs"))?;
     let (authority, path) = match rest.find('/') {
         Some(at) => (&rest[..at], rest[at..].to_owned()),
@@ -151,7 +161,10 @@ pub fn parse_loopback_url(url: &str) -> anyhow::Result<(std::net::SocketAddr, St
     let addr: std::net::SocketAddr = authority
         .parse()
         .map_err(|_| anyhow::anyhow!("`{url}`: the host must be an IP address and a port"))?;
-    anyhow::ensure!(addr.ip().is_loopback(), "`{url}`: load goes only to loopback (127.0.0.0/8, ::1)");
+    anyhow::ensure!(
+        crate::load::allowed_target(addr.ip(), declared),
+        "`{url}`: load goes only to loopback (127.0.0.0/8, ::1) or to a declared host (--declared-host)"
+    );
     Ok((addr, path))
 }
 
@@ -161,10 +174,12 @@ mod tests {
 
     #[test]
     fn urls() {
-        let (addr, path) = parse_loopback_url("http://127.0.0.1:8080/x?y").unwrap();
+        let (addr, path) = parse_target_url("http://127.0.0.1:8080/x?y", &[]).unwrap();
         assert_eq!((addr.port(), path.as_str()), (8080, "/x?y"));
-        assert_eq!(parse_loopback_url("http://localhost:1").unwrap().1, "/");
-        assert!(parse_loopback_url("http://10.0.0.1:80/").is_err());
-        assert!(parse_loopback_url("https://127.0.0.1:80/").is_err());
+        assert_eq!(parse_target_url("http://localhost:1", &[]).unwrap().1, "/");
+        assert!(parse_target_url("http://10.0.0.1:80/", &[]).is_err(), "not declared");
+        assert!(parse_target_url("http://10.0.0.1:80/", &["10.0.0.1".parse().unwrap()]).is_ok());
+        assert!(parse_target_url("http://10.0.0.2:80/", &["10.0.0.1".parse().unwrap()]).is_err());
+        assert!(parse_target_url("https://127.0.0.1:80/", &[]).is_err());
     }
 }

@@ -51,6 +51,8 @@ pub struct LoadSpec {
     /// CPUs for load threads: one thread per CPU (at most one per connection). Empty means
     /// one unpinned thread.
     pub cpus: Vec<usize>,
+    /// Addresses besides loopback that load may go to: the hosts a matrix declares.
+    pub allowed: Vec<std::net::IpAddr>,
 }
 
 /// How the load is applied.
@@ -89,8 +91,26 @@ impl LoadSpec {
     /// Only `Host`, as wrk sends: every extra field is parsing work added to the server's
     /// side of the measurement.
     pub fn request(&self) -> Vec<u8> {
-        let version = if self.keep_alive { "HTTP/1.1" } else { "HTTP/1.0" };
-        format!("GET {} {version}\r\nHost: {}\r\n\r\n", self.path, self.addr).into_bytes()
+        request(&self.path, self.addr, self.keep_alive)
+    }
+}
+
+/// The request the load generator sends for `path` to `addr` (see [`LoadSpec::request`]).
+pub fn request(path: &str, addr: SocketAddr, keep_alive: bool) -> Vec<u8> {
+    let version = if keep_alive { "HTTP/1.1" } else { "HTTP/1.0" };
+    format!("GET {path} {version}\r\nHost: {addr}\r\n\r\n").into_bytes()
+}
+
+/// Whether load may go to `ip`: loopback, or a host the matrix declares. The harness never
+/// sends load anywhere else.
+pub fn allowed_target(ip: std::net::IpAddr, declared: &[std::net::IpAddr]) -> bool {
+    ip.is_loopback() || declared.contains(&ip)
+}
+
+impl LoadSpec {
+    /// Whether this load's target is allowed (see [`allowed_target`]).
+    fn target_allowed(&self) -> bool {
+        allowed_target(self.addr.ip(), &self.allowed)
     }
 }
 
@@ -281,7 +301,7 @@ impl LoadResult {
     }
 
     /// Adds another thread's counts and histograms (elapsed time is the caller's to set).
-    fn absorb(&mut self, other: &LoadResult) {
+    pub fn absorb(&mut self, other: &LoadResult) {
         self.complete += other.complete;
         self.non_2xx += other.non_2xx;
         self.failures.add(&other.failures);
@@ -412,10 +432,10 @@ pub fn run_scale(
     idle: Duration,
     probe: &mut dyn FnMut(),
 ) -> std::io::Result<LoadResult> {
-    if !spec.addr.ip().is_loopback() {
+    if !spec.target_allowed() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("refusing to send load to {}: only loopback addresses", spec.addr),
+            format!("refusing to send load to {}: only loopback addresses and declared hosts", spec.addr),
         ));
     }
     raise_descriptor_limit(spec.shape.connections())?;

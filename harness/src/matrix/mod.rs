@@ -12,6 +12,7 @@
 //! - `[[variant]]`: `name`, `builtin` or `command`, `port`, `workers`, `verify`.
 
 mod document;
+mod hosts;
 
 use std::ops::Range;
 use std::time::Duration;
@@ -96,7 +97,7 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
         return Err(fail(problems.sorted()));
     }
     let root = document.get_ref();
-    problems.unknown_keys(root, &["sweep", "scenario", "placement", "variant"], "the file");
+    problems.unknown_keys(root, &["sweep", "scenario", "placement", "variant", "host"], "the file");
     let empty = DeTable::new();
     let sweep_table = problems.table(root, "sweep").unwrap_or(&empty);
     let sweep_keys: Vec<&str> = SETTING_KEYS.iter().copied().chain(["order", "baseline"]).collect();
@@ -104,13 +105,25 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
     let defaults = settings(sweep_table, &mut problems);
     let order = order(sweep_table, &mut problems);
     let scenarios = scenarios(root, &defaults, &mut problems);
+    let hosts = hosts::hosts(root, &mut problems);
     let placement_table = problems.table(root, "placement").unwrap_or(&empty);
-    let (placement, warnings) = placement(placement_table, cpus, &mut problems);
+    let (mut placement, warnings) = placement(placement_table, cpus, &mut problems);
+    (placement.server_host, placement.load_hosts) = hosts::placed(placement_table, &hosts, &mut problems);
     let variants = variants(root, order, &mut problems);
+    hosts::check_remote(
+        &hosts,
+        placement.server_host,
+        &placement.load_hosts,
+        &variants,
+        &scenarios,
+        &mut problems,
+    );
+    let variants: Vec<VariantPlan> = variants.into_iter().map(|(variant, _)| variant).collect();
+    let scenarios: Vec<Scenario> = scenarios.into_iter().map(|(scenario, _)| scenario).collect();
     let baseline = baseline(sweep_table, &variants, &mut problems);
     let problems = problems.sorted();
     if problems.is_empty() {
-        Ok(Plan { scenarios, placement, variants, order, baseline, warnings })
+        Ok(Plan { scenarios, placement, hosts, variants, order, baseline, warnings })
     } else {
         Err(fail(problems))
     }
@@ -421,13 +434,17 @@ impl Settings {
     }
 }
 
-fn scenarios(root: &DeTable<'_>, defaults: &Settings, problems: &mut Problems<'_>) -> Vec<Scenario> {
+fn scenarios(
+    root: &DeTable<'_>,
+    defaults: &Settings,
+    problems: &mut Problems<'_>,
+) -> Vec<(Scenario, Range<usize>)> {
     let tables = problems.tables(root, "scenario");
     if tables.is_empty() {
-        return vec![defaults.scenario(CLASSIC.to_owned(), defaults, problems)];
+        return vec![(defaults.scenario(CLASSIC.to_owned(), defaults, problems), 0..0)];
     }
     let keys: Vec<&str> = std::iter::once("name").chain(SETTING_KEYS).collect();
-    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut scenarios: Vec<(Scenario, Range<usize>)> = Vec::new();
     for (table, span) in tables {
         problems.unknown_keys(table, &keys, "[[scenario]]");
         let name = match problems.string(table, "name") {
@@ -443,11 +460,11 @@ fn scenarios(root: &DeTable<'_>, defaults: &Settings, problems: &mut Problems<'_
                 continue;
             }
         };
-        if scenarios.iter().any(|s| s.name == name.value) {
+        if scenarios.iter().any(|(s, _)| s.name == name.value) {
             problems.at(name.span.clone(), format!("scenario `{}` is listed twice", name.value));
         }
         let own = settings(table, problems);
-        scenarios.push(own.over(defaults).scenario(name.value, &own, problems));
+        scenarios.push((own.over(defaults).scenario(name.value, &own, problems), span));
     }
     scenarios
 }
@@ -509,7 +526,7 @@ fn cpu_list(
 }
 
 fn placement(table: &DeTable<'_>, cpus: usize, problems: &mut Problems<'_>) -> (Placement, Vec<String>) {
-    problems.unknown_keys(table, &["server_cpus", "load_cpus"], "[placement]");
+    problems.unknown_keys(table, &["server_cpus", "load_cpus", "server_host", "load_hosts"], "[placement]");
     // Default on two or more CPUs: the server on CPU 0, the load on CPU 1.
     let load_default = usize::from(cpus > 1);
     let server_cpus = cpu_list(table, "server_cpus", 0, cpus, problems);
@@ -523,21 +540,26 @@ fn placement(table: &DeTable<'_>, cpus: usize, problems: &mut Problems<'_>) -> (
             shared.join(", ")
         ));
     }
-    (Placement { server_cpus, load_cpus }, warnings)
+    (Placement { server_cpus, load_cpus, server_host: None, load_hosts: Vec::new() }, warnings)
 }
 
 const VARIANT_KEYS: [&str; 7] = ["name", "builtin", "command", "port", "workers", "verify", "config"];
 
-fn variants(root: &DeTable<'_>, order: Order, problems: &mut Problems<'_>) -> Vec<VariantPlan> {
+fn variants(
+    root: &DeTable<'_>,
+    order: Order,
+    problems: &mut Problems<'_>,
+) -> Vec<(VariantPlan, Range<usize>)> {
     let tables = problems.tables(root, "variant");
     if tables.is_empty() && document::get(root, "variant").is_none() {
         problems.at(0..0, format!("no [[variant]] to measure; built-in variants: {}", registry::names()));
     }
-    let mut plans: Vec<VariantPlan> = Vec::new();
+    let mut plans: Vec<(VariantPlan, Range<usize>)> = Vec::new();
     for (table, span) in tables {
         problems.unknown_keys(table, &VARIANT_KEYS, "[[variant]]");
-        if let Some(plan) = variant(table, span, order, &plans, problems) {
-            plans.push(plan);
+        let before: Vec<VariantPlan> = plans.iter().map(|(plan, _)| plan.clone()).collect();
+        if let Some(plan) = variant(table, span.clone(), order, &before, problems) {
+            plans.push((plan, span));
         }
     }
     plans
@@ -681,7 +703,10 @@ mod tests {
         assert!(!classic.keep_alive);
         assert_eq!((classic.repeat, classic.warmup), (1, 0));
         assert_eq!(classic.path, "/");
-        assert_eq!(plan.placement, Placement { server_cpus: vec![0], load_cpus: vec![1] });
+        assert_eq!(
+            plan.placement,
+            Placement { server_cpus: vec![0], load_cpus: vec![1], server_host: None, load_hosts: vec![] }
+        );
         assert_eq!(plan.order, Order::Interleaved);
         assert_eq!(plan.baseline, "tokio");
         assert!(plan.warnings.is_empty());
@@ -693,7 +718,10 @@ mod tests {
     #[test]
     fn one_cpu_shares_and_warns() {
         let plan = parse("m.toml", "[[variant]]\nname = \"tokio\"\n", 1).unwrap();
-        assert_eq!(plan.placement, Placement { server_cpus: vec![0], load_cpus: vec![0] });
+        assert_eq!(
+            plan.placement,
+            Placement { server_cpus: vec![0], load_cpus: vec![0], server_host: None, load_hosts: vec![] }
+        );
         assert_eq!(plan.warnings.len(), 1);
     }
 

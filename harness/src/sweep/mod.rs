@@ -18,7 +18,7 @@ use crate::load::{self, Cut, LoadSpec, Shape, Stop};
 use crate::plan::{Launch, Load, Order, Plan, Scenario};
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun, Mode, Problem, ProblemKind, Results, Status};
-use crate::server::{self, RunningServer, StartFailure};
+use crate::server::{self, AnyServer, StartFailure};
 use crate::watchdog::Watchdog;
 use order::Slot;
 
@@ -42,7 +42,7 @@ pub struct Context {
 #[derive(Debug)]
 enum ServerState {
     NotStarted,
-    Running(Box<RunningServer>),
+    Running(Box<AnyServer>),
     /// Stopped, failed or not runnable: its remaining cells are skipped.
     Gone,
 }
@@ -60,6 +60,7 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
         servers: plan.variants.iter().map(|_| ServerState::NotStarted).collect(),
         runs: HashMap::new(),
         slow: HashMap::new(),
+        split: HashMap::new(),
         bar: crate::progress::bar(slots.len() as u64),
     };
     if plan.order == Order::Interleaved {
@@ -110,6 +111,8 @@ struct Sweep<'a> {
     runs: HashMap<(usize, usize, usize), Vec<MeasuredRun>>,
     /// What the slow clients met during those runs.
     slow: HashMap<(usize, usize, usize), Vec<crate::slow_clients::Trickled>>,
+    /// How the load of those runs was split between load hosts, in words.
+    split: HashMap<(usize, usize, usize), Vec<String>>,
     bar: ProgressBar,
 }
 
@@ -128,7 +131,20 @@ impl Sweep<'_> {
             watchdog: self.context.watchdog.clone(),
             interrupt: self.context.interrupt.clone(),
         };
-        let server = match server::start(plan, &context) {
+        let started = match (self.plan.placement.server_host, &plan.launch) {
+            (Some(host), Launch::Builtin(builtin)) => crate::remote::RemoteServer::start(
+                builtin.name,
+                plan.port,
+                plan.workers,
+                &self.plan.placement.server_cpus,
+                &self.plan.hosts[host],
+                &self.context.watchdog,
+                &self.context.interrupt,
+            )
+            .map(AnyServer::Remote),
+            _ => server::start(plan, &context).map(AnyServer::Local),
+        };
+        let server = match started {
             Ok(server) => server,
             Err(StartFailure::NotRunnable(why)) => {
                 return self.give_up(variant, ProblemKind::NotRunnable, why)
@@ -136,21 +152,26 @@ impl Sweep<'_> {
             Err(StartFailure::Failed(why)) => return self.give_up(variant, ProblemKind::Failed, why),
         };
         self.note_placement(variant, &server);
-        // Each distinct request the scenarios send is checked before anything is measured.
+        // Each distinct request the scenarios send is checked before anything is measured,
+        // from where the load will come from.
         let mut checked: Vec<Vec<u8>> = Vec::new();
         for scenario in &self.plan.scenarios {
-            let spec = self.load_spec(scenario, 0, server.addr);
+            let spec = self.load_spec(scenario, 0, server.addr());
             let request = spec.request();
             if checked.contains(&request) {
                 continue;
             }
-            match crate::verify::verify(
-                server.addr,
-                &request,
-                spec.keep_alive,
-                plan.verify,
-                &self.context.interrupt,
-            ) {
+            let verified = match self.load_hosts().first() {
+                Some(host) => crate::remote::verify_from(host, &spec, plan.verify),
+                None => crate::verify::verify(
+                    server.addr(),
+                    &request,
+                    spec.keep_alive,
+                    plan.verify,
+                    &self.context.interrupt,
+                ),
+            };
+            match verified {
                 Ok(notes) => self.note(variant, notes),
                 Err(err) => {
                     let _ = server.stop(server::INTERRUPTED_GRACE);
@@ -166,19 +187,44 @@ impl Sweep<'_> {
         self.servers[variant] = ServerState::Running(Box::new(server));
     }
 
+    /// The hosts the load comes from (empty: this machine).
+    fn load_hosts(&self) -> Vec<&crate::plan::Host> {
+        self.plan.placement.load_hosts.iter().map(|i| &self.plan.hosts[*i]).collect()
+    }
+
+    /// Runs `spec` from the load hosts, or here; `probe` is called while a scale run holds
+    /// its connections idle. Returns the load and notes on how it was split.
+    fn run_load(
+        &self,
+        spec: &LoadSpec,
+        stop: &Stop,
+        idle: std::time::Duration,
+        probe: &mut dyn FnMut(),
+    ) -> std::io::Result<(load::LoadResult, Vec<String>)> {
+        let hosts = self.load_hosts();
+        if hosts.is_empty() {
+            return load::run_scale(spec, stop, idle, probe).map(|load| (load, Vec::new()));
+        }
+        let (load, shares, mut notes) = crate::remote::run_load(spec, &hosts, stop, &self.context.watchdog)?;
+        notes.splice(0..0, crate::remote::split_notes(&shares));
+        Ok((load, notes))
+    }
+
     /// Records what the variant's process really runs on, and warns if that is not the plan.
-    fn note_placement(&mut self, variant: usize, server: &RunningServer) {
+    fn note_placement(&mut self, variant: usize, server: &AnyServer) {
         let name = &self.plan.variants[variant].name;
         let wanted = &self.plan.placement.server_cpus;
         if let Some(meta) = self.results.meta.variants.iter_mut().find(|v| &v.name == name) {
-            meta.cpus_in_force = server.cpus_in_force.clone();
-            meta.command = server.argv.clone();
+            meta.cpus_in_force = server.cpus_in_force().to_vec();
+            meta.command = server.argv().to_vec();
         }
-        if &server.cpus_in_force != wanted {
+        let in_force = server.cpus_in_force();
+        // A remote server's CPUs are pinned on its host, where they cannot be read back here.
+        if !in_force.is_empty() && in_force != wanted.as_slice() {
             let warning = format!(
                 "{name}: asked to run on CPUs {} but allowed on {} (the pin could not be applied; a cgroup may restrict it)",
                 crate::affinity::cpu_list(wanted),
-                crate::affinity::cpu_list(&server.cpus_in_force)
+                crate::affinity::cpu_list(in_force)
             );
             self.warn(warning);
         }
@@ -240,6 +286,7 @@ impl Sweep<'_> {
             timeout: scenario.timeout,
             max_duration: scenario.max_run_time,
             cpus: self.plan.placement.load_cpus.clone(),
+            allowed: self.plan.hosts.iter().map(|h| h.address).collect(),
         }
     }
 
@@ -260,7 +307,7 @@ impl Sweep<'_> {
         let scenario = &self.plan.scenarios[slot.scenario];
         let variant = &self.plan.variants[slot.variant];
         let ServerState::Running(server) = &self.servers[slot.variant] else { return };
-        let (addr, pgid) = (server.addr, server.pgid);
+        let addr = server.addr();
         let spec = self.load_spec(scenario, slot.level, addr);
         let level = level_name(&spec.shape);
         let ServerState::Running(server) = &mut self.servers[slot.variant] else { return };
@@ -273,19 +320,20 @@ impl Sweep<'_> {
             return self.server_lost(slot.variant, why);
         }
         self.bar.set_message(format!("{} {} {level}", scenario.name, variant.name));
-        let watch = server::DeathWatch::start(pgid);
+        let ServerState::Running(server) = &self.servers[slot.variant] else { return };
+        let watch = server.watch();
         let stop = Stop::any(&[&self.context.interrupt, &watch.died]);
         // Interleaved runs of other variants come between a cell's runs, so each run gets
         // its own warm-up; grouped runs follow each other, so the cell's first does.
         let warm = self.plan.order == Order::Interleaved || slot.round == 0;
         if let Some(warmup) = self.warmup_spec(scenario, &spec).filter(|_| warm) {
-            if let Err(err) = load::run(&warmup, &stop) {
+            if let Err(err) = self.run_load(&warmup, &stop, std::time::Duration::ZERO, &mut || {}) {
                 return self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
             }
         }
         let slow = (scenario.slow_clients > 0 && !stop.is_set())
             .then(|| crate::slow_clients::SlowClients::start(addr, scenario.slow_clients));
-        let before = crate::cost::sample_group(pgid).ok();
+        let before = self.sample(slot.variant);
         let started_at = unix_ms();
         let idle = match scenario.load {
             Load::Scale { idle_time, .. } => idle_time,
@@ -295,10 +343,10 @@ impl Sweep<'_> {
         let outcome = if stop.is_set() {
             None
         } else {
-            let mut probe = || idle_sample = crate::cost::sample_group(pgid).ok();
-            Some(load::run_scale(&spec, &stop, idle, &mut probe))
+            let mut probe = || idle_sample = self.sample(slot.variant);
+            Some(self.run_load(&spec, &stop, idle, &mut probe))
         };
-        let after = crate::cost::sample_group(pgid).ok();
+        let after = self.sample(slot.variant);
         if let Some(slow) = slow {
             let trickled = slow.stop();
             self.slow.entry((slot.scenario, slot.level, slot.variant)).or_default().push(trickled);
@@ -309,10 +357,10 @@ impl Sweep<'_> {
         };
         let died = watch.died.load(Ordering::Relaxed) || exited;
         drop(watch);
-        let load = match outcome {
-            None if died => load::LoadResult::empty(),
+        let (load, split) = match outcome {
+            None if died => (load::LoadResult::empty(), Vec::new()),
             None => return,
-            Some(Ok(load)) => load,
+            Some(Ok(measured)) => measured,
             Some(Err(err)) => {
                 return self.give_up_running(slot.variant, format!("the load generator failed: {err}"))
             }
@@ -341,6 +389,9 @@ impl Sweep<'_> {
         }
         let idle_rss_kib = before.zip(idle_sample).map(|(b, idle)| (b.rss_kib, idle.rss_kib));
         let key = (slot.scenario, slot.level, slot.variant);
+        if !split.is_empty() {
+            self.split.entry(key).or_default().extend(split);
+        }
         let run = MeasuredRun { load, started_at, server: server_spent, idle_rss_kib, status };
         self.runs.entry(key).or_default().push(run);
         self.bar.inc(1);
@@ -361,6 +412,14 @@ impl Sweep<'_> {
         }
         if self.runs.get(&key).map_or(0, Vec::len) == scenario.repeat {
             self.finish_cell(key);
+        }
+    }
+
+    /// What `variant`'s server has spent so far, read on its host.
+    fn sample(&self, variant: usize) -> Option<crate::cost::GroupSample> {
+        match &self.servers[variant] {
+            ServerState::Running(server) => server.sample(),
+            _ => None,
         }
     }
 
@@ -395,7 +454,9 @@ impl Sweep<'_> {
         let spec = self.load_spec(scenario, level, std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         let concurrency = spec.shape.connections();
         let server_cpus = match &self.servers[key.2] {
-            ServerState::Running(server) if !server.cpus_in_force.is_empty() => server.cpus_in_force.len(),
+            ServerState::Running(server) if !server.cpus_in_force().is_empty() => {
+                server.cpus_in_force().len()
+            }
             _ => self.plan.placement.server_cpus.len(),
         };
         let point = Point {
@@ -417,6 +478,11 @@ impl Sweep<'_> {
             load_threads: self.plan.placement.load_cpus.len().clamp(1, concurrency.max(1)),
         };
         let mut cell = summarize(&point, &runs);
+        for note in self.split.remove(&key).unwrap_or_default() {
+            if !cell.notes.contains(&note) {
+                cell.notes.push(note);
+            }
+        }
         if let Some(trickled) = self.slow.remove(&key) {
             let closed: u64 = trickled.iter().map(|t| t.closed_by_server).sum();
             let refused: u64 = trickled.iter().map(|t| t.refused).sum();
@@ -491,7 +557,7 @@ fn level_name(shape: &Shape) -> String {
     }
 }
 
-fn last_words(server: &RunningServer) -> String {
+fn last_words(server: &AnyServer) -> String {
     let said = server.last_words();
     if said.is_empty() {
         String::new()
