@@ -20,15 +20,8 @@ pub fn comparison(results: &Results, scenario: &str) -> String {
         return String::new();
     }
     let baseline = results.meta.baseline.as_str();
-    let mut levels: Vec<&Cell> = Vec::new();
-    for cell in &cells {
-        if !levels.iter().any(|l| l.level() == cell.level()) {
-            levels.push(cell);
-        }
-    }
-    levels.sort_by(|a, b| a.level().total_cmp(&b.level()));
-    let variants: Vec<&str> =
-        results.variant_names().into_iter().filter(|v| cells.iter().any(|c| &c.variant == v)).collect();
+    let levels = levels(&cells);
+    let variants = variants(results, &cells);
     let headers: Vec<String> =
         std::iter::once("variant".to_owned()).chain(levels.iter().map(|l| l.level_label())).collect();
     let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
@@ -79,8 +72,26 @@ pub fn comparison(results: &Results, scenario: &str) -> String {
     out
 }
 
-/// One entry: the figure, then `×ratio` against the baseline with its mark.
-fn entry(cell: &Cell, baseline: Option<&&Cell>, metric: Metric, few_runs: &mut bool) -> String {
+/// One cell of each level among `cells`, in order of level.
+pub fn levels<'a>(cells: &[&'a Cell]) -> Vec<&'a Cell> {
+    let mut levels: Vec<&Cell> = Vec::new();
+    for cell in cells {
+        if !levels.iter().any(|l| l.level() == cell.level()) {
+            levels.push(cell);
+        }
+    }
+    levels.sort_by(|a, b| a.level().total_cmp(&b.level()));
+    levels
+}
+
+/// The variants that have cells among `cells`, in the matrix's order.
+pub fn variants<'a>(results: &'a Results, cells: &[&Cell]) -> Vec<&'a str> {
+    results.variant_names().into_iter().filter(|v| cells.iter().any(|c| &c.variant == v)).collect()
+}
+
+/// One entry: the figure, then `×ratio` against the baseline with its mark (`~`: not
+/// significant). `few_runs` is set when either side has too few runs for a mark.
+pub fn entry(cell: &Cell, baseline: Option<&&Cell>, metric: Metric, few_runs: &mut bool) -> String {
     let Some(value) = metric.figure(cell) else { return "—".to_owned() };
     let shown = match metric {
         Metric::RequestsPerSecond => format!("{value:.0}"),
