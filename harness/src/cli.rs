@@ -33,6 +33,8 @@ enum Command {
     Load(LoadArgs),
     /// Compare two results (directories or results.json), or one run's variants with its baseline.
     Compare(CompareArgs),
+    /// Redraw a results directory's report.md and report.html from its results.json.
+    Report(ReportArgs),
     /// Kills the servers' process groups once the harness that started it is gone (internal).
     #[command(hide = true)]
     Watchdog,
@@ -90,11 +92,22 @@ pub struct CompareArgs {
     /// Print the comparison as JSON (`settings_differ`, `rows`, `geomean`, `warnings`).
     #[arg(long)]
     pub json: bool,
+    /// Also write the comparison as a self-contained HTML page, spectra overlaid per cell.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// `harness report`: redraw the reports of a results directory.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A results directory (or its results.json); its report.md and report.html are rewritten.
+    #[arg(value_name = "DIR")]
+    pub results: PathBuf,
 }
 
 /// Subcommand names; any other first argument is a matrix path (`harness matrix.toml`).
-const SUBCOMMANDS: [&str; 9] =
-    ["run", "list", "serve", "load", "compare", "watchdog", "help", "--help", "--version"];
+const SUBCOMMANDS: [&str; 10] =
+    ["run", "list", "serve", "load", "compare", "report", "watchdog", "help", "--help", "--version"];
 
 /// Exit status for a configuration error, before anything starts.
 pub const EXIT_CONFIG: u8 = 2;
@@ -125,6 +138,7 @@ pub fn run() -> ExitCode {
         Command::Serve { variant, args } => commands::serve(&variant, &args),
         Command::Load(args) => commands::load::run(&args),
         Command::Compare(args) => commands::compare::run(&args),
+        Command::Report(args) => commands::report::run(&args),
         Command::Watchdog => crate::watchdog::run(),
     }
 }

@@ -1,6 +1,7 @@
-//! `harness compare OLD [NEW] [--json]`: benchstat for results. Two results are compared
-//! point by point (scenario, variant, level); one is compared variant by variant with its
-//! baseline. Exit 0, or 2 when an input cannot be read.
+//! `harness compare OLD [NEW] [--json] [--html FILE]`: benchstat for results. Two results are
+//! compared point by point (scenario, variant, level); one is compared variant by variant with
+//! its baseline. `--html` also writes the comparison as a page with the spectra overlaid.
+//! Exit 0, 2 when an input cannot be read, 1 when the page cannot be written.
 
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -17,13 +18,28 @@ pub fn run(args: &CompareArgs) -> ExitCode {
         })
     };
     let Ok(old) = read(&args.old) else { return ExitCode::from(EXIT_CONFIG) };
-    let comparison = match &args.new {
-        Some(new) => {
-            let Ok(new) = read(new) else { return ExitCode::from(EXIT_CONFIG) };
-            compare::sweeps(&old, &new)
+    let new = match &args.new {
+        Some(path) => {
+            let Ok(new) = read(path) else { return ExitCode::from(EXIT_CONFIG) };
+            Some(new)
         }
+        None => None,
+    };
+    let comparison = match &new {
+        Some(new) => compare::sweeps(&old, new),
         None => compare::against_baseline(&old),
     };
+    let title = match &args.new {
+        Some(new) => format!("{} → {}", args.old.display(), new.display()),
+        None => format!("{}: every variant against the baseline `{}`", args.old.display(), old.meta.baseline),
+    };
+    if let Some(file) = &args.html {
+        let page = crate::html::comparison(&title, &old, new.as_ref(), &comparison);
+        if let Err(err) = std::fs::write(file, page) {
+            eprintln!("harness compare: cannot write {}: {err}", file.display());
+            return ExitCode::FAILURE;
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&comparison) {
             Ok(json) => println!("{json}"),
@@ -33,12 +49,6 @@ pub fn run(args: &CompareArgs) -> ExitCode {
             }
         }
     } else {
-        let title = match &args.new {
-            Some(new) => format!("{} → {}", args.old.display(), new.display()),
-            None => {
-                format!("{}: every variant against the baseline `{}`", args.old.display(), old.meta.baseline)
-            }
-        };
         print!("{}", text(&title, &comparison, args.new.is_none()));
     }
     ExitCode::SUCCESS

@@ -3,10 +3,12 @@
 //! - [`run`]: the sweep job (`harness run matrix.toml`).
 //! - [`load`]: one ab-style run (`harness load URL`).
 //! - [`compare`]: benchstat for results (`harness compare OLD NEW`).
+//! - [`report`]: redraws a results directory's reports (`harness report DIR`).
 //! - `list` and `serve` are a few lines each, here.
 
 pub mod compare;
 pub mod load;
+pub mod report;
 pub mod run;
 
 use std::process::ExitCode;
