@@ -7,6 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::axis::Axis;
+use super::palette::tint;
 
 /// Every plot's size in SVG units; the page scales it to its column.
 pub const SIZE: (u32, u32) = (640, 400);
@@ -45,28 +46,31 @@ pub struct Bar {
 
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
 
-/// A line plot.
+/// A line plot. Dashed lines are drawn last, in a lighter shade of their colour, so that
+/// where old and new (or corrected and uncorrected) coincide both still show.
 pub fn lines(frame: Frame, lines: &[Line]) -> anyhow::Result<String> {
     draw(frame, |chart| {
-        for line in lines {
+        let (dashed, solid): (Vec<&Line>, Vec<&Line>) = lines.iter().partition(|l| l.dashed);
+        for line in solid.into_iter().chain(dashed) {
+            let colour = if line.dashed { tint(line.colour) } else { line.colour };
             let points = finite(&line.points);
             if line.band.len() > 1 {
                 let mut outline: Vec<(f64, f64)> = line.band.iter().map(|b| (b.0, b.2)).collect();
                 outline.extend(line.band.iter().rev().map(|b| (b.0, b.1)));
-                chart.draw_series(std::iter::once(Polygon::new(finite(&outline), line.colour.mix(0.15))))?;
+                chart.draw_series(std::iter::once(Polygon::new(finite(&outline), colour.mix(0.15))))?;
             }
-            let whisker = line.colour.stroke_width(1);
+            let whisker = colour.stroke_width(1);
             chart.draw_series(
                 line.band.iter().map(|b| PathElement::new(finite(&[(b.0, b.1), (b.0, b.2)]), whisker)),
             )?;
-            let style = line.colour.stroke_width(2);
+            let style = colour.stroke_width(2);
             if line.dashed {
                 chart.draw_series(DashedLineSeries::new(points.clone(), 7, 5, style))?;
             } else {
                 chart.draw_series(LineSeries::new(points.clone(), style))?;
             }
             if line.markers {
-                chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, line.colour.filled())))?;
+                chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
             }
         }
         Ok(())

@@ -119,7 +119,7 @@ fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -
     let mut legend = Vec::new();
     let mut top = 0.0f64;
     for variant in &variants {
-        for (results, dashed) in [(old, true), (new, false)] {
+        for (results, dashed) in [(new, false), (old, true)] {
             let mut cells: Vec<&Cell> =
                 results.scenario_cells(scenario).filter(|c| c.variant == *variant).collect();
             cells.sort_by(|a, b| a.level().total_cmp(&b.level()));
@@ -160,7 +160,7 @@ fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -
     Figure {
         kind: "compare-throughput",
         title: "Requests per second, old and new".into(),
-        how: "Dashed: old; solid: new, with the band between its slowest and fastest run.".into(),
+        how: "Solid: new, with the band between its slowest and fastest run; dashed, lighter: old.".into(),
         data: vec![("scenario", scenario.to_owned())],
         legend,
         svg: drawn(chart::lines(frame, &lines)),
@@ -176,7 +176,7 @@ fn spectra(before: &Cell, after: &Cell, baseline: bool, palette: &Palette) -> Fi
     };
     let mut lines = Vec::new();
     let mut legend = Vec::new();
-    for (cell, label, dashed) in [(before, before_label, true), (after, after_label, false)] {
+    for (cell, label, dashed) in [(after, after_label, false), (before, before_label, true)] {
         if let Some(line) = spectrum_line(&cell.histograms.latency.0, palette.colour(&cell.variant), dashed) {
             lines.push(line);
             legend.push(key(
@@ -199,7 +199,7 @@ fn spectra(before: &Cell, after: &Cell, baseline: bool, palette: &Palette) -> Fi
         drawn(chart::lines(frame, &lines))
     };
     let level = after.level_label();
-    let sides = if baseline { "dashed: the baseline, solid: the variant" } else { "dashed: old, solid: new" };
+    let sides = if baseline { "solid: the variant, dashed: the baseline" } else { "solid: new, dashed: old" };
     Figure {
         kind: "compare-spectrum",
         title: format!("{} at {level}: latency percentile spectrum", after.variant),

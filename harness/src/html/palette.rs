@@ -51,9 +51,20 @@ impl Palette {
 
     /// The same colour for CSS: `#1f77b4`.
     pub fn css(&self, variant: &str) -> String {
-        let RGBColor(r, g, b) = self.colour(variant);
-        format!("#{r:02x}{g:02x}{b:02x}")
+        css(self.colour(variant))
     }
+}
+
+/// A colour for CSS: `#1f77b4`.
+pub fn css(RGBColor(r, g, b): RGBColor) -> String {
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// The lighter shade a dashed line (the other side of a pair) is drawn in: halfway to white,
+/// so where it lies on the solid line of the same variant its dashes still show.
+pub fn tint(RGBColor(r, g, b): RGBColor) -> RGBColor {
+    let half = |c: u8| c + (255 - c) / 2;
+    RGBColor(half(r), half(g), half(b))
 }
 
 #[cfg(test)]
@@ -68,5 +79,6 @@ mod tests {
         assert_ne!(palette.css("tokio"), palette.css("smol"));
         let many = Palette { names: (0..11).map(|i| i.to_string()).collect() };
         assert_eq!(many.css("10"), many.css("0"));
+        assert_eq!(css(tint(RGBColor(0x1f, 0x77, 0xb4))), "#8fbbd9");
     }
 }

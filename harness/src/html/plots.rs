@@ -53,9 +53,11 @@ impl<'a> Scenario<'a> {
     }
 }
 
-/// A legend entry in `variant`'s colour.
+/// A legend entry in `variant`'s colour (its tint for a dashed line, as drawn).
 pub fn key(palette: &Palette, variant: &str, label: String, swatch: Swatch) -> Key {
-    Key { label, colour: palette.css(variant), swatch }
+    let colour = palette.colour(variant);
+    let colour = if swatch == Swatch::Dashed { super::palette::tint(colour) } else { colour };
+    Key { label, colour: super::palette::css(colour), swatch }
 }
 
 /// Every plot of a scenario, in page order.
@@ -376,7 +378,10 @@ mod tests {
         assert!(svg(&both).matches("<polyline").count() > svg(&plain).matches("<polyline").count() + 10);
         let labels: Vec<&str> = both.legend.iter().map(|k| k.label.as_str()).collect();
         assert_eq!(labels, ["tokio", "tokio uncorrected", "smol", "smol uncorrected"]);
-        assert_eq!(both.legend[0].colour, both.legend[1].colour);
+        assert_eq!(
+            both.legend[1].colour,
+            crate::html::palette::css(crate::html::palette::tint(palette.colour("tokio")))
+        );
         assert_eq!(both.legend[1].swatch, Swatch::Dashed);
         assert!(both.how.contains("coordinated omission"), "{}", both.how);
         assert!(both.data.contains(&("mode", "open".to_owned())));
