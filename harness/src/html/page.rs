@@ -59,15 +59,7 @@ fn header(results: &Results) -> String {
 
 /// One scenario's section.
 fn scenario(results: &Results, palette: &Palette, index: usize, name: &str) -> String {
-    let cells: Vec<&Cell> = results.scenario_cells(name).collect();
-    let scenario = Scenario {
-        name,
-        variants: matrices::variants(results, &cells),
-        levels: matrices::levels(&cells),
-        open: cells.iter().any(|c| super::pending::is_open(c)),
-        cells,
-        palette,
-    };
+    let scenario = Scenario::of(results, name, palette);
     let mut out = format!(
         "<section class=\"scenario\" id=\"scenario-{index}\" data-scenario=\"{}\">\n<h2>Scenario: {}</h2>\n",
         escape(name),

@@ -12,7 +12,8 @@ use super::figure::{drawn, Figure, Key, Swatch};
 use super::palette::Palette;
 use super::{pending, spectrum};
 use crate::compare::Metric;
-use crate::results::Cell;
+use crate::report::matrices;
+use crate::results::{Cell, Results};
 
 /// A scenario's cells, arranged for plotting.
 #[derive(Debug)]
@@ -29,6 +30,19 @@ pub struct Scenario<'a> {
 }
 
 impl<'a> Scenario<'a> {
+    /// The cells of scenario `name` in `results`.
+    pub fn of(results: &'a Results, name: &'a str, palette: &'a Palette) -> Scenario<'a> {
+        let cells: Vec<&Cell> = results.scenario_cells(name).collect();
+        Scenario {
+            name,
+            variants: matrices::variants(results, &cells),
+            levels: matrices::levels(&cells),
+            open: cells.iter().any(|c| pending::is_open(c)),
+            cells,
+            palette,
+        }
+    }
+
     /// `variant`'s cell at the level of `level`.
     pub fn cell(&self, variant: &str, level: &Cell) -> Option<&'a Cell> {
         self.cells.iter().copied().find(|c| c.variant == variant && c.level() == level.level())
@@ -333,18 +347,10 @@ fn rss_per_connection(
 mod tests {
     use super::*;
     use crate::html::sample;
-    use crate::results::{Mode, Results};
+    use crate::results::Mode;
 
     fn scenario<'a>(results: &'a Results, palette: &'a Palette) -> Scenario<'a> {
-        let cells: Vec<&Cell> = results.cells.iter().collect();
-        Scenario {
-            name: "classic",
-            variants: results.variant_names(),
-            levels: crate::report::matrices::levels(&cells),
-            open: cells.iter().any(|c| pending::is_open(c)),
-            cells,
-            palette,
-        }
+        Scenario::of(results, crate::plan::CLASSIC, palette)
     }
 
     #[test]
