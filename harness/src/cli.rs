@@ -35,6 +35,8 @@ enum Command {
     Load(LoadArgs),
     /// Compare two results (directories or results.json), or one run's variants with its baseline.
     Compare(CompareArgs),
+    /// Redraw a results directory's report.md and report.html from its results.json.
+    Report(ReportArgs),
     /// Kills the servers' process groups once the harness that started it is gone (internal).
     #[command(hide = true)]
     Watchdog,
@@ -155,15 +157,27 @@ pub struct CompareArgs {
     /// Print the comparison as JSON (`settings_differ`, `rows`, `geomean`, `warnings`).
     #[arg(long)]
     pub json: bool,
+    /// Also write the comparison as a self-contained HTML page, spectra overlaid per cell.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// `harness report`: redraw the reports of a results directory.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A results directory (or its results.json); its report.md and report.html are rewritten.
+    #[arg(value_name = "DIR")]
+    pub results: PathBuf,
 }
 
 /// Subcommand names; any other first argument is a matrix path (`harness matrix.toml`).
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "run",
     "list",
     "serve",
     "load",
     "compare",
+    "report",
     "watchdog",
     "sample",
     "verify",
@@ -201,6 +215,7 @@ pub fn run() -> ExitCode {
         Command::Serve { variant, args, remote } => commands::serve(&variant, &args, &remote),
         Command::Load(args) => commands::load::run(&args),
         Command::Compare(args) => commands::compare::run(&args),
+        Command::Report(args) => commands::report::run(&args),
         Command::Watchdog => crate::watchdog::run(),
         Command::Sample { pgid } => commands::sample(pgid),
         Command::Verify(args) => commands::verify(&args),

@@ -1,6 +1,7 @@
-//! Writing results: every format is one small [`Exporter`] that turns results into bytes;
-//! [`ResultsDir`] writes them all (atomically) after every cell, so a crash keeps what was
-//! done, and [`Output`] makes sure a failing disk never costs a measured figure.
+//! Writing results: every format (`report.md`, `report.html`, `results.csv`, `results.json`)
+//! is one small [`Exporter`] that turns results into bytes; [`ResultsDir`] writes them all
+//! (atomically) after every cell, so a crash keeps what was done, and [`Output`] makes sure a
+//! failing disk never costs a measured figure.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,30 @@ impl Exporter for Markdown {
     }
     fn render(&self, results: &Results) -> anyhow::Result<Vec<u8>> {
         Ok(crate::report::full(results).into_bytes())
+    }
+}
+
+/// `report.html`: the report with its plots, one self-contained page (see [`crate::html`]).
+#[derive(Debug)]
+pub struct Html;
+
+impl Exporter for Html {
+    fn file_name(&self) -> &'static str {
+        "report.html"
+    }
+    fn render(&self, results: &Results) -> anyhow::Result<Vec<u8>> {
+        // Drawing is the least tested code that runs after every cell: a bug in it (or in
+        // plotters) must cost the page, never the sweep or its other files.
+        let page = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::html::report(results)));
+        Ok(page
+            .unwrap_or_else(|_| {
+                crate::html::document::page(
+                    "runtime-matrix report",
+                    "<p class=\"error\">The report could not be drawn (the harness panicked drawing it); \
+                     report.md and results.json hold every figure. <code>harness report DIR</code> redraws it.</p>\n",
+                )
+            })
+            .into_bytes())
     }
 }
 
@@ -183,7 +208,7 @@ impl ResultsDir {
 
     /// Writes every format for `results`, and the histogram of `cell` if given.
     pub fn write(&self, results: &Results, cell: Option<&Cell>) -> anyhow::Result<()> {
-        let exporters: [&dyn Exporter; 3] = [&Markdown, &Csv, &Json];
+        let exporters: [&dyn Exporter; 4] = [&Markdown, &Csv, &Json, &Html];
         for exporter in exporters {
             self.write_file(exporter.file_name(), &exporter.render(results)?)?;
         }
@@ -191,6 +216,17 @@ impl ResultsDir {
             self.write_file(&hgrm_name(cell), hgrm(&cell.histograms.latency.0).as_bytes())?;
         }
         Ok(())
+    }
+
+    /// Rewrites only the reports (`report.md`, `report.html`) from `results`: `harness report`.
+    pub fn write_reports(&self, results: &Results) -> anyhow::Result<Vec<PathBuf>> {
+        let exporters: [&dyn Exporter; 2] = [&Markdown, &Html];
+        let mut written = Vec::new();
+        for exporter in exporters {
+            self.write_file(exporter.file_name(), &exporter.render(results)?)?;
+            written.push(self.path.join(exporter.file_name()));
+        }
+        Ok(written)
     }
 
     /// Writes every cell's histogram (after a failure, or to a fallback directory).

@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line; it only parses and dispatches to [`commands`].
-//! - [`commands`]: each subcommand's job (`run`, `load`, `compare`, `list`, `serve`).
+//! - [`commands`]: each subcommand's job (`run`, `load`, `compare`, `report`, `list`, `serve`).
 //! - [`registry`]: the built-in variants, one line each.
 //! - [`matrix`] → [`plan`]: `matrix.toml`, checked into a plan that cannot be invalid.
 //! - [`sweep`]: the main job's loop: start, verify, measure in order, stop.
@@ -17,7 +17,8 @@
 //! - [`slow_clients`]: slowloris connections during measured runs.
 //! - [`results`]: the one results model every renderer reads (and `results.json`).
 //! - [`stats`]: ab's formulas, percentiles, spread, Mann–Whitney; [`compare`]: benchstat.
-//! - [`report`], [`export`]: the Markdown report and the files of a results directory.
+//! - [`report`], [`html`], [`export`]: the Markdown report, the HTML report (plots, no
+//!   external resources) and the files of a results directory.
 //! - [`affinity`], [`meta`], [`progress`]: CPU placement, header facts, the progress bar.
 
 pub mod affinity;
@@ -26,6 +27,7 @@ pub mod commands;
 pub mod compare;
 pub mod cost;
 pub mod export;
+pub mod html;
 pub mod load;
 pub mod matrix;
 pub mod meta;

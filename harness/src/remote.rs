@@ -295,7 +295,7 @@ pub fn verify_from(host: &Host, spec: &LoadSpec, how: Verify) -> anyhow::Result<
     let output = host.harness(&args).stdin(Stdio::null()).output()?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
-        let said = said.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("no reason given");
+        let said = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no reason given");
         anyhow::bail!("{} (checked from host `{}`)", said.strip_prefix("Error: ").unwrap_or(said), host.name);
     }
     Ok(serde_json::from_slice(&output.stdout)?)

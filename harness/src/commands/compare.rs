@@ -1,6 +1,7 @@
-//! `harness compare OLD [NEW] [--json]`: benchstat for results. Two results are compared
-//! point by point (scenario, variant, level); one is compared variant by variant with its
-//! baseline. Exit 0, or 2 when an input cannot be read.
+//! `harness compare OLD [NEW] [--json] [--html FILE]`: benchstat for results. Two results are
+//! compared point by point (scenario, variant, level); one is compared variant by variant with
+//! its baseline. `--html` also writes the comparison as a page with the spectra overlaid.
+//! Exit 0, 2 when an input cannot be read, 1 when the page cannot be written.
 
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -17,13 +18,28 @@ pub fn run(args: &CompareArgs) -> ExitCode {
         })
     };
     let Ok(old) = read(&args.old) else { return ExitCode::from(EXIT_CONFIG) };
-    let comparison = match &args.new {
-        Some(new) => {
-            let Ok(new) = read(new) else { return ExitCode::from(EXIT_CONFIG) };
-            compare::sweeps(&old, &new)
+    let new = match &args.new {
+        Some(path) => {
+            let Ok(new) = read(path) else { return ExitCode::from(EXIT_CONFIG) };
+            Some(new)
         }
+        None => None,
+    };
+    let comparison = match &new {
+        Some(new) => compare::sweeps(&old, new),
         None => compare::against_baseline(&old),
     };
+    let title = match &args.new {
+        Some(new) => format!("{} → {}", args.old.display(), new.display()),
+        None => format!("{}: every variant against the baseline `{}`", args.old.display(), old.meta.baseline),
+    };
+    if let Some(file) = &args.html {
+        let page = crate::html::comparison(&title, &old, new.as_ref(), &comparison);
+        if let Err(err) = std::fs::write(file, page) {
+            eprintln!("harness compare: cannot write {}: {err}", file.display());
+            return ExitCode::FAILURE;
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&comparison) {
             Ok(json) => println!("{json}"),
@@ -33,12 +49,6 @@ pub fn run(args: &CompareArgs) -> ExitCode {
             }
         }
     } else {
-        let title = match &args.new {
-            Some(new) => format!("{} → {}", args.old.display(), new.display()),
-            None => {
-                format!("{}: every variant against the baseline `{}`", args.old.display(), old.meta.baseline)
-            }
-        };
         print!("{}", text(&title, &comparison, args.new.is_none()));
     }
     ExitCode::SUCCESS
@@ -57,44 +67,12 @@ pub fn text(title: &str, comparison: &Comparison, baseline: bool) -> String {
     for warning in &comparison.warnings {
         let _ = writeln!(out, "**Warning:** {warning}\n");
     }
-    let (old, new) = if baseline { ("baseline", "variant") } else { ("old", "new") };
     for metric in Metric::ALL {
-        let rows: Vec<&Row> = comparison.rows.iter().filter(|r| r.metric == metric.key()).collect();
-        if rows.is_empty() {
-            continue;
-        }
+        let Some(table) = metric_rows(comparison, metric) else { continue };
         let _ = writeln!(out, "## {}\n", metric.title());
-        let mut table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.scenario.clone(),
-                    r.variant.clone(),
-                    r.level.clone(),
-                    number(r.old_median),
-                    number(r.new_median),
-                    delta(r),
-                    r.p_value
-                        .map_or_else(|| "—".to_owned(), |p| format!("p={p:.3} n={}+{}", r.runs.0, r.runs.1)),
-                ]
-            })
-            .collect();
-        if let Some(g) = comparison.geomean.iter().find(|g| g.metric == metric.key()) {
-            let change = g.delta_pct.map_or_else(|| "—".to_owned(), |d| format!("{d:+.2}%"));
-            table.push(vec![
-                "geomean".into(),
-                String::new(),
-                String::new(),
-                number(g.old),
-                number(g.new),
-                change,
-                String::new(),
-            ]);
-        }
-        let headers = ["scenario", "variant", "level", old, new, "delta", "p"];
         let align =
             [Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Left];
-        out.push_str(&render(&headers, &align, &table));
+        out.push_str(&render(&headers(baseline), &align, &table));
         out.push('\n');
     }
     if !comparison.unmatched.is_empty() {
@@ -104,12 +82,58 @@ pub fn text(title: &str, comparison: &Comparison, baseline: bool) -> String {
         }
         out.push('\n');
     }
-    out.push_str(
-        "Medians over each cell's runs. delta: `~` when a two-sided Mann–Whitney U test gives p ≥ 0.05 (not \
-         significant) or either side has fewer than 4 runs; otherwise the change of the median.\n",
-    );
+    out.push_str(LEGEND);
+    out.push('\n');
     out
 }
+
+/// The columns of a metric's table; the two sides are `baseline` and `variant` when one
+/// sweep's variants are compared with its baseline.
+pub fn headers(baseline: bool) -> [&'static str; 7] {
+    let (old, new) = if baseline { ("baseline", "variant") } else { ("old", "new") };
+    ["scenario", "variant", "level", old, new, "delta", "p"]
+}
+
+/// One metric's rows, as every renderer shows them (the last is the geometric mean), or
+/// `None` when no point has that metric.
+pub fn metric_rows(comparison: &Comparison, metric: Metric) -> Option<Vec<Vec<String>>> {
+    let rows: Vec<&Row> = comparison.rows.iter().filter(|r| r.metric == metric.key()).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.scenario.clone(),
+                r.variant.clone(),
+                r.level.clone(),
+                number(r.old_median),
+                number(r.new_median),
+                delta(r),
+                r.p_value.map_or_else(|| "—".to_owned(), |p| format!("p={p:.3} n={}+{}", r.runs.0, r.runs.1)),
+            ]
+        })
+        .collect();
+    if let Some(g) = comparison.geomean.iter().find(|g| g.metric == metric.key()) {
+        let change = g.delta_pct.map_or_else(|| "—".to_owned(), |d| format!("{d:+.2}%"));
+        table.push(vec![
+            "geomean".into(),
+            String::new(),
+            String::new(),
+            number(g.old),
+            number(g.new),
+            change,
+            String::new(),
+        ]);
+    }
+    Some(table)
+}
+
+/// The legend under the tables.
+pub const LEGEND: &str =
+    "Medians over each cell's runs. delta: `~` when a two-sided Mann–Whitney U test gives p ≥ \
+0.05 (not significant) or either side has fewer than 4 runs; otherwise the change of the median.";
 
 fn number(value: Option<f64>) -> String {
     match value {

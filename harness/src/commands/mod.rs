@@ -3,11 +3,13 @@
 //! - [`run`]: the sweep job (`harness run matrix.toml`).
 //! - [`load`]: one ab-style run (`harness load URL`).
 //! - [`compare`]: benchstat for results (`harness compare OLD NEW`).
+//! - [`report`]: redraws a results directory's reports (`harness report DIR`).
 //! - `list`, `serve`, `sample` and `verify` are a few lines each, here; the last two (and
 //!   `serve --lifeline`, `load --lifeline`) are how a sweep works on other hosts.
 
 pub mod compare;
 pub mod load;
+pub mod report;
 pub mod run;
 
 use std::process::ExitCode;

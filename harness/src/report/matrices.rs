@@ -13,29 +13,30 @@ use crate::stats::mann_whitney::MIN_RUNS;
 /// The matrices shown, in order.
 const SHOWN: [Metric; 3] = [Metric::RequestsPerSecond, Metric::P99, Metric::ServerCpu];
 
-/// All of a scenario's matrices, with the legend.
-pub fn comparison(results: &Results, scenario: &str) -> String {
+/// A scenario's matrices, ready for any renderer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrices {
+    /// `variant`, then each level's label.
+    pub headers: Vec<String>,
+    /// Each metric shown with its rows: the variant, then one entry per level.
+    pub tables: Vec<(Metric, Vec<Vec<String>>)>,
+    /// Some entry has no mark because a side has too few runs for the test.
+    pub few_runs: bool,
+}
+
+/// The matrices of `scenario`, or `None` when it has no cells.
+pub fn matrices(results: &Results, scenario: &str) -> Option<Matrices> {
     let cells: Vec<&Cell> = results.scenario_cells(scenario).collect();
     if cells.is_empty() {
-        return String::new();
+        return None;
     }
     let baseline = results.meta.baseline.as_str();
-    let mut levels: Vec<&Cell> = Vec::new();
-    for cell in &cells {
-        if !levels.iter().any(|l| l.level() == cell.level()) {
-            levels.push(cell);
-        }
-    }
-    levels.sort_by(|a, b| a.level().total_cmp(&b.level()));
-    let variants: Vec<&str> =
-        results.variant_names().into_iter().filter(|v| cells.iter().any(|c| &c.variant == v)).collect();
+    let levels = levels(&cells);
+    let variants = variants(results, &cells);
     let headers: Vec<String> =
         std::iter::once("variant".to_owned()).chain(levels.iter().map(|l| l.level_label())).collect();
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let mut align = vec![Align::Right; headers.len()];
-    align[0] = Align::Left;
-    let mut out = format!("### Comparison ({scenario}, baseline `{baseline}`)\n\n");
     let mut few_runs = false;
+    let mut tables = Vec::new();
     for metric in SHOWN {
         let rows: Vec<Vec<String>> = variants
             .iter()
@@ -60,23 +61,60 @@ pub fn comparison(results: &Results, scenario: &str) -> String {
                     .collect()
             })
             .collect();
+        tables.push((metric, rows));
+    }
+    Some(Matrices { headers, tables, few_runs })
+}
+
+/// All of a scenario's matrices, with the legend.
+pub fn comparison(results: &Results, scenario: &str) -> String {
+    let Some(matrices) = matrices(results, scenario) else { return String::new() };
+    let baseline = results.meta.baseline.as_str();
+    let header_refs: Vec<&str> = matrices.headers.iter().map(String::as_str).collect();
+    let mut align = vec![Align::Right; header_refs.len()];
+    align[0] = Align::Left;
+    let mut out = format!("### Comparison ({scenario}, baseline `{baseline}`)\n\n");
+    for (metric, rows) in &matrices.tables {
         let _ = writeln!(out, "#### {}\n", metric.title());
-        out.push_str(&render(&header_refs, &align, &rows));
+        out.push_str(&render(&header_refs, &align, rows));
         out.push('\n');
     }
-    out.push_str(&format!(
+    out.push_str(&legend(baseline, matrices.few_runs));
+    out.push('\n');
+    out
+}
+
+/// What the entries and their marks mean.
+pub fn legend(baseline: &str, few_runs: bool) -> String {
+    let mut out = format!(
         "Each figure is followed by its ratio to `{baseline}` at the same level. `~`: not significant — a two-sided \
          Mann–Whitney U test on the runs of the two cells gives p ≥ 0.05, so the difference may be noise. A ratio \
          without `~` is a real difference (p < 0.05). Requests per second and CPU are the median run's; p99 comes \
          from the merged histograms.\n"
-    ));
+    );
     if few_runs {
         out.push_str(&format!(
             "Some ratios have no mark: significance needs ≥ {MIN_RUNS} runs per side (set `repeat` ≥ {MIN_RUNS}).\n"
         ));
     }
-    out.push('\n');
     out
+}
+
+/// One cell of each level among `cells`, in order of level.
+pub fn levels<'a>(cells: &[&'a Cell]) -> Vec<&'a Cell> {
+    let mut levels: Vec<&Cell> = Vec::new();
+    for cell in cells {
+        if !levels.iter().any(|l| l.level() == cell.level()) {
+            levels.push(cell);
+        }
+    }
+    levels.sort_by(|a, b| a.level().total_cmp(&b.level()));
+    levels
+}
+
+/// The variants that have cells among `cells`, in the matrix's order.
+pub fn variants<'a>(results: &'a Results, cells: &[&Cell]) -> Vec<&'a str> {
+    results.variant_names().into_iter().filter(|v| cells.iter().any(|c| &c.variant == v)).collect()
 }
 
 /// One entry: the figure, then `×ratio` against the baseline with its mark.

@@ -30,14 +30,22 @@ pub const CLASSIC_COLUMNS: [&str; 9] = [
 
 /// The header: where and how the figures were measured.
 pub fn header(results: &Results) -> String {
-    let m = &results.meta;
     let mut out = String::from("# runtime-matrix report\n\n");
     if results.interrupted {
         out.push_str("**Interrupted:** the sweep was stopped (Ctrl-C or SIGTERM) before its plan was done; the cells below are what was measured.\n\n");
     }
-    let mut fact = |name: &str, value: String| {
+    for (name, value) in facts(results) {
         let _ = writeln!(out, "- **{name}:** {value}");
-    };
+    }
+    out.push('\n');
+    out
+}
+
+/// The header's facts as (name, value) pairs, for every renderer of the report.
+pub fn facts(results: &Results) -> Vec<(String, String)> {
+    let m = &results.meta;
+    let mut facts = Vec::new();
+    let mut fact = |name: &str, value: String| facts.push((name.to_owned(), value));
     fact("started", m.started_utc.clone());
     fact("matrix", m.matrix.clone());
     for scenario in &m.scenarios {
@@ -72,8 +80,7 @@ pub fn header(results: &Results) -> String {
     for warning in &m.warnings {
         fact("warning", warning.clone());
     }
-    out.push('\n');
-    out
+    facts
 }
 
 /// The section for one variant in one scenario: ab's classic table, then latency
@@ -118,8 +125,12 @@ fn figure(value: Option<f64>, digits: usize, unit: &str) -> String {
 
 /// ab's table, one row per level.
 pub fn classic_table(cells: &[&Cell]) -> String {
-    let align = [Align::Right; 9];
-    let rows: Vec<Vec<String>> = cells
+    render(&CLASSIC_COLUMNS, &[Align::Right; 9], &classic_rows(cells))
+}
+
+/// The rows of ab's table, one per level, as every renderer shows them.
+pub fn classic_rows(cells: &[&Cell]) -> Vec<Vec<String>> {
+    cells
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -135,8 +146,7 @@ pub fn classic_table(cells: &[&Cell]) -> String {
                 figure(c.transfer_rate_kb_s, 2, " Kbytes/sec"),
             ]
         })
-        .collect();
-    render(&CLASSIC_COLUMNS, &align, &rows)
+        .collect()
 }
 
 /// What marks a cell's rate: noisy (±), cut short (†), no rate (server died).
@@ -149,22 +159,32 @@ fn mark(cell: &Cell) -> &'static str {
     }
 }
 
+/// The percentile table's columns.
+pub const PERCENTILE_COLUMNS: [&str; 9] = [
+    "Concurrency",
+    "mean µs",
+    "p50 µs",
+    "p90 µs",
+    "p99 µs",
+    "p99.9 µs",
+    "max µs",
+    "non-2xx",
+    "server CPU µs/req",
+];
+
 /// Latency percentiles in microseconds, from the merged histograms, and what the server
 /// spent per request. An open loop's are from the intended send times (corrected).
 pub fn percentile_table(cells: &[&Cell]) -> String {
-    let level = if cells.iter().any(|c| c.mode == Mode::Open) { "Rate" } else { "Concurrency" };
-    let headers = [
-        level,
-        "mean µs",
-        "p50 µs",
-        "p90 µs",
-        "p99 µs",
-        "p99.9 µs",
-        "max µs",
-        "non-2xx",
-        "server CPU µs/req",
-    ];
-    let rows: Vec<Vec<String>> = cells
+    let mut headers = PERCENTILE_COLUMNS;
+    if cells.iter().any(|c| c.mode == Mode::Open) {
+        headers[0] = "Rate";
+    }
+    render(&headers, &[Align::Right; 9], &percentile_rows(cells))
+}
+
+/// The rows of the percentile table, one per level.
+pub fn percentile_rows(cells: &[&Cell]) -> Vec<Vec<String>> {
+    cells
         .iter()
         .map(|c| {
             let p = &c.latency_us;
@@ -180,8 +200,7 @@ pub fn percentile_table(cells: &[&Cell]) -> String {
                 figure(c.server.and_then(|s| s.cpu_us_per_request), 2, ""),
             ]
         })
-        .collect();
-    render(&headers, &[Align::Right; 9], &rows)
+        .collect()
 }
 
 /// An open loop's figures: the rate offered and achieved, latency from the intended send

@@ -1,0 +1,252 @@
+//! `harness compare … --html FILE`: the comparison as the same kind of page as the report.
+//! The benchstat tables (median old and new, delta or `~`, p-value) per metric; then per
+//! scenario requests per second old against new, and per cell (variant × level) the two
+//! latency spectra overlaid: dashed old (or the baseline), solid new (or the variant), each in
+//! its variant's colour.
+
+use std::fmt::Write;
+
+use super::chart::{self, Frame, Line};
+use super::document::{escape, inline, page};
+use super::figure::{drawn, Figure, Swatch};
+use super::palette::Palette;
+use super::plots::{key, latency_axis, level_axis, percentile_axis, spectrum_line, zero_to};
+use super::tables;
+use crate::commands::compare::{headers, metric_rows, LEGEND};
+use crate::compare::{Comparison, Metric};
+use crate::report::matrices;
+use crate::results::{Cell, Results};
+
+/// The page comparing `old` with `new`, or (`new` absent) `old`'s variants with its baseline.
+pub fn page_of(title: &str, old: &Results, new: Option<&Results>, comparison: &Comparison) -> String {
+    let palette = match new {
+        Some(new) => Palette::of(new).with(old),
+        None => Palette::of(old),
+    };
+    let mut body = format!("<header>\n<h1>Comparison: {}</h1>\n</header>\n", escape(title));
+    body.push_str(&summary(comparison, new.is_none()));
+    let shown = new.unwrap_or(old);
+    for scenario in shown.scenario_names() {
+        let pairs = pairs(old, new, scenario);
+        if pairs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            body,
+            "<section class=\"scenario\" data-scenario=\"{}\">\n<h2>Scenario: {}</h2>\n<div class=\"plots\">",
+            escape(scenario),
+            escape(scenario)
+        );
+        if let Some(new) = new {
+            body.push_str(&throughput(old, new, scenario, &palette).html());
+        }
+        for (before, after) in &pairs {
+            body.push_str(&spectra(before, after, new.is_none(), &palette).html());
+        }
+        body.push_str("</div>\n</section>\n");
+    }
+    page(&format!("Comparison: {title}"), &body)
+}
+
+/// Settings that differ, warnings, the metric tables and the points only one side has.
+fn summary(comparison: &Comparison, baseline: bool) -> String {
+    let mut out = String::new();
+    if !comparison.settings_differ.is_empty() {
+        out.push_str("<h2>Settings that differ</h2>\n<ul>\n");
+        for d in &comparison.settings_differ {
+            let _ = writeln!(
+                out,
+                "<li>{}: <code>{}</code> → <code>{}</code></li>",
+                escape(&d.setting),
+                escape(&d.old),
+                escape(&d.new)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    for warning in &comparison.warnings {
+        let _ = writeln!(out, "<p class=\"alert\"><strong>Warning:</strong> {}</p>", escape(warning));
+    }
+    for metric in Metric::ALL {
+        let Some(rows) = metric_rows(comparison, metric) else { continue };
+        let _ = writeln!(out, "<h3>{}</h3>", escape(metric.title()));
+        out.push_str(&tables::table("compare", &headers(baseline), 3, &rows));
+    }
+    let _ = writeln!(out, "<p class=\"legend-text\">{}</p>", inline(LEGEND));
+    if !comparison.unmatched.is_empty() {
+        out.push_str("<h3>Not compared</h3>\n<ul>\n");
+        for point in &comparison.unmatched {
+            let _ = writeln!(out, "<li>{}</li>", escape(point));
+        }
+        out.push_str("</ul>\n");
+    }
+    out
+}
+
+/// The matched cells of `scenario`, (old, new) or (baseline, variant), by level then
+/// variant.
+fn pairs<'a>(old: &'a Results, new: Option<&'a Results>, scenario: &'a str) -> Vec<(&'a Cell, &'a Cell)> {
+    let shown = new.unwrap_or(old);
+    let cells: Vec<&Cell> = shown.scenario_cells(scenario).collect();
+    let mut pairs = Vec::new();
+    for level in matrices::levels(&cells) {
+        for variant in matrices::variants(shown, &cells) {
+            let Some(cell) = cells.iter().find(|c| c.variant == variant && c.level() == level.level()) else {
+                continue;
+            };
+            let before = match new {
+                Some(_) => old.cells.iter().find(|c| c.same_point(cell)),
+                None if variant == old.meta.baseline => None,
+                None => old
+                    .scenario_cells(scenario)
+                    .find(|b| b.variant == old.meta.baseline && b.level() == cell.level()),
+            };
+            if let Some(before) = before {
+                pairs.push((before, *cell));
+            }
+        }
+    }
+    pairs
+}
+
+/// Requests per second against the level: old dashed, new solid with its min–max band.
+fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -> Figure {
+    let new_cells: Vec<&Cell> = new.scenario_cells(scenario).collect();
+    let mut all: Vec<&Cell> = new_cells.clone();
+    all.extend(old.scenario_cells(scenario));
+    let variants = matrices::variants(new, &new_cells);
+    let mut lines = Vec::new();
+    let mut legend = Vec::new();
+    let mut top = 0.0f64;
+    for variant in &variants {
+        for (results, dashed) in [(new, false), (old, true)] {
+            let mut cells: Vec<&Cell> =
+                results.scenario_cells(scenario).filter(|c| c.variant == *variant).collect();
+            cells.sort_by(|a, b| a.level().total_cmp(&b.level()));
+            let mut line = Line {
+                colour: palette.colour(variant),
+                points: Vec::new(),
+                dashed,
+                markers: true,
+                band: Vec::new(),
+            };
+            for cell in cells {
+                let Some(median) = Metric::RequestsPerSecond.figure(cell) else { continue };
+                line.points.push((cell.level(), median));
+                top = top.max(median);
+                if let (false, Some(spread)) = (dashed, cell.requests_per_second_spread) {
+                    line.band.push((cell.level(), spread.min, spread.max));
+                    top = top.max(spread.max);
+                }
+            }
+            let side = if dashed { "old" } else { "new" };
+            legend.push(key(
+                palette,
+                variant,
+                format!("{variant} {side}"),
+                if dashed { Swatch::Dashed } else { Swatch::Solid },
+            ));
+            lines.push(line);
+        }
+    }
+    let levels: Vec<f64> = matrices::levels(&all).iter().map(|c| c.level()).collect();
+    let open = all.iter().any(|c| c.mode == crate::results::Mode::Open);
+    let frame = Frame {
+        x: level_axis(&levels),
+        y: zero_to(top),
+        x_desc: if open { "offered rate (requests/s)" } else { "concurrency (connections)" }.into(),
+        y_desc: "requests per second".into(),
+    };
+    Figure {
+        kind: "compare-throughput",
+        title: "Requests per second, old and new".into(),
+        how: "Solid: new, with the band between its slowest and fastest run; dashed, lighter: old.".into(),
+        data: vec![("scenario", scenario.to_owned())],
+        legend,
+        svg: drawn(chart::lines(frame, &lines)),
+    }
+}
+
+/// One cell's latency spectrum, old (or baseline) dashed and new (or variant) solid.
+fn spectra(before: &Cell, after: &Cell, baseline: bool, palette: &Palette) -> Figure {
+    let (before_label, after_label) = if baseline {
+        (format!("{} (baseline)", before.variant), after.variant.clone())
+    } else {
+        (format!("{} old", before.variant), format!("{} new", after.variant))
+    };
+    let mut lines = Vec::new();
+    let mut legend = Vec::new();
+    for (cell, label, dashed) in [(after, after_label, false), (before, before_label, true)] {
+        if let Some(line) = spectrum_line(&cell.histograms.latency.0, palette.colour(&cell.variant), dashed) {
+            lines.push(line);
+            legend.push(key(
+                palette,
+                &cell.variant,
+                label,
+                if dashed { Swatch::Dashed } else { Swatch::Solid },
+            ));
+        }
+    }
+    let svg = if lines.is_empty() {
+        Err("No latency was recorded in either cell.".to_owned())
+    } else {
+        let frame = Frame {
+            x: percentile_axis(&lines),
+            y: latency_axis(&lines),
+            x_desc: "percentile".into(),
+            y_desc: "latency (log scale)".into(),
+        };
+        drawn(chart::lines(frame, &lines))
+    };
+    let level = after.level_label();
+    let sides = if baseline { "solid: the variant, dashed: the baseline" } else { "solid: new, dashed: old" };
+    Figure {
+        kind: "compare-spectrum",
+        title: format!("{} at {level}: latency percentile spectrum", after.variant),
+        how: format!(
+            "x: percentile on HdrHistogram's scale (each step right is one more nine); y: latency, log scale; {sides}."
+        ),
+        data: vec![
+            ("scenario", after.scenario.clone()),
+            ("variant", after.variant.clone()),
+            ("level", level),
+        ],
+        legend,
+        svg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::html::sample;
+
+    #[test]
+    fn old_and_new_overlaid_per_cell() {
+        let old = sample::results(&["tokio", "smol"], &[1, 5], 5, 1000);
+        let new = sample::results(&["tokio", "smol", "monoio"], &[1, 5], 5, 1000);
+        let comparison = crate::compare::sweeps(&old, &new);
+        let html = page_of("old → new", &old, Some(&new), &comparison);
+        assert_eq!(html.matches("data-plot=\"compare-spectrum\"").count(), 4, "matched cells only");
+        assert_eq!(html.matches("data-plot=\"compare-throughput\"").count(), 1);
+        assert_eq!(html.matches("<svg ").count(), 5);
+        assert!(html.contains("<h3>Requests per second</h3>") && html.contains("<td>geomean</td>"), "{html}");
+        assert!(html.contains("only in the new results"), "monoio is unmatched");
+        assert!(html.contains("tokio old") && html.contains("tokio new"));
+        assert!(!html.contains("http://") && !html.contains("<script"));
+    }
+
+    #[test]
+    fn one_sweep_against_its_baseline() {
+        let results = sample::results(&["tokio", "smol", "monoio"], &[1, 5], 5, 1000);
+        let comparison = crate::compare::against_baseline(&results);
+        let html = page_of("against tokio", &results, None, &comparison);
+        assert_eq!(
+            html.matches("data-plot=\"compare-spectrum\"").count(),
+            4,
+            "every variant but the baseline"
+        );
+        assert_eq!(html.matches("data-plot=\"compare-throughput\"").count(), 0);
+        assert!(html.contains("tokio (baseline)") && html.contains(">baseline</th>"), "{html}");
+    }
+}

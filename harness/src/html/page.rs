@@ -1,0 +1,272 @@
+//! The report page (`report.html`): the header facts; per scenario its settings, the
+//! variants with their colours, the plots, the comparison matrices with significance marks,
+//! and each variant's classic and percentile tables; then problems. The same content as
+//! `report.md`, plus the plots.
+
+use std::fmt::Write;
+
+use super::document::{escape, inline, page};
+use super::palette::Palette;
+use super::plots::{self, Scenario};
+use super::tables;
+use crate::report::{self, matrices};
+use crate::results::{Cell, ProblemKind, Results, VariantMeta, SCHEMA_VERSION};
+
+/// The whole page.
+pub fn report(results: &Results) -> String {
+    let palette = Palette::of(results);
+    let mut body = header(results);
+    let scenarios = results.scenario_names();
+    if scenarios.len() > 1 {
+        body.push_str("<nav><ul>");
+        for (i, name) in scenarios.iter().enumerate() {
+            let _ = write!(body, "<li><a href=\"#scenario-{i}\">Scenario: {}</a></li>", escape(name));
+        }
+        body.push_str("</ul></nav>\n");
+    }
+    if results.cells.is_empty() {
+        body.push_str("<p class=\"note\">No cell has been measured yet.</p>\n");
+    }
+    for (i, name) in scenarios.iter().enumerate() {
+        body.push_str(&scenario(results, &palette, i, name));
+    }
+    body.push_str(&problems(results));
+    let _ = writeln!(
+        body,
+        "<footer>Drawn by harness {} from <code>results.json</code> (schema {SCHEMA_VERSION}); redraw it with \
+         <code>harness report DIR</code>. This page loads nothing: it reads the same offline.</footer>",
+        escape(env!("CARGO_PKG_VERSION"))
+    );
+    page("runtime-matrix report", &body)
+}
+
+/// The title, an interrupted sweep's warning, and the facts of where and how.
+fn header(results: &Results) -> String {
+    let mut out = String::from("<header>\n<h1>runtime-matrix report</h1>\n");
+    if results.interrupted {
+        out.push_str(
+            "<p class=\"alert\"><strong>Interrupted:</strong> the sweep was stopped (Ctrl-C or SIGTERM) before its \
+             plan was done; the cells below are what was measured.</p>\n",
+        );
+    }
+    out.push_str("<dl class=\"facts\">\n");
+    for (name, value) in report::facts(results) {
+        let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", escape(&name), inline(&value));
+    }
+    out.push_str("</dl>\n</header>\n");
+    out
+}
+
+/// One scenario's section.
+fn scenario(results: &Results, palette: &Palette, index: usize, name: &str) -> String {
+    let scenario = Scenario::of(results, name, palette);
+    let mut out = format!(
+        "<section class=\"scenario\" id=\"scenario-{index}\" data-scenario=\"{}\">\n<h2>Scenario: {}</h2>\n",
+        escape(name),
+        escape(name)
+    );
+    let settings = report::facts(results).into_iter().find(|(fact, _)| *fact == format!("scenario {name}"));
+    if let Some((_, settings)) = settings {
+        let _ = writeln!(out, "<p>{}</p>", inline(&settings));
+    }
+    out.push_str(&variants_table(results, &scenario));
+    out.push_str("<div class=\"plots\">\n");
+    for figure in plots::all(&scenario) {
+        out.push_str(&figure.html());
+    }
+    out.push_str("</div>\n");
+    if let Some(matrices) = matrices::matrices(results, name) {
+        let _ =
+            writeln!(out, "<h3>Comparison (baseline <code>{}</code>)</h3>", escape(&results.meta.baseline));
+        out.push_str(&tables::matrices(&matrices, &results.meta.baseline));
+    }
+    for variant in &scenario.variants {
+        out.push_str(&variant_tables(results, &scenario, variant));
+    }
+    out.push_str("</section>\n");
+    out
+}
+
+/// The variants of a scenario with their colours and how each was run: the legend of every
+/// plot, and the "workers" header fact.
+fn variants_table(results: &Results, scenario: &Scenario<'_>) -> String {
+    let mut out = String::from(
+        "<div class=\"wide\"><table class=\"variants\">\n<thead><tr><th>colour</th><th>variant</th><th>workers</th><th>runtime</th>\
+         <th>launch</th><th>server CPUs in force</th><th>command</th></tr></thead>\n<tbody>\n",
+    );
+    for variant in &scenario.variants {
+        let meta: Option<&VariantMeta> = results.meta.variants.iter().find(|v| v.name == *variant);
+        let workers = scenario.cells.iter().find(|c| c.variant == *variant).map(|c| c.workers);
+        let runtime = meta.and_then(|m| m.runtime_version.clone().or_else(|| m.runtime.clone()));
+        let _ = writeln!(
+            out,
+            "<tr><td><span class=\"swatch box\" style=\"background:{}\"></span></td><td>{}</td>\
+             <td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            palette_css(scenario, variant),
+            escape(variant),
+            workers.map_or_else(String::new, |w| w.to_string()),
+            escape(&runtime.unwrap_or_default()),
+            escape(meta.map_or("", |m| m.launch.as_str())),
+            escape(&meta.map_or_else(String::new, |m| crate::affinity::cpu_list(&m.cpus_in_force))),
+            escape(&meta.map_or_else(String::new, |m| m.command.join(" "))),
+        );
+    }
+    out.push_str("</tbody>\n</table></div>\n");
+    out
+}
+
+fn palette_css(scenario: &Scenario<'_>, variant: &str) -> String {
+    escape(&scenario.palette.css(variant))
+}
+
+/// A variant's classic and percentile tables, with its notes.
+fn variant_tables(results: &Results, scenario: &Scenario<'_>, variant: &str) -> String {
+    let cells: Vec<&Cell> = scenario.cells.iter().copied().filter(|c| c.variant == variant).collect();
+    let workers = cells.first().map_or(String::new(), |c| format!(" (workers {})", c.workers));
+    let mut out = format!(
+        "<h3><span class=\"swatch box\" style=\"background:{}\"></span>{}{}</h3>\n",
+        palette_css(scenario, variant),
+        escape(variant),
+        escape(&workers)
+    );
+    out.push_str(&tables::classic(&cells));
+    if cells.iter().any(|c| c.noisy) {
+        out.push_str(
+            "<p class=\"note\"><code>±</code> noisy: requests per second varied by more than 20% over the \
+             repeats. <code>†</code>: cut short, the rate is over the whole window.</p>\n",
+        );
+    }
+    out.push_str(&tables::percentiles(&cells));
+    for cell in &cells {
+        for note in &cell.notes {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\"><strong>{}:</strong> {}</p>",
+                escape(&cell.level_label()),
+                inline(note)
+            );
+        }
+    }
+    if let Some(meta) = results.meta.variants.iter().find(|v| v.name == variant) {
+        for note in &meta.notes {
+            let _ = writeln!(out, "<p class=\"note\"><strong>Note:</strong> {}</p>", inline(note));
+        }
+    }
+    out
+}
+
+/// What could not be measured, and failed requests, as in `report.md`.
+fn problems(results: &Results) -> String {
+    let mut out = String::new();
+    let (not_runnable, failed): (Vec<_>, Vec<_>) =
+        results.problems.iter().partition(|p| p.kind == ProblemKind::NotRunnable);
+    if !not_runnable.is_empty() {
+        out.push_str("<h2>Not runnable here</h2>\n<ul>\n");
+        for problem in not_runnable {
+            let _ = writeln!(
+                out,
+                "<li><strong>{}:</strong> {}</li>",
+                escape(&problem.variant),
+                inline(&problem.problem)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    let failing: Vec<&Cell> = results.cells.iter().filter(|c| c.failed_all_runs > 0).collect();
+    if failed.is_empty() && failing.is_empty() {
+        return out;
+    }
+    out.push_str("<h2>Problems</h2>\n<ul class=\"error\">\n");
+    for problem in failed {
+        let _ = writeln!(
+            out,
+            "<li><strong>{}:</strong> {}</li>",
+            escape(&problem.variant),
+            inline(&problem.problem)
+        );
+    }
+    for cell in failing {
+        let _ = writeln!(
+            out,
+            "<li><strong>{} {} {}:</strong> {} failed requests over all runs ({})</li>",
+            escape(&cell.scenario),
+            escape(&cell.variant),
+            escape(&cell.level_label()),
+            cell.failed_all_runs,
+            escape(&cell.failures.in_words())
+        );
+    }
+    out.push_str("</ul>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::html::sample;
+
+    fn count(html: &str, plot: &str) -> usize {
+        html.matches(&format!("data-plot=\"{plot}\"")).count()
+    }
+
+    #[test]
+    fn a_plot_per_kind_and_level_and_every_name_escaped() {
+        let evil = "<script>alert(1)</script>";
+        let mut results = sample::results(&["tokio", evil], &[1, 5], 5, 1000);
+        results.meta.variants[1].command = vec!["sh".into(), "-c".into(), "</code><img src=x>".into()];
+        results.cells[0].notes.push("a <b>note</b> with `code`".into());
+        let html = report(&results);
+        assert_eq!(count(&html, "throughput"), 1);
+        assert_eq!(count(&html, "spectrum"), 2);
+        assert_eq!(count(&html, "cpu"), 1);
+        assert_eq!(count(&html, "rss"), 1);
+        assert_eq!(html.matches("<svg ").count(), 5, "one SVG per plot");
+        assert!(!html.contains("<script") && !html.contains("<img"), "names are escaped");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("a &lt;b&gt;note&lt;/b&gt; with <code>code</code>"));
+        assert!(!html.contains("http://") && !html.contains("https://"));
+        // The variant keeps its colour everywhere: the legend, the table, the lines.
+        let palette = Palette::of(&results);
+        assert_eq!(palette.css(evil), "#ff7f0e");
+        assert!(html.matches("#ff7f0e").count() >= 7, "legends and variant tables");
+        assert!(html.to_lowercase().matches("stroke=\"#ff7f0e\"").count() >= 3, "lines and markers");
+        // The tables: classic and percentiles per variant, three matrices.
+        assert_eq!(html.matches("<table class=\"classic\">").count(), 2);
+        assert_eq!(html.matches("<table class=\"percentiles\">").count(), 2);
+        assert_eq!(html.matches("<table class=\"matrix\">").count(), 3);
+    }
+
+    #[test]
+    fn no_cells_yet_and_interrupted() {
+        let mut results = sample::results(&["tokio"], &[1], 1, 10);
+        results.cells.clear();
+        results.interrupted = true;
+        let html = report(&results);
+        assert!(html.contains("No cell has been measured yet") && html.contains("Interrupted:"), "{html}");
+        assert_eq!(html.matches("<figure").count(), 0);
+    }
+
+    /// `report.html` is rewritten after every cell, so a big sweep's page must render fast:
+    /// 9 variants × 5 levels × 5 repeats of 2000 requests.
+    #[test]
+    fn a_big_report_renders_well_under_a_second() {
+        let variants = [
+            "tokio",
+            "smol",
+            "monoio",
+            "glommio",
+            "uring",
+            "thread-pool",
+            "threaded",
+            "floor-epoll",
+            "nginx",
+        ];
+        let results = sample::results(&variants, &[1, 2, 3, 4, 5], 5, 10_000);
+        let started = std::time::Instant::now();
+        let html = report(&results);
+        let took = started.elapsed();
+        eprintln!("9 variants × 5 levels × 5 repeats: {} KiB of HTML in {took:?}", html.len() / 1024);
+        assert_eq!(html.matches("<svg ").count(), 1 + 5 + 2);
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+    }
+}

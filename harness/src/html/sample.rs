@@ -1,0 +1,88 @@
+//! Made-up results for the HTML report's tests: any number of variants, levels and repeats,
+//! with histograms of a plausible shape (a body around 50 µs and a long tail), the same on
+//! every run.
+
+use crate::results::tests::cell_with_runs;
+use crate::results::{Meta, Results, ScenarioMeta, VariantMeta, SCHEMA_VERSION};
+use crate::stats::Percentiles;
+
+/// Results of `variants` × `levels` in one scenario, `repeat` runs a cell, `samples`
+/// latencies a cell.
+pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64) -> Results {
+    let mut cells = Vec::new();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for level in levels {
+        for (v, variant) in variants.iter().enumerate() {
+            let rates: Vec<f64> = (0..repeat)
+                .map(|r| 10_000.0 * *level as f64 / (1.0 + v as f64 / 4.0) * (1.0 + r as f64 / 20.0))
+                .collect();
+            let mut cell = cell_with_runs(variant, *level, &rates);
+            let histogram = &mut cell.histograms.latency.0;
+            for _ in 0..samples {
+                // xorshift: a uniform u in (0, 1], then a tail that doubles every few percent.
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let u = (seed >> 11) as f64 / (1u64 << 53) as f64;
+                let ns =
+                    40_000.0 * (1.0 + v as f64 / 10.0) * (1.0 + *level as f64 / 5.0) / (1.0 - u * 0.9999);
+                histogram.record(ns as u64).expect("within the histogram's bounds");
+            }
+            cell.latency_us = Percentiles::of(histogram);
+            cells.push(cell);
+        }
+    }
+    let scenario = ScenarioMeta {
+        name: crate::plan::CLASSIC.into(),
+        mode: "closed".into(),
+        requests: samples / repeat.max(1) as u64,
+        concurrency: levels.to_vec(),
+        rate: Vec::new(),
+        keep_alive: true,
+        warmup: 0,
+        repeat,
+        path: "/".into(),
+        timeout_s: 10.0,
+        max_run_time_s: 300.0,
+        duration_s: None,
+        warmup_time_s: None,
+        connections: None,
+        idle_time_s: None,
+        slow_clients: 0,
+    };
+    let variant_meta = |name: &&str| VariantMeta {
+        name: (*name).into(),
+        launch: "builtin".into(),
+        builtin: Some((*name).into()),
+        workers: 1,
+        command: vec!["harness".into(), "serve".into(), (*name).into()],
+        runtime: None,
+        runtime_version: None,
+        cpus_in_force: vec![0],
+        notes: Vec::new(),
+    };
+    Results {
+        schema_version: SCHEMA_VERSION,
+        meta: Meta {
+            started_utc: "2026-11-28T00:00:00Z".into(),
+            matrix: "matrix.toml".into(),
+            harness_version: "0.1.0".into(),
+            git_commit: "abc1234".into(),
+            build_profile: "release (opt-level 3)".into(),
+            kernel: "6.1.0".into(),
+            cpu_model: "Test CPU".into(),
+            cpus: 2,
+            server_cpus: vec![0],
+            load_cpus: vec![1],
+            order: "interleaved".into(),
+            baseline: variants.first().map_or_else(String::new, |v| (*v).to_owned()),
+            load_generator: "harness closed loop (mio)".into(),
+            scenarios: vec![scenario],
+            variants: variants.iter().map(variant_meta).collect(),
+            warnings: Vec::new(),
+        },
+        cells,
+        problems: Vec::new(),
+        interrupted: false,
+    }
+}
