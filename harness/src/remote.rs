@@ -369,6 +369,8 @@ pub fn run_load(
     stop: &crate::load::Stop,
     watchdog: &Watchdog,
 ) -> std::io::Result<(LoadResult, Vec<Share>, Vec<String>)> {
+    // Each host's own notes (a saturated generator, a server that did not close) are kept,
+    // named by host.
     let shapes = split_shape(&spec.shape, hosts.len());
     let mut running = Vec::new();
     for (host, shape) in hosts.iter().zip(&shapes) {
@@ -487,30 +489,53 @@ fn to_load_result(cell: &Cell) -> LoadResult {
     result
 }
 
-/// What the cell says about how the load was split, and which host's load generator was
-/// saturated.
-pub fn split_notes(shares: &[Share]) -> Vec<String> {
-    let parts: Vec<String> = shares
+/// What a cell says about how its load was split (`runs`: each run's shares), and which
+/// host's load generator was saturated.
+pub fn split_notes(runs: &[Vec<Share>]) -> Vec<String> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    let parts: Vec<String> = first
         .iter()
         .map(|share| {
             let what = match share.shape {
-                Shape::Closed { requests, concurrency } => format!("c={concurrency}, {requests} requests"),
+                Shape::Closed { requests, concurrency } => {
+                    format!("c={concurrency}, {requests} requests a run")
+                }
                 Shape::Open { rate, connections, .. } => {
                     format!("{rate:.0}/s over {connections} connections")
                 }
                 Shape::Scale { connections, .. } => format!("{connections} connections"),
             };
-            let cpu = share.utilization.map_or_else(String::new, |u| format!(", load CPU {:.0}%", u * 100.0));
-            format!("{} ({what}{cpu})", share.host)
+            let cpu: Vec<f64> = runs
+                .iter()
+                .flatten()
+                .filter(|s| s.host == share.host)
+                .filter_map(|s| s.utilization)
+                .collect();
+            let cpu = match (cpu.iter().copied().reduce(f64::min), cpu.iter().copied().reduce(f64::max)) {
+                (Some(lo), Some(hi)) if (hi - lo) < 0.005 => format!(", load CPU {:.0}%", hi * 100.0),
+                (Some(lo), Some(hi)) => format!(", load CPU {:.0}–{:.0}%", lo * 100.0, hi * 100.0),
+                _ => String::new(),
+            };
+            format!("`{}` ({what}{cpu})", share.host)
         })
         .collect();
     let mut notes = vec![format!("load split over hosts {}", parts.join(", "))];
-    for share in shares.iter().filter(|s| s.utilization.is_some_and(|u| u >= 0.9)) {
-        notes.push(format!(
-            "host `{}`'s load generator was saturated (CPU {:.0}%): it may be the bottleneck; add a load host",
-            share.host,
-            share.utilization.unwrap_or(0.0) * 100.0
-        ));
+    for host in first.iter().map(|s| &s.host) {
+        let saturated: Vec<f64> = runs
+            .iter()
+            .flatten()
+            .filter(|s| &s.host == host)
+            .filter_map(|s| s.utilization)
+            .filter(|u| *u >= 0.9)
+            .collect();
+        if let Some(worst) = saturated.iter().copied().reduce(f64::max) {
+            notes.push(format!(
+                "host `{host}`'s load generator was saturated in {} of {} runs (CPU up to {:.0}%): it may be the bottleneck; add a load host",
+                saturated.len(),
+                runs.len(),
+                worst * 100.0
+            ));
+        }
     }
     notes
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::cli::{RunArgs, EXIT_CONFIG, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_TERMINATED};
 use crate::export::{Output, ResultsDir};
 use crate::plan::{Launch, Load, Plan, Scenario};
-use crate::results::{Meta, ProblemKind, Results, ScenarioMeta, VariantMeta, SCHEMA_VERSION};
+use crate::results::{HostMeta, Meta, ProblemKind, Results, ScenarioMeta, VariantMeta, SCHEMA_VERSION};
 use crate::sweep::{self, Ending};
 use crate::watchdog::Watchdog;
 
@@ -240,9 +240,25 @@ fn meta(plan: &Plan, file: &str) -> Meta {
         load_cpus: plan.placement.load_cpus.clone(),
         order: plan.order.name().into(),
         baseline: plan.baseline.clone(),
+        server_host: plan.placement.server_host.map(|i| plan.hosts[i].name.clone()),
+        load_hosts: plan.placement.load_hosts.iter().map(|i| plan.hosts[*i].name.clone()).collect(),
+        hosts: plan
+            .hosts
+            .iter()
+            .map(|h| HostMeta {
+                name: h.name.clone(),
+                address: h.address.to_string(),
+                launcher: h.launcher.clone(),
+            })
+            .collect(),
         load_generator: format!(
-            "harness closed loop (mio), {} thread(s), one shared request counter",
-            plan.placement.load_cpus.len()
+            "harness load generator (mio event loops, HDR histograms), {} thread(s){}",
+            plan.placement.load_cpus.len(),
+            if plan.placement.load_hosts.is_empty() {
+                String::new()
+            } else {
+                format!(" on each of {} load hosts", plan.placement.load_hosts.len())
+            }
         ),
         scenarios: plan.scenarios.iter().map(scenario_meta).collect(),
         variants: plan

@@ -49,29 +49,26 @@ pub fn facts(results: &Results) -> Vec<(String, String)> {
     fact("started", m.started_utc.clone());
     fact("matrix", m.matrix.clone());
     for scenario in &m.scenarios {
-        fact(
-            &format!("scenario {}", scenario.name),
-            format!(
-                "{} requests × concurrency {:?}, {}, path `{}`, warmup {}, repeat {}, timeout {} s",
-                scenario.requests,
-                scenario.concurrency,
-                if scenario.keep_alive {
-                    "keep-alive (HTTP/1.1)"
-                } else {
-                    "a connection per request (HTTP/1.0, like ab)"
-                },
-                scenario.path,
-                scenario.warmup,
-                scenario.repeat,
-                scenario.timeout_s
-            ),
-        );
+        fact(&format!("scenario {}", scenario.name), scenario_description(scenario));
     }
     fact("order", format!("{}; baseline `{}`", m.order, m.baseline));
+    let server_host = m.server_host.as_ref().map_or_else(String::new, |h| format!("host `{}` ", h));
+    let load_hosts = if m.load_hosts.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = m.load_hosts.iter().map(|h| format!("`{h}`")).collect();
+        format!("hosts {} ", names.join(", "))
+    };
     fact(
         "placement",
-        format!("servers on CPU {:?}, load on CPU {:?} (of {} online)", m.server_cpus, m.load_cpus, m.cpus),
+        format!(
+            "servers on {server_host}CPU {:?}, load from {load_hosts}CPU {:?} (this machine: {} CPUs online)",
+            m.server_cpus, m.load_cpus, m.cpus
+        ),
     );
+    for host in &m.hosts {
+        fact(&format!("host {}", host.name), format!("{} via `{}`", host.address, host.launcher.join(" ")));
+    }
     fact("load generator", m.load_generator.clone());
     fact("build", format!("{} (harness {})", m.build_profile, m.harness_version));
     fact("git commit", m.git_commit.clone());
@@ -81,6 +78,34 @@ pub fn facts(results: &Results) -> Vec<(String, String)> {
         fact("warning", warning.clone());
     }
     facts
+}
+
+/// What a scenario does, in words.
+pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
+    let connection =
+        if s.keep_alive { "keep-alive (HTTP/1.1)" } else { "a connection per request (HTTP/1.0, like ab)" };
+    let mut text = match (s.mode.as_str(), s.idle_time_s) {
+        ("open", _) => format!(
+            "open loop at {:?} requests/s over {} connections, {} s measured after {} s, {connection}",
+            s.rate,
+            s.connections.unwrap_or(0),
+            s.duration_s.unwrap_or(0.0),
+            s.warmup_time_s.unwrap_or(0.0)
+        ),
+        (_, Some(idle)) => format!(
+            "{:?} connections opened first, {} requests over them, then held idle {idle} s; keep-alive (HTTP/1.1)",
+            s.concurrency, s.requests
+        ),
+        _ => format!("{} requests × concurrency {:?}, {connection}", s.requests, s.concurrency),
+    };
+    text.push_str(&format!(
+        ", path `{}`, warmup {}, repeat {}, timeout {} s",
+        s.path, s.warmup, s.repeat, s.timeout_s
+    ));
+    if s.slow_clients > 0 {
+        text.push_str(&format!(", {} slow clients", s.slow_clients));
+    }
+    text
 }
 
 /// The section for one variant in one scenario: ab's classic table, then latency

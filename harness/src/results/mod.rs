@@ -50,6 +50,15 @@ pub struct Meta {
     /// Placement as asked; what was in force is per variant and per cell.
     pub server_cpus: Vec<usize>,
     pub load_cpus: Vec<usize>,
+    /// The host the servers ran on (`None`: this machine), and the hosts the load came from
+    /// (empty: this machine).
+    #[serde(default)]
+    pub server_host: Option<String>,
+    #[serde(default)]
+    pub load_hosts: Vec<String>,
+    /// The hosts the matrix declares.
+    #[serde(default)]
+    pub hosts: Vec<HostMeta>,
     /// `interleaved` or `grouped`.
     pub order: String,
     /// The variant the comparison matrices divide by.
@@ -60,6 +69,14 @@ pub struct Meta {
     /// Things the sweep said that do not stop it (placement not in force, overlaps).
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// A host of the matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostMeta {
+    pub name: String,
+    pub address: String,
+    pub launcher: Vec<String>,
 }
 
 /// How one scenario's cells were measured.

@@ -38,6 +38,13 @@ pub struct Context {
     pub watchdog: Arc<Watchdog>,
 }
 
+/// One run's load from load hosts: each host's share, and what their runs noted.
+#[derive(Debug)]
+struct Remote {
+    shares: Vec<crate::remote::Share>,
+    notes: Vec<String>,
+}
+
 /// A variant's server over the sweep.
 #[derive(Debug)]
 enum ServerState {
@@ -111,8 +118,8 @@ struct Sweep<'a> {
     runs: HashMap<(usize, usize, usize), Vec<MeasuredRun>>,
     /// What the slow clients met during those runs.
     slow: HashMap<(usize, usize, usize), Vec<crate::slow_clients::Trickled>>,
-    /// How the load of those runs was split between load hosts, in words.
-    split: HashMap<(usize, usize, usize), Vec<String>>,
+    /// How the load of those runs was split between load hosts.
+    split: HashMap<(usize, usize, usize), Vec<Remote>>,
     bar: ProgressBar,
 }
 
@@ -193,21 +200,20 @@ impl Sweep<'_> {
     }
 
     /// Runs `spec` from the load hosts, or here; `probe` is called while a scale run holds
-    /// its connections idle. Returns the load and notes on how it was split.
+    /// its connections idle. Returns the load and, from load hosts, how it was split.
     fn run_load(
         &self,
         spec: &LoadSpec,
         stop: &Stop,
         idle: std::time::Duration,
         probe: &mut dyn FnMut(),
-    ) -> std::io::Result<(load::LoadResult, Vec<String>)> {
+    ) -> std::io::Result<(load::LoadResult, Option<Remote>)> {
         let hosts = self.load_hosts();
         if hosts.is_empty() {
-            return load::run_scale(spec, stop, idle, probe).map(|load| (load, Vec::new()));
+            return load::run_scale(spec, stop, idle, probe).map(|load| (load, None));
         }
-        let (load, shares, mut notes) = crate::remote::run_load(spec, &hosts, stop, &self.context.watchdog)?;
-        notes.splice(0..0, crate::remote::split_notes(&shares));
-        Ok((load, notes))
+        let (load, shares, notes) = crate::remote::run_load(spec, &hosts, stop, &self.context.watchdog)?;
+        Ok((load, Some(Remote { shares, notes })))
     }
 
     /// Records what the variant's process really runs on, and warns if that is not the plan.
@@ -357,8 +363,8 @@ impl Sweep<'_> {
         };
         let died = watch.died.load(Ordering::Relaxed) || exited;
         drop(watch);
-        let (load, split) = match outcome {
-            None if died => (load::LoadResult::empty(), Vec::new()),
+        let (load, remote) = match outcome {
+            None if died => (load::LoadResult::empty(), None),
             None => return,
             Some(Ok(measured)) => measured,
             Some(Err(err)) => {
@@ -389,8 +395,8 @@ impl Sweep<'_> {
         }
         let idle_rss_kib = before.zip(idle_sample).map(|(b, idle)| (b.rss_kib, idle.rss_kib));
         let key = (slot.scenario, slot.level, slot.variant);
-        if !split.is_empty() {
-            self.split.entry(key).or_default().extend(split);
+        if let Some(remote) = remote {
+            self.split.entry(key).or_default().push(remote);
         }
         let run = MeasuredRun { load, started_at, server: server_spent, idle_rss_kib, status };
         self.runs.entry(key).or_default().push(run);
@@ -478,9 +484,15 @@ impl Sweep<'_> {
             load_threads: self.plan.placement.load_cpus.len().clamp(1, concurrency.max(1)),
         };
         let mut cell = summarize(&point, &runs);
-        for note in self.split.remove(&key).unwrap_or_default() {
-            if !cell.notes.contains(&note) {
-                cell.notes.push(note);
+        if let Some(remote) = self.split.remove(&key) {
+            let shares: Vec<Vec<crate::remote::Share>> = remote.iter().map(|r| r.shares.clone()).collect();
+            let notes = crate::remote::split_notes(&shares)
+                .into_iter()
+                .chain(remote.into_iter().flat_map(|r| r.notes));
+            for note in notes {
+                if !cell.notes.contains(&note) {
+                    cell.notes.push(note);
+                }
             }
         }
         if let Some(trickled) = self.slow.remove(&key) {

@@ -1,0 +1,285 @@
+//! Beyond one machine, tested on network namespaces: servers on one "host", load from another,
+//! through `ip netns exec` launchers and through a real sshd; nothing left behind after a
+//! SIGKILL; two load hosts' results merged exactly. Each test skips, saying so, where network
+//! namespaces cannot be made.
+
+mod netns;
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use netns::{bed_or_skip, Bed};
+use support::{cells_of, results_dir, results_json, signal, text, Scratch, HARNESS};
+
+/// A matrix with the servers in the bed's srv namespace and the load from `load_hosts`.
+fn matrix(bed: &Bed, sweep: &str, load_hosts: &str, extra_hosts: &str) -> String {
+    format!(
+        "[sweep]\n{sweep}\n\n[placement]\nserver_host = \"srv\"\nload_hosts = {load_hosts}\n\n\
+         [[host]]\nname = \"srv\"\nlauncher = {}\naddress = \"{}\"\nharness = \"{HARNESS}\"\n\n\
+         [[host]]\nname = \"cli\"\nlauncher = {}\naddress = \"{}\"\nharness = \"{HARNESS}\"\n\n{extra_hosts}\
+         [[variant]]\nname = \"tokio\"\nport = 45003\n\n[[variant]]\nname = \"floor-epoll\"\nport = 45005\n",
+        Bed::launcher(&bed.srv),
+        bed.srv_addr,
+        Bed::launcher(&bed.cli),
+        bed.cli_addr
+    )
+}
+
+#[test]
+fn a_sweep_with_the_server_on_one_host_and_the_load_on_another() {
+    let Some(bed) = bed_or_skip("a_sweep_with_the_server_on_one_host_and_the_load_on_another") else {
+        return;
+    };
+    let scratch = Scratch::new();
+    let sweep = "requests = 2000\nconcurrency = [1, 4]\nkeep_alive = true\nrepeat = 2";
+    let (output, out) = scratch.run(&matrix(&bed, sweep, "[\"cli\"]", ""), &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    assert!(stdout.contains("servers on host `srv`") && stdout.contains("load from hosts `cli`"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("- **host srv:** {} via `ip netns exec {}`", bed.srv_addr, bed.srv)),
+        "{stdout}"
+    );
+    let json = results_json(&out);
+    assert_eq!(json["meta"]["server_host"], "srv");
+    for cell in json["cells"].as_array().expect("cells") {
+        assert_eq!(cell["failed"], 0, "{cell}");
+        assert_eq!(cell["complete"], 2000, "{cell}");
+        // The server's cost was read in its own namespace.
+        assert!(cell["server"]["cpu_us_per_request"].as_f64().expect("server cost") > 0.0, "{cell}");
+        assert!(cell["notes"].to_string().contains("load split over hosts `cli`"), "{cell}");
+    }
+    // The servers answered on the srv namespace's address, not on loopback.
+    let command = json["meta"]["variants"][0]["command"].to_string();
+    assert!(command.contains(&bed.srv_addr) && command.contains("--lifeline"), "{command}");
+    assert!(Bed::pids(&bed.srv).is_empty() && Bed::pids(&bed.cli).is_empty(), "nothing is left running");
+}
+
+#[test]
+fn sigkill_of_the_harness_leaves_nothing_in_either_namespace() {
+    let Some(bed) = bed_or_skip("sigkill_of_the_harness_leaves_nothing_in_either_namespace") else { return };
+    let scratch = Scratch::new();
+    let sweep = "requests = 100000000\nconcurrency = [2]\nkeep_alive = true\nmax_run_time = \"60s\"";
+    let mut harness = scratch.spawn(&matrix(&bed, sweep, "[\"cli\"]", ""));
+    // Wait until the server runs in srv and the load in cli.
+    let started = Instant::now();
+    while Bed::pids(&bed.srv).is_empty() || Bed::pids(&bed.cli).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the sweep never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal(harness.id(), libc::SIGKILL);
+    let _ = harness.wait();
+    let started = Instant::now();
+    while !Bed::pids(&bed.srv).is_empty() || !Bed::pids(&bed.cli).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "left running: srv {:?}, cli {:?}",
+            Bed::pids(&bed.srv),
+            Bed::pids(&bed.cli)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Two load hosts against one server: each takes a share, the counts add up, and the
+/// percentiles come from the merged histogram.
+#[test]
+fn two_load_hosts_add_up() {
+    let Some(bed) = bed_or_skip("two_load_hosts_add_up") else { return };
+    let scratch = Scratch::new();
+    let second = format!(
+        "[[host]]\nname = \"cli-2\"\nlauncher = {}\naddress = \"{}\"\nharness = \"{HARNESS}\"\n\n",
+        Bed::launcher(&bed.cli),
+        bed.cli_addr
+    );
+    let sweep = "requests = 900\nconcurrency = [3]\nkeep_alive = true";
+    let (output, out) = scratch.run(&matrix(&bed, sweep, "[\"cli\", \"cli-2\"]", &second), &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    let json = results_json(&out);
+    let cell = cells_of(&json, "tokio")[0];
+    assert_eq!(cell["complete"], 900, "{cell}");
+    let notes = cell["notes"].to_string();
+    assert!(
+        notes.contains("`cli` (c=2, 600 requests a run")
+            && notes.contains("`cli-2` (c=1, 300 requests a run"),
+        "{notes}"
+    );
+    let results = harness::results::Results::read(&results_dir(&out)).expect("results read back");
+    let tokio = results.cells.iter().find(|c| c.variant == "tokio").expect("tokio");
+    let merged = &tokio.histograms.latency.0;
+    assert_eq!(merged.len(), 900, "one histogram holds both hosts' requests");
+    assert_eq!(
+        merged.value_at_quantile(0.99) as f64 / 1000.0,
+        tokio.latency_us.p99,
+        "p99 from the merged histogram"
+    );
+}
+
+/// A throwaway sshd inside the server's namespace, reached from the load namespace: the SSH
+/// launcher, for real.
+#[test]
+fn the_ssh_launcher_runs_a_remote_server() {
+    let Some(bed) = bed_or_skip("the_ssh_launcher_runs_a_remote_server") else { return };
+    let Some(sshd) = Sshd::start(&bed) else { return };
+    let scratch = Scratch::new();
+    let launcher = format!(
+        "[\"ip\", \"netns\", \"exec\", \"{}\", \"ssh\", \"-i\", \"{}\", \"-p\", \"{}\", \"-o\", \"BatchMode=yes\", \
+         \"-o\", \"StrictHostKeyChecking=no\", \"-o\", \"UserKnownHostsFile=/dev/null\", \"-o\", \"LogLevel=ERROR\", \"root@{}\"]",
+        bed.cli,
+        sshd.key.display(),
+        sshd.port,
+        bed.srv_addr
+    );
+    let sweep = "requests = 1000\nconcurrency = [2]\nkeep_alive = true";
+    let source = matrix(&bed, sweep, "[\"cli\"]", "").replacen(
+        &format!("launcher = {}", Bed::launcher(&bed.srv)),
+        &format!("launcher = {launcher}"),
+        1,
+    );
+    assert!(source.contains("\"ssh\""), "{source}");
+    let (output, out) = scratch.run(&source, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    let json = results_json(&out);
+    let command = json["meta"]["variants"][0]["command"].to_string();
+    assert!(command.contains("\"ssh\""), "started through ssh: {command}");
+    for cell in json["cells"].as_array().expect("cells") {
+        assert_eq!((cell["complete"].as_u64(), cell["failed"].as_u64()), (Some(1000), Some(0)), "{cell}");
+        assert!(cell["server"]["cpu_us_per_request"].as_f64().expect("sampled over ssh") > 0.0, "{cell}");
+    }
+    // The servers went when their ssh sessions closed: only sshd is left in srv.
+    let started = Instant::now();
+    while Bed::pids(&bed.srv).len() > 1 {
+        assert!(started.elapsed() < Duration::from_secs(5), "a server outlived its ssh session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(sshd);
+}
+
+/// The project's own test bed script makes the namespaces, runs a sweep through them and
+/// removes them.
+#[test]
+fn the_test_bed_script_runs_a_sweep() {
+    if netns::Bed::create().map(drop).is_err() {
+        eprintln!("SKIPPED the_test_bed_script_runs_a_sweep: network namespaces cannot be made here");
+        return;
+    }
+    let scratch = Scratch::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = std::fs::read_to_string(root.join("examples/two-namespaces.toml")).expect("the example");
+    let small = example
+        .replace("requests = 20000", "requests = 500")
+        .replace("warmup = 1000", "warmup = 50")
+        .replace("repeat = 5", "repeat = 1")
+        .replace("harness = \"target/debug/harness\"", &format!("harness = \"{HARNESS}\""));
+    let file = scratch.matrix(&small);
+    let output = Command::new(root.join("scripts/netns-testbed.sh"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(scratch.out())
+        .env("HARNESS", HARNESS)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the script");
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    assert!(stdout.contains("test bed up: rm-srv (10.77.0.1) <-> rm-cli (10.77.0.2)"), "{stdout}");
+    let json = results_json(&scratch.out());
+    assert_eq!(json["cells"].as_array().expect("cells").len(), 6);
+    let namespaces = text(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout);
+    assert!(
+        !namespaces.contains("rm-srv") && !namespaces.contains("rm-cli"),
+        "the bed is removed: {namespaces}"
+    );
+}
+
+/// sshd in the server's namespace with throwaway keys, stopped when dropped.
+struct Sshd {
+    child: std::process::Child,
+    key: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    fn start(bed: &Bed) -> Option<Sshd> {
+        let skip = |why: String| {
+            eprintln!("SKIPPED the_ssh_launcher_runs_a_remote_server: {why}; apt-get install openssh-server openssh-client");
+            None
+        };
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"].into_iter().find(|p| std::path::Path::new(p).exists());
+        let Some(sshd) = sshd else { return skip("no sshd".into()) };
+        let dir = tempfile::tempdir().ok()?;
+        let key = dir.path().join("client_key");
+        let host_key = dir.path().join("host_key");
+        for path in [&key, &host_key] {
+            let made = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(path)
+                .stdin(Stdio::null())
+                .output();
+            if !made.as_ref().is_ok_and(|out| out.status.success()) {
+                return skip(format!("ssh-keygen failed: {made:?}"));
+            }
+        }
+        let public = std::fs::read_to_string(key.with_extension("pub")).ok()?;
+        let authorized = dir.path().join("authorized_keys");
+        std::fs::write(&authorized, public).ok()?;
+        // sshd insists on its privilege-separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let port = 2222;
+        let config = dir.path().join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress {}\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin yes\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n",
+                bed.srv_addr,
+                host_key.display(),
+                authorized.display()
+            ),
+        )
+        .ok()?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &bed.srv, sshd, "-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok()?;
+        // Wait until it accepts, from the load namespace.
+        let started = Instant::now();
+        loop {
+            let probe = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &bed.cli,
+                    "bash",
+                    "-c",
+                    &format!("exec 3<>/dev/tcp/{}/{port}", bed.srv_addr),
+                ])
+                .output();
+            if probe.is_ok_and(|out| out.status.success()) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                return skip("sshd did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Sshd { child, key, port, _dir: dir })
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
