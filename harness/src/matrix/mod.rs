@@ -65,6 +65,8 @@ const MAX_REQUESTS: i64 = 100_000_000;
 const MAX_CONCURRENCY: i64 = 100_000;
 const MAX_REPEAT: i64 = 100;
 const MAX_WORKERS: i64 = 1024;
+/// The CPUs a list for another host may name (Linux's CPU_SETSIZE).
+const ANY_HOST_CPUS: usize = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
 const SETTING_KEYS: [&str; 15] = [
@@ -529,8 +531,13 @@ fn placement(table: &DeTable<'_>, cpus: usize, problems: &mut Problems<'_>) -> (
     problems.unknown_keys(table, &["server_cpus", "load_cpus", "server_host", "load_hosts"], "[placement]");
     // Default on two or more CPUs: the server on CPU 0, the load on CPU 1.
     let load_default = usize::from(cpus > 1);
-    let server_cpus = cpu_list(table, "server_cpus", 0, cpus, problems);
-    let load_cpus = cpu_list(table, "load_cpus", load_default, cpus, problems);
+    // CPUs on another host are that host's: they cannot be checked against this machine's.
+    let remote_server = document::get(table, "server_host").is_some();
+    let remote_load = document::get(table, "load_hosts").is_some();
+    let server_cpus =
+        cpu_list(table, "server_cpus", 0, if remote_server { ANY_HOST_CPUS } else { cpus }, problems);
+    let load_cpus =
+        cpu_list(table, "load_cpus", load_default, if remote_load { ANY_HOST_CPUS } else { cpus }, problems);
     let mut warnings = Vec::new();
     let shared: Vec<String> =
         server_cpus.iter().filter(|cpu| load_cpus.contains(cpu)).map(|cpu| cpu.to_string()).collect();
