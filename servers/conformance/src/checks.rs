@@ -431,3 +431,39 @@ pub fn ab_sweep(start: Start<'_>) {
 pub fn curl_agrees(start: Start<'_>) {
     with_server(start, &[], crate::real_clients::curl);
 }
+
+/// On one worker, a hundred connections each asking for `/sleep/200` sleep together, on the
+/// runtime's timer, not one after another (which would take 20 s).
+pub fn sleeps_overlap_on_one_worker(start: Start<'_>) {
+    with_server(start, &["--workers", "1"], |addr| {
+        let mut clients: Vec<Client> = (0..100).map(|_| Client::connect(addr)).collect();
+        let started = Instant::now();
+        for client in &mut clients {
+            client.send(b"GET /sleep/200 HTTP/1.1\r\nHost: t\r\n\r\n");
+        }
+        for client in &mut clients {
+            let response = client.response(false);
+            assert_eq!((response.status, response.body.as_slice()), (200, &b"Hello, world!\n"[..]));
+        }
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(200), "answered after {took:?}, before the sleep ended");
+        assert!(took < Duration::from_secs(1), "100 sleeps of 200 ms took {took:?}: they did not overlap");
+    });
+}
+
+/// On one worker, a connection sleeping in `/sleep/1000` does not delay another's requests.
+pub fn a_sleep_does_not_delay_others(start: Start<'_>) {
+    with_server(start, &["--workers", "1"], |addr| {
+        let mut sleeper = Client::connect(addr);
+        sleeper.send(b"GET /sleep/1000 HTTP/1.1\r\nHost: t\r\n\r\n");
+        let started = Instant::now();
+        let mut other = Client::connect(addr);
+        for _ in 0..10 {
+            other.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+            assert_eq!(other.response(false).status, 200);
+        }
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(500), "10 requests beside a sleep took {took:?}");
+        assert_eq!(sleeper.response(false).status, 200);
+    });
+}

@@ -55,6 +55,23 @@ macro_rules! suite {
     };
 }
 
+/// Expands to the checks that `/sleep` waits on a timer, not in a thread: on one worker,
+/// sleeping connections overlap and others are served meanwhile. Every variant but the
+/// thread pool (whose worker a sleeping connection holds, by design) runs them.
+#[macro_export]
+macro_rules! sleep_suite {
+    ($name:ident, $program:expr $(, $arg:expr)* $(,)?) => {
+        mod $name {
+            fn start(extra: &[&str]) -> $crate::ServerProcess {
+                let mut args: Vec<&str> = vec![$($arg),*];
+                args.extend_from_slice(extra);
+                $crate::ServerProcess::start($program, &args)
+            }
+            $crate::suite!(@checks start; sleeps_overlap_on_one_worker, a_sleep_does_not_delay_others);
+        }
+    };
+}
+
 /// Expands to the io_uring checks for the server binary `$program`: it holds io_uring
 /// instances while serving, and fails at start with one clear line when io_uring is denied.
 #[macro_export]

@@ -3,3 +3,4 @@
 
 server_conformance::suite!(glommio, env!("CARGO_BIN_EXE_server-glommio"));
 server_conformance::uring_suite!(env!("CARGO_BIN_EXE_server-glommio"));
+server_conformance::sleep_suite!(glommio_sleep, env!("CARGO_BIN_EXE_server-glommio"));

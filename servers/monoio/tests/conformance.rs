@@ -3,3 +3,4 @@
 
 server_conformance::suite!(monoio, env!("CARGO_BIN_EXE_server-monoio"));
 server_conformance::uring_suite!(env!("CARGO_BIN_EXE_server-monoio"));
+server_conformance::sleep_suite!(monoio_sleep, env!("CARGO_BIN_EXE_server-monoio"));

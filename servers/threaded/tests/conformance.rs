@@ -1,4 +1,7 @@
-//! Both thread variants against the whole spec, over real TCP, plus ab and curl.
+//! Both thread variants against the whole spec, over real TCP, plus ab and curl;
+//! thread-per-connection also sleeps many connections at once (the pool holds a worker per
+//! sleeping connection, by design: see `pool_waits.rs`).
 
 server_conformance::suite!(thread_per_connection, env!("CARGO_BIN_EXE_thread-per-connection"));
 server_conformance::suite!(thread_pool, env!("CARGO_BIN_EXE_thread-pool"));
+server_conformance::sleep_suite!(thread_per_connection_sleep, env!("CARGO_BIN_EXE_thread-per-connection"));
