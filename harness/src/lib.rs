@@ -41,6 +41,7 @@ pub mod server;
 pub mod slow_clients;
 pub mod sockets;
 pub mod stats;
+pub mod stderr_tail;
 pub mod sweep;
 pub mod verify;
 pub mod watchdog;

@@ -11,12 +11,13 @@
 //! - A server's answer is checked from the first load host (`harness verify`), where the load
 //!   will come from.
 
+use crate::stderr_tail::StderrTail;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::cost::GroupSample;
@@ -56,34 +57,6 @@ fn spawn_tied(mut command: Command, watchdog: &Watchdog) -> std::io::Result<Chil
     Ok(child)
 }
 
-/// Keeps the last lines of a child's stderr, for messages.
-fn tail_stderr(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
-    let tail = Arc::new(Mutex::new(Vec::new()));
-    if let Some(pipe) = child.stderr.take() {
-        let lines = tail.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Ok(mut lines) = lines.lock() {
-                    if lines.len() == 20 {
-                        lines.remove(0);
-                    }
-                    lines.push(line);
-                }
-            }
-        });
-    }
-    tail
-}
-
-fn last_lines(tail: &Arc<Mutex<Vec<String>>>) -> String {
-    std::thread::sleep(Duration::from_millis(20));
-    let lines: Vec<String> = tail
-        .lock()
-        .map(|lines| lines.iter().filter(|l| !l.trim().is_empty()).cloned().collect())
-        .unwrap_or_default();
-    lines[lines.len().saturating_sub(3)..].join(" | ")
-}
-
 /// A built-in server on another host.
 #[derive(Debug)]
 pub struct RemoteServer {
@@ -96,7 +69,7 @@ pub struct RemoteServer {
     pub remote_pgid: i32,
     pub argv: Vec<String>,
     host: Host,
-    stderr: Arc<Mutex<Vec<String>>>,
+    stderr: StderrTail,
     exited: Option<ExitStatus>,
     watchdog: Arc<Watchdog>,
 }
@@ -136,7 +109,7 @@ impl RemoteServer {
             )),
             _ => StartFailure::Failed(format!("cannot start `{}`: {err}", argv.join(" "))),
         })?;
-        let stderr = tail_stderr(&mut child);
+        let stderr = StderrTail::follow(&mut child);
         let lifeline = child.stdin.take();
         let mut server = RemoteServer {
             child,
@@ -150,7 +123,7 @@ impl RemoteServer {
             watchdog: watchdog.clone(),
         };
         if let Err(reason) = server.await_ready(interrupt) {
-            let said = last_lines(&server.stderr);
+            let said = server.stderr.last_words();
             server.kill();
             let status = server.exited.and_then(|s| s.code());
             if status == Some(i32::from(server_common::EXIT_NOT_RUNNABLE)) {
@@ -229,7 +202,7 @@ impl RemoteServer {
 
     /// The server's last stderr lines (through the launcher), as one line.
     pub fn last_words(&self) -> String {
-        last_lines(&self.stderr)
+        self.stderr.last_words()
     }
 
     /// Closes the lifeline (the server stops as on SIGTERM) and waits `grace` for it; then
@@ -406,7 +379,7 @@ pub fn run_load(
         }
         args.extend(declared(spec));
         let mut child = spawn_tied(host.harness(&args), watchdog)?;
-        let stderr = tail_stderr(&mut child);
+        let stderr = StderrTail::follow(&mut child);
         let stdout = child.stdout.take();
         let (done_tx, done) = mpsc::channel();
         std::thread::spawn(move || {
@@ -439,7 +412,7 @@ pub fn run_load(
             std::io::Error::other(format!(
                 "the load on host `{}` failed ({status}): {}",
                 host.name,
-                last_lines(&stderr)
+                stderr.last_words()
             ))
         })?;
         let part = to_load_result(&cell);

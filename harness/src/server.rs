@@ -5,14 +5,14 @@
 //! group (grandchildren included) if the harness dies however it dies, dropping a
 //! [`RunningServer`] kills the group, and a normal stop is SIGTERM, then SIGKILL after a grace.
 
-use std::collections::VecDeque;
+use crate::stderr_tail::StderrTail;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::plan::{Launch, VariantPlan};
@@ -26,9 +26,6 @@ pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The grace after an interrupt: the sweep must end within a second whatever servers do.
 pub const INTERRUPTED_GRACE: Duration = Duration::from_millis(300);
-
-/// Lines of a server's stderr kept for error messages.
-const STDERR_TAIL: usize = 20;
 
 /// Exit status of a shell that could not find the command (`sh -c missing`).
 const SHELL_NOT_FOUND: i32 = 127;
@@ -63,7 +60,7 @@ pub struct RunningServer {
     pub argv: Vec<String>,
     /// The CPUs its process may run on, read back after pinning.
     pub cpus_in_force: Vec<usize>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr: StderrTail,
     exited: Option<ExitStatus>,
     watchdog: Arc<Watchdog>,
     /// The filled-in config file it was started with, removed when it is stopped.
@@ -162,20 +159,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
     })?;
     let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     context.watchdog.guard(pgid);
-    let stderr = Arc::new(Mutex::new(VecDeque::new()));
-    if let Some(pipe) = child.stderr.take() {
-        let tail = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Ok(mut tail) = tail.lock() {
-                    if tail.len() == STDERR_TAIL {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                }
-            }
-        });
-    }
+    let stderr = StderrTail::follow(&mut child);
     let (line_tx, line_rx) = mpsc::channel();
     if let Some(pipe) = child.stdout.take() {
         std::thread::spawn(move || {
@@ -333,15 +317,7 @@ impl RunningServer {
 
     /// The server's last stderr lines, as one line.
     pub fn last_words(&self) -> String {
-        // Give the stderr reader a moment to catch the last lines of a process that just died.
-        std::thread::sleep(Duration::from_millis(20));
-        let lines: Vec<String> = self
-            .stderr
-            .lock()
-            .map(|tail| tail.iter().filter(|l| !l.trim().is_empty()).cloned().collect())
-            .unwrap_or_default();
-        let last = &lines[lines.len().saturating_sub(3)..];
-        last.join(" | ")
+        self.stderr.last_words()
     }
 
     /// The exit status, if the server has exited.

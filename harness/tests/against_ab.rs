@@ -5,16 +5,7 @@
 mod support;
 
 use server_conformance::ServerProcess;
-use support::{run_tool, HARNESS};
-
-fn field(report: &str, name: &str) -> f64 {
-    report
-        .lines()
-        .find_map(|line| line.strip_prefix(name))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{report}"))
-}
+use support::{ab_field, run_tool, HARNESS};
 
 #[test]
 fn harness_and_ab_agree() {
@@ -27,11 +18,12 @@ fn harness_and_ab_agree() {
         }
         let ab = run_tool("ab", &[&args[..], &[url.as_str()]].concat(), "apache2-utils");
         let ours = run_tool(HARNESS, &[&["load"], &args[1..], &[url.as_str()]].concat(), "(the harness)");
-        assert_eq!(field(&ab, "Failed requests:"), 0.0, "{ab}");
-        assert_eq!(field(&ours, "Failed requests:"), 0.0, "{ours}");
-        assert_eq!(field(&ab, "Complete requests:"), 3000.0, "{ab}");
-        assert_eq!(field(&ours, "Complete requests:"), 3000.0, "{ours}");
-        let (theirs, mine) = (field(&ab, "Requests per second:"), field(&ours, "Requests per second:"));
+        assert_eq!(ab_field::<f64>(&ab, "Failed requests:"), 0.0, "{ab}");
+        assert_eq!(ab_field::<f64>(&ours, "Failed requests:"), 0.0, "{ours}");
+        assert_eq!(ab_field::<f64>(&ab, "Complete requests:"), 3000.0, "{ab}");
+        assert_eq!(ab_field::<f64>(&ours, "Complete requests:"), 3000.0, "{ours}");
+        let (theirs, mine) =
+            (ab_field::<f64>(&ab, "Requests per second:"), ab_field::<f64>(&ours, "Requests per second:"));
         let ratio = mine / theirs;
         assert!((0.2..5.0).contains(&ratio), "keep-alive {keep_alive}: ab {theirs}/s, harness {mine}/s");
     }

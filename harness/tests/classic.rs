@@ -96,12 +96,12 @@ fn exercise_style_servers_are_measured_as_ab_measures_them() {
         let _server =
             Started::python(&[script.to_str().unwrap(), &port.to_string(), "0", "hello", mode], port);
         let report = ab(requests, 3, &format!("http://127.0.0.1:{port}/"));
-        assert_eq!(ab_field(&report, "Failed requests:"), 0, "{report}");
-        let complete = ab_field(&report, "Complete requests:");
+        assert_eq!(ab_field::<u64>(&report, "Failed requests:"), 0, "{report}");
+        let complete = ab_field::<u64>(&report, "Complete requests:");
         assert_eq!(complete, requests, "{report}");
         by_ab.push((
-            ab_field(&report, "Total transferred:") / complete,
-            ab_field(&report, "HTML transferred:") / complete,
+            ab_field::<u64>(&report, "Total transferred:") / complete,
+            ab_field::<u64>(&report, "HTML transferred:") / complete,
         ));
     }
     // 57 bytes of head + 5 of body + 4 after it; 45 bytes of head + 5 of body.
@@ -239,13 +239,13 @@ fn the_example_servers_pass_and_match_ab() {
     for ((_, path), port) in EXAMPLES.iter().zip(&ports) {
         let _server = Started::python(&[path, &port.to_string()], *port);
         let report = ab(requests, 5, &format!("http://127.0.0.1:{port}/"));
-        assert_eq!(ab_field(&report, "Failed requests:"), 0, "{report}");
+        assert_eq!(ab_field::<u64>(&report, "Failed requests:"), 0, "{report}");
         assert_eq!(
-            ab_field(&report, "Total transferred:"),
+            ab_field::<u64>(&report, "Total transferred:"),
             requests * EXAMPLE_ANSWER.len() as u64,
             "{report}"
         );
-        assert_eq!(ab_field(&report, "HTML transferred:"), requests * 14, "{report}");
+        assert_eq!(ab_field::<u64>(&report, "HTML transferred:"), requests * 14, "{report}");
     }
 }
 

@@ -276,7 +276,7 @@ pub fn wait_for_measuring(port: u16, count: usize, within: Duration) {
 }
 
 /// A numeric field of an `ab` report, e.g. `ab_field(&report, "Total transferred:")`.
-pub fn ab_field(report: &str, name: &str) -> u64 {
+pub fn ab_field<T: std::str::FromStr>(report: &str, name: &str) -> T {
     report
         .lines()
         .find_map(|line| line.strip_prefix(name))
