@@ -5,7 +5,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::cost::{sample_group, Spent};
+use harness::cost::{sample_group, GroupSample, Spent};
 
 /// Burns about `seconds` of CPU in Python.
 const BURN: &str = "import time\ndef burn(s):\n    end = time.process_time() + s\n    while time.process_time() < end: pass\n";
@@ -34,18 +34,31 @@ fn wait_for_line(child: &mut Child, line: &str) {
     }
 }
 
+/// A group running `script` (which prints `ready`, burns, prints `burnt`, then sleeps),
+/// sampled at `ready` and at `burnt`.
+struct Burnt {
+    child: Child,
+    pgid: i32,
+    before: GroupSample,
+    after: GroupSample,
+}
+
+fn sampled_around_burn(script: &str) -> Burnt {
+    let mut child = group_of(&format!("{BURN}{script}"));
+    let pgid = i32::try_from(child.id()).expect("pid fits");
+    wait_for_line(&mut child, "ready");
+    let before = sample_group(pgid).expect("sample at ready");
+    wait_for_line(&mut child, "burnt");
+    let after = sample_group(pgid).expect("sample at burnt");
+    Burnt { child, pgid, before, after }
+}
+
 #[test]
 fn a_forked_childs_cpu_counts_for_its_group() {
     // The leader only waits; its forked child burns 0.4 s of CPU, then both sleep.
-    let script = format!(
-        "{BURN}import os, sys, time\nprint('ready', flush=True)\nif os.fork() == 0:\n    burn(0.4)\n    print('burnt', flush=True)\n    time.sleep(30)\nelse:\n    time.sleep(30)\n"
+    let Burnt { mut child, pgid, before, after } = sampled_around_burn(
+        "import os, sys, time\nprint('ready', flush=True)\nif os.fork() == 0:\n    burn(0.4)\n    print('burnt', flush=True)\n    time.sleep(30)\nelse:\n    time.sleep(30)\n",
     );
-    let mut child = group_of(&script);
-    let pgid = i32::try_from(child.id()).unwrap();
-    wait_for_line(&mut child, "ready");
-    let before = sample_group(pgid).unwrap();
-    wait_for_line(&mut child, "burnt");
-    let after = sample_group(pgid).unwrap();
     // SAFETY: kill(2) on the process group this test started.
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
@@ -60,15 +73,9 @@ fn a_forked_childs_cpu_counts_for_its_group() {
 #[test]
 fn threads_that_exited_still_count() {
     // A thread burns 0.4 s of CPU and exits; only then is the group sampled again.
-    let script = format!(
-        "{BURN}import threading, time\nprint('ready', flush=True)\nt = threading.Thread(target=burn, args=(0.4,))\nt.start()\nt.join()\nprint('burnt', flush=True)\ntime.sleep(30)\n"
+    let Burnt { mut child, pgid, before, after } = sampled_around_burn(
+        "import threading, time\nprint('ready', flush=True)\nt = threading.Thread(target=burn, args=(0.4,))\nt.start()\nt.join()\nprint('burnt', flush=True)\ntime.sleep(30)\n",
     );
-    let mut child = group_of(&script);
-    let pgid = i32::try_from(child.id()).unwrap();
-    wait_for_line(&mut child, "ready");
-    let before = sample_group(pgid).unwrap();
-    wait_for_line(&mut child, "burnt");
-    let after = sample_group(pgid).unwrap();
     // The thread is gone: what /proc/PID/task/* would sum now misses its CPU.
     let tasks = std::fs::read_dir(format!("/proc/{pgid}/task")).unwrap().count();
     let _ = child.kill();

@@ -10,7 +10,7 @@ use super::chart::{self, Frame, Line};
 use super::document::{escape, inline, page};
 use super::figure::{drawn, Figure, Swatch};
 use super::palette::Palette;
-use super::plots::{key, latency_axis, level_axis, percentile_axis, spectrum_line, zero_to};
+use super::plots::{key, level_axis, spectrum_line, spectrum_plot, zero_to};
 use super::tables;
 use crate::commands::compare::{headers, metric_rows, LEGEND};
 use crate::compare::{Comparison, Metric};
@@ -187,17 +187,7 @@ fn spectra(before: &Cell, after: &Cell, baseline: bool, palette: &Palette) -> Fi
             ));
         }
     }
-    let svg = if lines.is_empty() {
-        Err("No latency was recorded in either cell.".to_owned())
-    } else {
-        let frame = Frame {
-            x: percentile_axis(&lines),
-            y: latency_axis(&lines),
-            x_desc: "percentile".into(),
-            y_desc: "latency (log scale)".into(),
-        };
-        drawn(chart::lines(frame, &lines))
-    };
+    let svg = spectrum_plot(&lines, "No latency was recorded in either cell.");
     let level = after.level_label();
     let sides = if baseline { "solid: the variant, dashed: the baseline" } else { "solid: new, dashed: old" };
     Figure {

@@ -10,7 +10,7 @@ use super::palette::Palette;
 use super::plots::{self, Scenario};
 use super::tables;
 use crate::report::{self, matrices};
-use crate::results::{Cell, ProblemKind, Results, VariantMeta, SCHEMA_VERSION};
+use crate::results::{Cell, Problem, ProblemKind, Results, VariantMeta, SCHEMA_VERSION};
 
 /// The whole page.
 pub fn report(results: &Results) -> String {
@@ -155,29 +155,9 @@ fn variant_tables(results: &Results, scenario: &Scenario<'_>, variant: &str) -> 
     out
 }
 
-/// What could not be measured, and failed requests, as in `report.md`.
-fn problems(results: &Results) -> String {
-    let mut out = String::new();
-    let (not_runnable, failed): (Vec<_>, Vec<_>) =
-        results.problems.iter().partition(|p| p.kind == ProblemKind::NotRunnable);
-    if !not_runnable.is_empty() {
-        out.push_str("<h2>Not runnable here</h2>\n<ul>\n");
-        for problem in not_runnable {
-            let _ = writeln!(
-                out,
-                "<li><strong>{}:</strong> {}</li>",
-                escape(&problem.variant),
-                inline(&problem.problem)
-            );
-        }
-        out.push_str("</ul>\n");
-    }
-    let failing: Vec<&Cell> = results.cells.iter().filter(|c| c.failed_all_runs > 0).collect();
-    if failed.is_empty() && failing.is_empty() {
-        return out;
-    }
-    out.push_str("<h2>Problems</h2>\n<ul class=\"error\">\n");
-    for problem in failed {
+/// One list item per problem: the variant, then what went wrong.
+fn problem_items(out: &mut String, problems: &[&Problem]) {
+    for problem in problems {
         let _ = writeln!(
             out,
             "<li><strong>{}:</strong> {}</li>",
@@ -185,6 +165,24 @@ fn problems(results: &Results) -> String {
             inline(&problem.problem)
         );
     }
+}
+
+/// What could not be measured, and failed requests, as in `report.md`.
+fn problems(results: &Results) -> String {
+    let mut out = String::new();
+    let (not_runnable, failed): (Vec<_>, Vec<_>) =
+        results.problems.iter().partition(|p| p.kind == ProblemKind::NotRunnable);
+    if !not_runnable.is_empty() {
+        out.push_str("<h2>Not runnable here</h2>\n<ul>\n");
+        problem_items(&mut out, &not_runnable);
+        out.push_str("</ul>\n");
+    }
+    let failing: Vec<&Cell> = results.cells.iter().filter(|c| c.failed_all_runs > 0).collect();
+    if failed.is_empty() && failing.is_empty() {
+        return out;
+    }
+    out.push_str("<h2>Problems</h2>\n<ul class=\"error\">\n");
+    problem_items(&mut out, &failed);
     for cell in failing {
         let _ = writeln!(
             out,

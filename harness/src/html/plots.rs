@@ -128,6 +128,20 @@ pub fn percentile_axis(lines: &[Line]) -> Axis {
     Axis::percentiles(furthest.ceil().min(spectrum::MAX_X))
 }
 
+/// Latency-by-percentile lines on a log latency axis, or `empty` when there are none.
+pub fn spectrum_plot(lines: &[Line], empty: &str) -> Result<String, String> {
+    if lines.is_empty() {
+        return Err(empty.to_owned());
+    }
+    let frame = Frame {
+        x: percentile_axis(lines),
+        y: latency_axis(lines),
+        x_desc: "percentile".into(),
+        y_desc: "latency (log scale)".into(),
+    };
+    drawn(chart::lines(frame, lines))
+}
+
 /// The spectrum of `histogram` as a line, if anything was recorded.
 pub fn spectrum_line(histogram: &Histogram<u64>, colour: RGBColor, dashed: bool) -> Option<Line> {
     let points = spectrum::points(histogram)?;
@@ -222,17 +236,7 @@ fn spectra(
     if level.mode == Mode::Open {
         data.push(("mode", "open".into()));
     }
-    let svg = if lines.is_empty() {
-        Err("No latency was recorded at this level.".to_owned())
-    } else {
-        let frame = Frame {
-            x: percentile_axis(&lines),
-            y: latency_axis(&lines),
-            x_desc: "percentile".into(),
-            y_desc: "latency (log scale)".into(),
-        };
-        drawn(chart::lines(frame, &lines))
-    };
+    let svg = spectrum_plot(&lines, "No latency was recorded at this level.");
     Figure {
         kind: "spectrum",
         title: format!("Latency percentile spectrum at {label}"),

@@ -30,28 +30,30 @@ pub use process::ServerProcess;
 #[macro_export]
 macro_rules! suite {
     ($name:ident, $program:expr $(, $arg:expr)* $(,)?) => {
+        $crate::suite!(@module $name, $program, [$($arg),*];
+            hello_is_byte_exact, head_has_no_body, every_route, refusals_keep_the_connection,
+            keep_alive_http11, http10_closes, http10_keep_alive, close_stops_answering,
+            pipelined_in_order, byte_at_a_time, expect_continue, chunked_bodies,
+            malformed_requests, garbage_is_refused_at_once, stalled_reader_is_closed, oversized_requests, body_limits, large_body,
+            header_timeout_spares_others, idle_timeout, concurrent_clients,
+            sigterm_finishes_in_flight, ab_sweep, curl_agrees);
+    };
+    // A module `$name` of `#[test]`s, one per check, each starting `$program` with the extra
+    // arguments `$arg`s (and those the check adds).
+    (@module $name:ident, $program:expr, [$($arg:expr),*]; $($check:ident),*) => {
         mod $name {
             fn start(extra: &[&str]) -> $crate::ServerProcess {
                 let mut args: Vec<&str> = vec![$($arg),*];
                 args.extend_from_slice(extra);
                 $crate::ServerProcess::start($program, &args)
             }
-            $crate::suite!(@checks start;
-                hello_is_byte_exact, head_has_no_body, every_route, refusals_keep_the_connection,
-                keep_alive_http11, http10_closes, http10_keep_alive, close_stops_answering,
-                pipelined_in_order, byte_at_a_time, expect_continue, chunked_bodies,
-                malformed_requests, garbage_is_refused_at_once, stalled_reader_is_closed, oversized_requests, body_limits, large_body,
-                header_timeout_spares_others, idle_timeout, concurrent_clients,
-                sigterm_finishes_in_flight, ab_sweep, curl_agrees);
+            $(
+                #[test]
+                fn $check() {
+                    $crate::checks::$check(&start);
+                }
+            )*
         }
-    };
-    (@checks $start:ident; $($check:ident),*) => {
-        $(
-            #[test]
-            fn $check() {
-                $crate::checks::$check(&$start);
-            }
-        )*
     };
 }
 
@@ -61,14 +63,8 @@ macro_rules! suite {
 #[macro_export]
 macro_rules! sleep_suite {
     ($name:ident, $program:expr $(, $arg:expr)* $(,)?) => {
-        mod $name {
-            fn start(extra: &[&str]) -> $crate::ServerProcess {
-                let mut args: Vec<&str> = vec![$($arg),*];
-                args.extend_from_slice(extra);
-                $crate::ServerProcess::start($program, &args)
-            }
-            $crate::suite!(@checks start; sleeps_overlap_on_one_worker, a_sleep_does_not_delay_others);
-        }
+        $crate::suite!(@module $name, $program, [$($arg),*];
+            sleeps_overlap_on_one_worker, a_sleep_does_not_delay_others);
     };
 }
 
