@@ -3,6 +3,9 @@
 //!
 //! Accept, read and write are io_uring operations on owned buffers: a connection lends its
 //! 4 KiB read buffer to the kernel while it waits, and gets it back with the data.
+//!
+//! Each ring is set up `SINGLE_ISSUER | DEFER_TASKRUN`, as io_uring's authors advise for a ring
+//! only one thread uses, and as `floor-uring` does: see [`RING_SETUPS`].
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -10,7 +13,8 @@ use std::time::{Duration, Instant};
 use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
-use monoio::{IoUringDriver, RuntimeBuilder};
+use monoio::time::TimeDriver;
+use monoio::{IoUringDriver, Runtime, RuntimeBuilder};
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
@@ -29,10 +33,7 @@ pub const VARIANT: Variant = Variant {
 fn serve(server: Server) -> anyhow::Result<()> {
     let Server { listeners, config, ready, .. } = server;
     server_common::threads::run_each("monoio", listeners, move |_, listener| {
-        let mut runtime = RuntimeBuilder::<IoUringDriver>::new()
-            .enable_timer()
-            .build()
-            .map_err(|err| uring::unavailable("monoio", &err))?;
+        let mut runtime = build_runtime().map_err(|err| uring::unavailable("monoio", &err))?;
         let config = config.clone();
         let ready = ready.clone();
         runtime.block_on(async move {
@@ -42,6 +43,40 @@ fn serve(server: Server) -> anyhow::Result<()> {
             Ok(())
         })
     })
+}
+
+/// Ring setups, best first; the next is tried only when the kernel refuses one as unknown
+/// (`EINVAL`).
+///
+/// `SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1): the runtime's thread is the ring's only user, and
+/// completion work (copying a recv's data, finishing a send) runs only when that thread asks for
+/// completions, inside its own `io_uring_enter`, instead of interrupting it as soon as the data
+/// arrives, which also fights the sender's softirq for the socket lock. monoio enters the ring
+/// itself to wait (`submit_and_wait`), so it reaps deferred work. `COOP_TASKRUN` (Linux 5.19)
+/// avoids the interrupt but runs that work at any kernel entry; an older kernel gets the default.
+const RING_SETUPS: [fn(&mut io_uring::Builder); 3] = [
+    |ring| {
+        ring.setup_single_issuer().setup_defer_taskrun();
+    },
+    |ring| {
+        ring.setup_coop_taskrun();
+    },
+    |_| {},
+];
+
+/// This thread's runtime, on the best ring the kernel accepts (see [`RING_SETUPS`]); monoio's
+/// default ring size (1024 entries) is kept.
+fn build_runtime() -> io::Result<Runtime<TimeDriver<IoUringDriver>>> {
+    let mut refused = None;
+    for setup in RING_SETUPS {
+        let mut ring = io_uring::IoUring::builder();
+        setup(&mut ring);
+        match RuntimeBuilder::<IoUringDriver>::new().uring_builder(ring).enable_timer().build() {
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => refused = Some(err),
+            other => return other,
+        }
+    }
+    Err(refused.unwrap_or_else(|| io::ErrorKind::Unsupported.into()))
 }
 
 async fn accept_loop(listener: TcpListener, config: Config) {
