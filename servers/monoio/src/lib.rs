@@ -7,13 +7,16 @@
 //! Each ring is set up `SINGLE_ISSUER | DEFER_TASKRUN`, as io_uring's authors advise for a ring
 //! only one thread uses, and as `floor-uring` does: see [`RING_SETUPS`].
 
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
-use monoio::time::TimeDriver;
+use monoio::time::{Sleep, TimeDriver};
 use monoio::{IoUringDriver, Runtime, RuntimeBuilder};
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
@@ -106,10 +109,13 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     let mut conn = Connection::new(config, accepted);
     let mut buf = Vec::with_capacity(READ_BUFFER);
     let mut out = Vec::new();
+    // One timer per direction for the connection's whole life (see `or_timer`).
+    let mut read_timer = pin!(monoio::time::sleep_until(accepted.into()));
+    let mut write_timer = pin!(monoio::time::sleep_until(accepted.into()));
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
-                out = write_all(&mut stream, out, timeout).await?;
+                out = write_all(&mut stream, out, timeout, write_timer.as_mut()).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -117,10 +123,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
             }
             Step::Read { deadline } => {
                 buf.clear();
+                read_timer.as_mut().reset(deadline.into());
                 // On timeout the read is cancelled (monoio's async-cancel) and the
                 // connection closes.
-                let Ok((result, filled)) = monoio::time::timeout_at(deadline.into(), stream.read(buf)).await
-                else {
+                let Some((result, filled)) = or_timer(stream.read(buf), read_timer.as_mut()).await else {
                     return Ok(());
                 };
                 buf = filled;
@@ -141,12 +147,18 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
 }
 
 /// Writes all of `out` and gives it back, failing if a write makes no progress for `timeout`
-/// (the client stopped reading); the timed-out write is cancelled (monoio's async-cancel).
-async fn write_all(stream: &mut TcpStream, mut out: Vec<u8>, timeout: Duration) -> io::Result<Vec<u8>> {
+/// (the client stopped reading), as `timer` measures; the timed-out write is cancelled
+/// (monoio's async-cancel).
+async fn write_all(
+    stream: &mut TcpStream,
+    mut out: Vec<u8>,
+    timeout: Duration,
+    mut timer: Pin<&mut Sleep>,
+) -> io::Result<Vec<u8>> {
     let mut written = 0;
     while written < out.len() {
-        let Ok((result, slice)) = monoio::time::timeout(timeout, stream.write(out.slice(written..))).await
-        else {
+        timer.as_mut().reset((Instant::now() + timeout).into());
+        let Some((result, slice)) = or_timer(stream.write(out.slice(written..)), timer.as_mut()).await else {
             return Err(io::ErrorKind::TimedOut.into());
         };
         out = slice.into_inner();
@@ -156,6 +168,22 @@ async fn write_all(stream: &mut TcpStream, mut out: Vec<u8>, timeout: Duration) 
         }
     }
     Ok(out)
+}
+
+/// Runs `op` unless `timer` fires first (`None`).
+///
+/// A connection keeps one timer per direction for its whole life and moves it to each new
+/// deadline with `reset`. Deadlines move later (each request pushes the idle deadline out),
+/// and moving a registered timer later is one store: the timer wheel re-files it only when
+/// the old instant comes. A timer per read or write (`timeout_at`) is an insert and a removal
+/// in the wheel for every request.
+async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
+    let mut op = pin!(op);
+    poll_fn(|cx| match op.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    })
+    .await
 }
 
 /// Shuts down writing and reads what the client still sends, briefly, so it sees our
