@@ -9,13 +9,17 @@
 //! Each ring is set up `SINGLE_ISSUER | COOP_TASKRUN`; see [`RING_SETUPS`] for why not
 //! `DEFER_TASKRUN`.
 
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
+use tokio::time::Sleep;
 use tokio_uring::buf::BoundedBuf;
 use tokio_uring::net::{TcpListener, TcpStream};
 
@@ -107,10 +111,13 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
     let mut conn = Connection::new(config, accepted);
     let mut buf = Vec::with_capacity(READ_BUFFER);
     let mut out = Vec::new();
+    // One timer per direction for the connection's whole life (see `or_timer`).
+    let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
+    let mut write_timer = pin!(tokio::time::sleep_until(accepted.into()));
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
-                out = write_all(&stream, out, timeout).await?;
+                out = write_all(&stream, out, timeout, write_timer.as_mut()).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -118,8 +125,8 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
             }
             Step::Read { deadline } => {
                 buf.clear();
-                let Ok((result, filled)) = tokio::time::timeout_at(deadline.into(), stream.read(buf)).await
-                else {
+                read_timer.as_mut().reset(deadline.into());
+                let Some((result, filled)) = or_timer(stream.read(buf), read_timer.as_mut()).await else {
                     // Dropping the read does not cancel it in the kernel, and the ring keeps
                     // the socket open while it is pending: shut the socket down, which ends
                     // the read and tells the client.
@@ -143,12 +150,18 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
 }
 
 /// Writes all of `out` and gives it back, failing if a write makes no progress for `timeout`
-/// (the client stopped reading).
-async fn write_all(stream: &TcpStream, mut out: Vec<u8>, timeout: Duration) -> io::Result<Vec<u8>> {
+/// (the client stopped reading), as `timer` measures.
+async fn write_all(
+    stream: &TcpStream,
+    mut out: Vec<u8>,
+    timeout: Duration,
+    mut timer: Pin<&mut Sleep>,
+) -> io::Result<Vec<u8>> {
     let mut written = 0;
     while written < out.len() {
+        timer.as_mut().reset((Instant::now() + timeout).into());
         let write = stream.write(out.slice(written..)).submit();
-        let Ok((result, slice)) = tokio::time::timeout(timeout, write).await else {
+        let Some((result, slice)) = or_timer(write, timer.as_mut()).await else {
             // As with a read: the pending write keeps the socket open, so shut it down.
             stream.shutdown(Shutdown::Both)?;
             return Err(io::ErrorKind::TimedOut.into());
@@ -160,6 +173,22 @@ async fn write_all(stream: &TcpStream, mut out: Vec<u8>, timeout: Duration) -> i
         }
     }
     Ok(out)
+}
+
+/// Runs `op` unless `timer` fires first (`None`).
+///
+/// A connection keeps one timer per direction for its whole life and moves it to each new
+/// deadline with `reset`. Deadlines move later (each request pushes the idle deadline out),
+/// and moving a registered timer later is one store: the timer wheel re-files it only when
+/// the old instant comes. A timer per read or write (`timeout_at`) is an insert and a removal
+/// in the wheel for every request.
+async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
+    let mut op = pin!(op);
+    poll_fn(|cx| match op.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    })
+    .await
 }
 
 /// Shuts down writing and reads what the client still sends, briefly, so it sees our
