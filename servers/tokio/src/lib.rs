@@ -4,7 +4,10 @@
 //! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
 //! buffer that lives only for that read.
 
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
@@ -12,6 +15,7 @@ use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
 
 /// tokio's multi-thread runtime.
 pub const VARIANT: Variant = Variant {
@@ -58,6 +62,8 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     stream.set_nodelay(true)?;
     let mut conn = Connection::new(config, accepted);
     let mut out = Vec::new();
+    // One read timer for the connection's whole life (see `or_timer`).
+    let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
@@ -68,9 +74,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
                 }
             }
             Step::Read { deadline } => {
-                match tokio::time::timeout_at(deadline.into(), read_ready(&stream, &mut conn)).await {
-                    Ok(result) => result?,
-                    Err(_elapsed) => return Ok(()),
+                read_timer.as_mut().reset(deadline.into());
+                match or_timer(read_ready(&stream, &mut conn), read_timer.as_mut()).await {
+                    Some(result) => result?,
+                    None => return Ok(()),
                 }
             }
             Step::Sleep(duration) => tokio::time::sleep(duration).await,
@@ -101,6 +108,22 @@ async fn write_all(stream: &TcpStream, mut out: &[u8], timeout: Duration) -> io:
         }
     }
     Ok(())
+}
+
+/// Runs `op` unless `timer` fires first (`None`).
+///
+/// A connection keeps one read timer for its whole life and moves it to each new deadline
+/// with `reset`. Deadlines move later (each request pushes the idle deadline out), and moving
+/// a registered timer later is one store: the timer wheel re-files it only when the old
+/// instant comes. A timer per read (`timeout_at`) is an insert and a removal in the wheel for
+/// every request.
+async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
+    let mut op = pin!(op);
+    poll_fn(|cx| match op.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    })
+    .await
 }
 
 /// Waits until the socket is readable, then reads once into a short-lived buffer.
