@@ -33,21 +33,29 @@ fn serve(server: Server) -> anyhow::Result<()> {
     let listener = listeners.into_iter().next().ok_or_else(|| anyhow::anyhow!("no listener"))?;
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+    // The accept loop runs as a task on the workers, not in `block_on` on the main thread: a
+    // connection accepted there would cost a wake-up of that thread, and its task would go
+    // through the runtime's shared queue rather than straight to the accepting worker.
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
         ready.arrive();
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(stream, config.clone(), Instant::now()));
-                }
-                Err(err) => match after_accept_error(&err, &config.lifecycle) {
-                    AfterAcceptError::Stop => std::future::pending::<()>().await,
-                    AfterAcceptError::Retry(pause) => tokio::time::sleep(pause).await,
-                },
-            }
-        }
+        tokio::spawn(accept_loop(listener, config)).await?;
+        Ok(())
     })
+}
+
+async fn accept_loop(listener: TcpListener, config: Config) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_connection(stream, config.clone(), Instant::now()));
+            }
+            Err(err) => match after_accept_error(&err, &config.lifecycle) {
+                AfterAcceptError::Stop => std::future::pending::<()>().await,
+                AfterAcceptError::Retry(pause) => tokio::time::sleep(pause).await,
+            },
+        }
+    }
 }
 
 /// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
