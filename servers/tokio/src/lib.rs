@@ -5,7 +5,7 @@
 //! buffer that lives only for that read.
 
 use std::future::{poll_fn, Future};
-use std::io;
+use std::io::{self, Read};
 use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
-use tokio::io::AsyncWriteExt;
+use socket2::SockRef;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 
@@ -135,15 +136,32 @@ async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Out
 }
 
 /// Waits until the socket is readable, then reads once into a short-lived buffer.
+///
+/// A short read (fewer bytes than the buffer holds) emptied the receive queue, and input that
+/// arrives after it raises a new edge, so the socket is marked not readable at once, as
+/// `floor-epoll` does: the next read waits for that edge instead of first failing with
+/// `EAGAIN`, one system call per request saved. tokio clears readiness only when an operation
+/// inside `try_io` reports `WouldBlock`, and only if no new event arrived since the operation
+/// began, so the read runs inside `try_io` and reports a short read as `WouldBlock`.
 async fn read_ready(stream: &TcpStream, conn: &mut Connection) -> io::Result<()> {
     loop {
         stream.readable().await?;
         let mut buf = [0; READ_BUFFER];
-        match stream.try_read(&mut buf) {
-            Ok(0) => conn.eof(),
-            Ok(n) => conn.received(&buf[..n]),
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(err) => return Err(err),
+        let mut read = None;
+        let result = stream.try_io(Interest::READABLE, || {
+            let n = (&*SockRef::from(stream)).read(&mut buf)?;
+            read = Some(n);
+            if 0 < n && n < buf.len() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match (read, result) {
+            (Some(0), _) => conn.eof(),
+            (Some(n), _) => conn.received(&buf[..n]),
+            (None, Err(err)) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            (None, Err(err)) => return Err(err),
+            (None, Ok(())) => unreachable!("a read that succeeds sets `read`"),
         }
         return Ok(());
     }
