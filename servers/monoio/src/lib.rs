@@ -3,14 +3,21 @@
 //!
 //! Accept, read and write are io_uring operations on owned buffers: a connection lends its
 //! 4 KiB read buffer to the kernel while it waits, and gets it back with the data.
+//!
+//! Each ring is set up `SINGLE_ISSUER | DEFER_TASKRUN`, as io_uring's authors advise for a ring
+//! only one thread uses, and as `floor-uring` does: see [`RING_SETUPS`].
 
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
-use monoio::{IoUringDriver, RuntimeBuilder};
+use monoio::time::{Sleep, TimeDriver};
+use monoio::{IoUringDriver, Runtime, RuntimeBuilder};
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
@@ -29,10 +36,7 @@ pub const VARIANT: Variant = Variant {
 fn serve(server: Server) -> anyhow::Result<()> {
     let Server { listeners, config, ready, .. } = server;
     server_common::threads::run_each("monoio", listeners, move |_, listener| {
-        let mut runtime = RuntimeBuilder::<IoUringDriver>::new()
-            .enable_timer()
-            .build()
-            .map_err(|err| uring::unavailable("monoio", &err))?;
+        let mut runtime = build_runtime().map_err(|err| uring::unavailable("monoio", &err))?;
         let config = config.clone();
         let ready = ready.clone();
         runtime.block_on(async move {
@@ -42,6 +46,40 @@ fn serve(server: Server) -> anyhow::Result<()> {
             Ok(())
         })
     })
+}
+
+/// Ring setups, best first; the next is tried only when the kernel refuses one as unknown
+/// (`EINVAL`).
+///
+/// `SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1): the runtime's thread is the ring's only user, and
+/// completion work (copying a recv's data, finishing a send) runs only when that thread asks for
+/// completions, inside its own `io_uring_enter`, instead of interrupting it as soon as the data
+/// arrives, which also fights the sender's softirq for the socket lock. monoio enters the ring
+/// itself to wait (`submit_and_wait`), so it reaps deferred work. `COOP_TASKRUN` (Linux 5.19)
+/// avoids the interrupt but runs that work at any kernel entry; an older kernel gets the default.
+const RING_SETUPS: [fn(&mut io_uring::Builder); 3] = [
+    |ring| {
+        ring.setup_single_issuer().setup_defer_taskrun();
+    },
+    |ring| {
+        ring.setup_coop_taskrun();
+    },
+    |_| {},
+];
+
+/// This thread's runtime, on the best ring the kernel accepts (see [`RING_SETUPS`]); monoio's
+/// default ring size (1024 entries) is kept.
+fn build_runtime() -> io::Result<Runtime<TimeDriver<IoUringDriver>>> {
+    let mut refused = None;
+    for setup in RING_SETUPS {
+        let mut ring = io_uring::IoUring::builder();
+        setup(&mut ring);
+        match RuntimeBuilder::<IoUringDriver>::new().uring_builder(ring).enable_timer().build() {
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => refused = Some(err),
+            other => return other,
+        }
+    }
+    Err(refused.unwrap_or_else(|| io::ErrorKind::Unsupported.into()))
 }
 
 async fn accept_loop(listener: TcpListener, config: Config) {
@@ -71,10 +109,13 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     let mut conn = Connection::new(config, accepted);
     let mut buf = Vec::with_capacity(READ_BUFFER);
     let mut out = Vec::new();
+    // One timer per direction for the connection's whole life (see `or_timer`).
+    let mut read_timer = pin!(monoio::time::sleep_until(accepted.into()));
+    let mut write_timer = pin!(monoio::time::sleep_until(accepted.into()));
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
-                out = write_all(&mut stream, out, timeout).await?;
+                out = write_all(&mut stream, out, timeout, write_timer.as_mut()).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -82,10 +123,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
             }
             Step::Read { deadline } => {
                 buf.clear();
+                read_timer.as_mut().reset(deadline.into());
                 // On timeout the read is cancelled (monoio's async-cancel) and the
                 // connection closes.
-                let Ok((result, filled)) = monoio::time::timeout_at(deadline.into(), stream.read(buf)).await
-                else {
+                let Some((result, filled)) = or_timer(stream.read(buf), read_timer.as_mut()).await else {
                     return Ok(());
                 };
                 buf = filled;
@@ -106,12 +147,18 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
 }
 
 /// Writes all of `out` and gives it back, failing if a write makes no progress for `timeout`
-/// (the client stopped reading); the timed-out write is cancelled (monoio's async-cancel).
-async fn write_all(stream: &mut TcpStream, mut out: Vec<u8>, timeout: Duration) -> io::Result<Vec<u8>> {
+/// (the client stopped reading), as `timer` measures; the timed-out write is cancelled
+/// (monoio's async-cancel).
+async fn write_all(
+    stream: &mut TcpStream,
+    mut out: Vec<u8>,
+    timeout: Duration,
+    mut timer: Pin<&mut Sleep>,
+) -> io::Result<Vec<u8>> {
     let mut written = 0;
     while written < out.len() {
-        let Ok((result, slice)) = monoio::time::timeout(timeout, stream.write(out.slice(written..))).await
-        else {
+        timer.as_mut().reset((Instant::now() + timeout).into());
+        let Some((result, slice)) = or_timer(stream.write(out.slice(written..)), timer.as_mut()).await else {
             return Err(io::ErrorKind::TimedOut.into());
         };
         out = slice.into_inner();
@@ -121,6 +168,22 @@ async fn write_all(stream: &mut TcpStream, mut out: Vec<u8>, timeout: Duration) 
         }
     }
     Ok(out)
+}
+
+/// Runs `op` unless `timer` fires first (`None`).
+///
+/// A connection keeps one timer per direction for its whole life and moves it to each new
+/// deadline with `reset`. Deadlines move later (each request pushes the idle deadline out),
+/// and moving a registered timer later is one store: the timer wheel re-files it only when
+/// the old instant comes. A timer per read or write (`timeout_at`) is an insert and a removal
+/// in the wheel for every request.
+async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
+    let mut op = pin!(op);
+    poll_fn(|cx| match op.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    })
+    .await
 }
 
 /// Shuts down writing and reads what the client still sends, briefly, so it sees our

@@ -5,9 +5,12 @@
 //! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
 //! buffer that lives only for that read.
 
+use std::future::{poll_fn, Future};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
@@ -68,6 +71,8 @@ async fn drive(stream: Async<TcpStream>, config: &Config, accepted: Instant) -> 
     stream.get_ref().set_nodelay(true)?;
     let mut conn = Connection::new(config, accepted);
     let mut out = Vec::new();
+    // One read timer for the connection's whole life (see `ReadTimer`).
+    let mut read_timer = ReadTimer::default();
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
@@ -77,15 +82,11 @@ async fn drive(stream: Async<TcpStream>, config: &Config, accepted: Instant) -> 
                     out = Vec::new();
                 }
             }
-            Step::Read { deadline } => {
-                let timed_out = async {
-                    Timer::at(deadline).await;
-                    Ok(false)
-                };
-                if !read_ready(&stream, &mut conn).or(timed_out).await? {
-                    return Ok(());
-                }
-            }
+            Step::Read { deadline } => match read_timer.until(deadline, read_ready(&stream, &mut conn)).await
+            {
+                Some(result) => result?,
+                None => return Ok(()),
+            },
             Step::Sleep(duration) => {
                 Timer::after(duration).await;
             }
@@ -120,9 +121,56 @@ async fn write_all(stream: &Async<TcpStream>, mut out: &[u8], timeout: Duration)
     Ok(())
 }
 
-/// Waits until the socket is readable, then reads once into a short-lived buffer. Returns
-/// `true` (the timeout returns `false`).
-async fn read_ready(stream: &Async<TcpStream>, conn: &mut Connection) -> io::Result<bool> {
+/// A connection's read timer, kept for its whole life and moved lazily.
+///
+/// async-io hands every timer it registers to its reactor and wakes the reactor to file it (an
+/// eventfd write, then a read and an epoll re-arm), so a timer per read costs several system
+/// calls per request. Deadlines move later (each request pushes the idle deadline out), so
+/// this timer is left where it is when the deadline moves later and, when it fires early,
+/// moved to the deadline then; only a deadline earlier than it moves it at once.
+#[derive(Debug)]
+struct ReadTimer {
+    timer: Timer,
+    /// Where `timer` is set; `None` until the first read.
+    at: Option<Instant>,
+}
+
+impl Default for ReadTimer {
+    fn default() -> ReadTimer {
+        ReadTimer { timer: Timer::never(), at: None }
+    }
+}
+
+impl ReadTimer {
+    /// Runs `read` unless `deadline` passes first (`None`).
+    async fn until<F: Future>(&mut self, deadline: Instant, read: F) -> Option<F::Output> {
+        if self.at.is_none_or(|at| deadline < at) {
+            self.set(deadline);
+        }
+        let mut read = pin!(read);
+        poll_fn(|cx| {
+            if let Poll::Ready(output) = read.as_mut().poll(cx) {
+                return Poll::Ready(Some(output));
+            }
+            while Pin::new(&mut self.timer).poll(cx).is_ready() {
+                if self.at.is_some_and(|at| at >= deadline) {
+                    return Poll::Ready(None);
+                }
+                self.set(deadline);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    fn set(&mut self, at: Instant) {
+        self.timer.set_at(at);
+        self.at = Some(at);
+    }
+}
+
+/// Waits until the socket is readable, then reads once into a short-lived buffer.
+async fn read_ready(stream: &Async<TcpStream>, conn: &mut Connection) -> io::Result<()> {
     loop {
         stream.readable().await?;
         let mut buf = [0; READ_BUFFER];
@@ -132,7 +180,7 @@ async fn read_ready(stream: &Async<TcpStream>, conn: &mut Connection) -> io::Res
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
             Err(err) => return Err(err),
         }
-        return Ok(true);
+        return Ok(());
     }
 }
 

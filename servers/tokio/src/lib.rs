@@ -4,14 +4,19 @@
 //! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
 //! buffer that lives only for that read.
 
-use std::io;
+use std::future::{poll_fn, Future};
+use std::io::{self, Read};
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
-use tokio::io::AsyncWriteExt;
+use socket2::SockRef;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
 
 /// tokio's multi-thread runtime.
 pub const VARIANT: Variant = Variant {
@@ -29,21 +34,29 @@ fn serve(server: Server) -> anyhow::Result<()> {
     let listener = listeners.into_iter().next().ok_or_else(|| anyhow::anyhow!("no listener"))?;
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+    // The accept loop runs as a task on the workers, not in `block_on` on the main thread: a
+    // connection accepted there would cost a wake-up of that thread, and its task would go
+    // through the runtime's shared queue rather than straight to the accepting worker.
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
         ready.arrive();
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(stream, config.clone(), Instant::now()));
-                }
-                Err(err) => match after_accept_error(&err, &config.lifecycle) {
-                    AfterAcceptError::Stop => std::future::pending::<()>().await,
-                    AfterAcceptError::Retry(pause) => tokio::time::sleep(pause).await,
-                },
-            }
-        }
+        tokio::spawn(accept_loop(listener, config)).await?;
+        Ok(())
     })
+}
+
+async fn accept_loop(listener: TcpListener, config: Config) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_connection(stream, config.clone(), Instant::now()));
+            }
+            Err(err) => match after_accept_error(&err, &config.lifecycle) {
+                AfterAcceptError::Stop => std::future::pending::<()>().await,
+                AfterAcceptError::Retry(pause) => tokio::time::sleep(pause).await,
+            },
+        }
+    }
 }
 
 /// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
@@ -58,6 +71,8 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     stream.set_nodelay(true)?;
     let mut conn = Connection::new(config, accepted);
     let mut out = Vec::new();
+    // One read timer for the connection's whole life (see `or_timer`).
+    let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
@@ -68,9 +83,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
                 }
             }
             Step::Read { deadline } => {
-                match tokio::time::timeout_at(deadline.into(), read_ready(&stream, &mut conn)).await {
-                    Ok(result) => result?,
-                    Err(_elapsed) => return Ok(()),
+                read_timer.as_mut().reset(deadline.into());
+                match or_timer(read_ready(&stream, &mut conn), read_timer.as_mut()).await {
+                    Some(result) => result?,
+                    None => return Ok(()),
                 }
             }
             Step::Sleep(duration) => tokio::time::sleep(duration).await,
@@ -103,16 +119,49 @@ async fn write_all(stream: &TcpStream, mut out: &[u8], timeout: Duration) -> io:
     Ok(())
 }
 
+/// Runs `op` unless `timer` fires first (`None`).
+///
+/// A connection keeps one read timer for its whole life and moves it to each new deadline
+/// with `reset`. Deadlines move later (each request pushes the idle deadline out), and moving
+/// a registered timer later is one store: the timer wheel re-files it only when the old
+/// instant comes. A timer per read (`timeout_at`) is an insert and a removal in the wheel for
+/// every request.
+async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
+    let mut op = pin!(op);
+    poll_fn(|cx| match op.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    })
+    .await
+}
+
 /// Waits until the socket is readable, then reads once into a short-lived buffer.
+///
+/// A short read (fewer bytes than the buffer holds) emptied the receive queue, and input that
+/// arrives after it raises a new edge, so the socket is marked not readable at once, as
+/// `floor-epoll` does: the next read waits for that edge instead of first failing with
+/// `EAGAIN`, one system call per request saved. tokio clears readiness only when an operation
+/// inside `try_io` reports `WouldBlock`, and only if no new event arrived since the operation
+/// began, so the read runs inside `try_io` and reports a short read as `WouldBlock`.
 async fn read_ready(stream: &TcpStream, conn: &mut Connection) -> io::Result<()> {
     loop {
         stream.readable().await?;
         let mut buf = [0; READ_BUFFER];
-        match stream.try_read(&mut buf) {
-            Ok(0) => conn.eof(),
-            Ok(n) => conn.received(&buf[..n]),
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(err) => return Err(err),
+        let mut read = None;
+        let result = stream.try_io(Interest::READABLE, || {
+            let n = (&*SockRef::from(stream)).read(&mut buf)?;
+            read = Some(n);
+            if 0 < n && n < buf.len() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match (read, result) {
+            (Some(0), _) => conn.eof(),
+            (Some(n), _) => conn.received(&buf[..n]),
+            (None, Err(err)) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            (None, Err(err)) => return Err(err),
+            (None, Ok(())) => unreachable!("a read that succeeds sets `read`"),
         }
         return Ok(());
     }

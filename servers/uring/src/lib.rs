@@ -5,14 +5,21 @@
 //!
 //! Accept, read and write are io_uring operations on owned buffers: a connection lends its
 //! 4 KiB read buffer to the kernel while it waits, and gets it back with the data.
+//!
+//! Each ring is set up `SINGLE_ISSUER | COOP_TASKRUN`; see [`RING_SETUPS`] for why not
+//! `DEFER_TASKRUN`.
 
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
+use tokio::time::Sleep;
 use tokio_uring::buf::BoundedBuf;
 use tokio_uring::net::{TcpListener, TcpStream};
 
@@ -30,8 +37,7 @@ pub const VARIANT: Variant = Variant {
 fn serve(server: Server) -> anyhow::Result<()> {
     let Server { listeners, config, ready, .. } = server;
     server_common::threads::run_each("tokio-uring", listeners, move |_, listener| {
-        let runtime = tokio_uring::Runtime::new(&tokio_uring::builder())
-            .map_err(|err| uring::unavailable("tokio-uring", &err))?;
+        let runtime = build_runtime().map_err(|err| uring::unavailable("tokio-uring", &err))?;
         let config = config.clone();
         let ready = ready.clone();
         runtime.block_on(async move {
@@ -41,6 +47,41 @@ fn serve(server: Server) -> anyhow::Result<()> {
         });
         Ok(())
     })
+}
+
+/// Ring setups, best first; the next is tried only when the kernel refuses one as unknown
+/// (`EINVAL`).
+///
+/// `SINGLE_ISSUER | COOP_TASKRUN` (Linux 6.0): the runtime's thread is the ring's only user,
+/// and completion work (copying a recv's data, finishing a send) runs at that thread's next
+/// kernel entry instead of interrupting it as soon as the data arrives, which also fights the
+/// sender's softirq for the socket lock. Not `DEFER_TASKRUN`, which runs that work only inside
+/// an `io_uring_enter` that asks for completions: tokio-uring waits in tokio's `epoll_wait` on
+/// the ring's fd and enters the ring only to submit, so deferred work would never run.
+/// `COOP_TASKRUN` alone needs Linux 5.19; an older kernel gets the default.
+const RING_SETUPS: [fn(&mut io_uring::Builder); 3] = [
+    |ring| {
+        ring.setup_single_issuer().setup_coop_taskrun();
+    },
+    |ring| {
+        ring.setup_coop_taskrun();
+    },
+    |_| {},
+];
+
+/// This thread's runtime, on the best ring the kernel accepts (see [`RING_SETUPS`]);
+/// tokio-uring's default ring size (256 entries) is kept.
+fn build_runtime() -> io::Result<tokio_uring::Runtime> {
+    let mut refused = None;
+    for setup in RING_SETUPS {
+        let mut ring = io_uring::IoUring::builder();
+        setup(&mut ring);
+        match tokio_uring::Runtime::new(tokio_uring::builder().uring_builder(&ring)) {
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => refused = Some(err),
+            other => return other,
+        }
+    }
+    Err(refused.unwrap_or_else(|| io::ErrorKind::Unsupported.into()))
 }
 
 async fn accept_loop(listener: TcpListener, config: Config) {
@@ -70,10 +111,13 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
     let mut conn = Connection::new(config, accepted);
     let mut buf = Vec::with_capacity(READ_BUFFER);
     let mut out = Vec::new();
+    // One timer per direction for the connection's whole life (see `or_timer`).
+    let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
+    let mut write_timer = pin!(tokio::time::sleep_until(accepted.into()));
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
-                out = write_all(&stream, out, timeout).await?;
+                out = write_all(&stream, out, timeout, write_timer.as_mut()).await?;
                 out.clear();
                 if out.capacity() > 2 * OUTPUT_WINDOW {
                     out = Vec::new();
@@ -81,8 +125,8 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
             }
             Step::Read { deadline } => {
                 buf.clear();
-                let Ok((result, filled)) = tokio::time::timeout_at(deadline.into(), stream.read(buf)).await
-                else {
+                read_timer.as_mut().reset(deadline.into());
+                let Some((result, filled)) = or_timer(stream.read(buf), read_timer.as_mut()).await else {
                     // Dropping the read does not cancel it in the kernel, and the ring keeps
                     // the socket open while it is pending: shut the socket down, which ends
                     // the read and tells the client.
@@ -106,12 +150,18 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
 }
 
 /// Writes all of `out` and gives it back, failing if a write makes no progress for `timeout`
-/// (the client stopped reading).
-async fn write_all(stream: &TcpStream, mut out: Vec<u8>, timeout: Duration) -> io::Result<Vec<u8>> {
+/// (the client stopped reading), as `timer` measures.
+async fn write_all(
+    stream: &TcpStream,
+    mut out: Vec<u8>,
+    timeout: Duration,
+    mut timer: Pin<&mut Sleep>,
+) -> io::Result<Vec<u8>> {
     let mut written = 0;
     while written < out.len() {
+        timer.as_mut().reset((Instant::now() + timeout).into());
         let write = stream.write(out.slice(written..)).submit();
-        let Ok((result, slice)) = tokio::time::timeout(timeout, write).await else {
+        let Some((result, slice)) = or_timer(write, timer.as_mut()).await else {
             // As with a read: the pending write keeps the socket open, so shut it down.
             stream.shutdown(Shutdown::Both)?;
             return Err(io::ErrorKind::TimedOut.into());
@@ -123,6 +173,22 @@ async fn write_all(stream: &TcpStream, mut out: Vec<u8>, timeout: Duration) -> i
         }
     }
     Ok(out)
+}
+
+/// Runs `op` unless `timer` fires first (`None`).
+///
+/// A connection keeps one timer per direction for its whole life and moves it to each new
+/// deadline with `reset`. Deadlines move later (each request pushes the idle deadline out),
+/// and moving a registered timer later is one store: the timer wheel re-files it only when
+/// the old instant comes. A timer per read or write (`timeout_at`) is an insert and a removal
+/// in the wheel for every request.
+async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
+    let mut op = pin!(op);
+    poll_fn(|cx| match op.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+    })
+    .await
 }
 
 /// Shuts down writing and reads what the client still sends, briefly, so it sees our
