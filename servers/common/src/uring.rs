@@ -85,6 +85,38 @@ pub fn explain(err: &io::Error) -> String {
     }
 }
 
+/// One way to set a ring up: its name (for the line printed on fallback) and the flags.
+pub type RingSetup = (&'static str, fn(&mut io_uring::Builder));
+
+/// Builds with the first of `setups` (best first) that the kernel accepts. The next is tried
+/// only when the kernel refuses one as unknown (`EINVAL`: flags newer than the kernel); any
+/// other error is final. A fallback is never silent: it prints one line naming what was
+/// refused and what is used instead.
+pub fn with_first_accepted<T>(
+    runtime: &str,
+    setups: &[RingSetup],
+    mut build: impl FnMut(io_uring::Builder) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut refused: Option<(&str, io::Error)> = None;
+    for (name, setup) in setups {
+        let mut ring = io_uring::IoUring::builder();
+        setup(&mut ring);
+        match build(ring) {
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {
+                refused.get_or_insert((name, err));
+            }
+            Ok(built) => {
+                if let Some((best, _)) = refused {
+                    eprintln!("{runtime}: this kernel refuses a ring set up {best}; using {name}");
+                }
+                return Ok(built);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Err(refused.map_or_else(|| io::ErrorKind::Unsupported.into(), |(_, err)| err))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +129,33 @@ mod tests {
         assert!(nomem.contains("RLIMIT_MEMLOCK"), "{nomem}");
         let perm = explain(&io::Error::from_raw_os_error(libc::EPERM));
         assert!(perm.contains("io_uring"), "{perm}");
+    }
+
+    const SETUPS: [RingSetup; 3] = [("best", |_| {}), ("next", |_| {}), ("last", |_| {})];
+
+    #[test]
+    fn falls_back_only_past_unknown_flags() {
+        let mut tried = 0;
+        let built = with_first_accepted("test", &SETUPS, |_| {
+            tried += 1;
+            if tried < 3 {
+                Err(io::Error::from_raw_os_error(libc::EINVAL))
+            } else {
+                Ok(tried)
+            }
+        });
+        assert_eq!(built.ok(), Some(3));
+
+        let mut tried = 0;
+        let denied = with_first_accepted("test", &SETUPS, |_| -> io::Result<()> {
+            tried += 1;
+            Err(io::Error::from_raw_os_error(libc::EPERM))
+        });
+        assert_eq!((tried, denied.err().and_then(|e| e.raw_os_error())), (1, Some(libc::EPERM)));
+
+        let refused = with_first_accepted("test", &SETUPS, |_| -> io::Result<()> {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        });
+        assert_eq!(refused.err().and_then(|e| e.raw_os_error()), Some(libc::EINVAL));
     }
 }

@@ -48,8 +48,7 @@ fn serve(server: Server) -> anyhow::Result<()> {
     })
 }
 
-/// Ring setups, best first; the next is tried only when the kernel refuses one as unknown
-/// (`EINVAL`).
+/// Ring setups, best first (see [`uring::with_first_accepted`]).
 ///
 /// `SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1): the runtime's thread is the ring's only user, and
 /// completion work (copying a recv's data, finishing a send) runs only when that thread asks for
@@ -57,29 +56,22 @@ fn serve(server: Server) -> anyhow::Result<()> {
 /// arrives, which also fights the sender's softirq for the socket lock. monoio enters the ring
 /// itself to wait (`submit_and_wait`), so it reaps deferred work. `COOP_TASKRUN` (Linux 5.19)
 /// avoids the interrupt but runs that work at any kernel entry; an older kernel gets the default.
-const RING_SETUPS: [fn(&mut io_uring::Builder); 3] = [
-    |ring| {
+const RING_SETUPS: [uring::RingSetup; 3] = [
+    ("SINGLE_ISSUER | DEFER_TASKRUN", |ring| {
         ring.setup_single_issuer().setup_defer_taskrun();
-    },
-    |ring| {
+    }),
+    ("COOP_TASKRUN", |ring| {
         ring.setup_coop_taskrun();
-    },
-    |_| {},
+    }),
+    ("with no flags", |_| {}),
 ];
 
 /// This thread's runtime, on the best ring the kernel accepts (see [`RING_SETUPS`]); monoio's
 /// default ring size (1024 entries) is kept.
 fn build_runtime() -> io::Result<Runtime<TimeDriver<IoUringDriver>>> {
-    let mut refused = None;
-    for setup in RING_SETUPS {
-        let mut ring = io_uring::IoUring::builder();
-        setup(&mut ring);
-        match RuntimeBuilder::<IoUringDriver>::new().uring_builder(ring).enable_timer().build() {
-            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => refused = Some(err),
-            other => return other,
-        }
-    }
-    Err(refused.unwrap_or_else(|| io::ErrorKind::Unsupported.into()))
+    uring::with_first_accepted("monoio", &RING_SETUPS, |ring| {
+        RuntimeBuilder::<IoUringDriver>::new().uring_builder(ring).enable_timer().build()
+    })
 }
 
 async fn accept_loop(listener: TcpListener, config: Config) {

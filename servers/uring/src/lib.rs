@@ -49,8 +49,7 @@ fn serve(server: Server) -> anyhow::Result<()> {
     })
 }
 
-/// Ring setups, best first; the next is tried only when the kernel refuses one as unknown
-/// (`EINVAL`).
+/// Ring setups, best first (see [`uring::with_first_accepted`]).
 ///
 /// `SINGLE_ISSUER | COOP_TASKRUN` (Linux 6.0): the runtime's thread is the ring's only user,
 /// and completion work (copying a recv's data, finishing a send) runs at that thread's next
@@ -59,29 +58,22 @@ fn serve(server: Server) -> anyhow::Result<()> {
 /// an `io_uring_enter` that asks for completions: tokio-uring waits in tokio's `epoll_wait` on
 /// the ring's fd and enters the ring only to submit, so deferred work would never run.
 /// `COOP_TASKRUN` alone needs Linux 5.19; an older kernel gets the default.
-const RING_SETUPS: [fn(&mut io_uring::Builder); 3] = [
-    |ring| {
+const RING_SETUPS: [uring::RingSetup; 3] = [
+    ("SINGLE_ISSUER | COOP_TASKRUN", |ring| {
         ring.setup_single_issuer().setup_coop_taskrun();
-    },
-    |ring| {
+    }),
+    ("COOP_TASKRUN", |ring| {
         ring.setup_coop_taskrun();
-    },
-    |_| {},
+    }),
+    ("with no flags", |_| {}),
 ];
 
 /// This thread's runtime, on the best ring the kernel accepts (see [`RING_SETUPS`]);
 /// tokio-uring's default ring size (256 entries) is kept.
 fn build_runtime() -> io::Result<tokio_uring::Runtime> {
-    let mut refused = None;
-    for setup in RING_SETUPS {
-        let mut ring = io_uring::IoUring::builder();
-        setup(&mut ring);
-        match tokio_uring::Runtime::new(tokio_uring::builder().uring_builder(&ring)) {
-            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => refused = Some(err),
-            other => return other,
-        }
-    }
-    Err(refused.unwrap_or_else(|| io::ErrorKind::Unsupported.into()))
+    uring::with_first_accepted("tokio-uring", &RING_SETUPS, |ring| {
+        tokio_uring::Runtime::new(tokio_uring::builder().uring_builder(&ring))
+    })
 }
 
 async fn accept_loop(listener: TcpListener, config: Config) {
