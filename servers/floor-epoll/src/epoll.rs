@@ -9,8 +9,11 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// Interest in input, for a listener: a pending connection.
-pub const LISTEN: u32 = libc::EPOLLIN as u32 | libc::EPOLLET as u32;
+/// Interest in input, for a listener: a pending connection. Level-triggered, unlike the
+/// connections: the worker accepts one connection per report, as nginx does by default, and
+/// the next `epoll_wait` reports the listener again while the backlog holds more. Edge
+/// triggering would oblige it to accept until `EAGAIN`, one failed `accept4` per burst.
+pub const LISTEN: u32 = libc::EPOLLIN as u32;
 
 /// Interest for a connection, registered once and never modified: edge-triggered input,
 /// output and the peer's half-close. The loop remembers readiness between edges itself, so

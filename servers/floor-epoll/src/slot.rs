@@ -90,6 +90,13 @@ pub struct Slot {
     /// The peer closed or reset the connection: reads no longer block (they return the rest,
     /// then 0 or an error), so a short read does not clear `readable`.
     input_ended: bool,
+    /// Whether a write has gone out on this connection, and whether `TCP_NODELAY` is set.
+    /// Like nginx, the option is set only before a connection's second write: the first has
+    /// nothing small unacknowledged before it, so Nagle's algorithm (Linux's, Minshall's
+    /// variant) cannot hold it, and a connection that writes one response and closes, as
+    /// every HTTP/1.0 one does, saves the system call.
+    wrote: bool,
+    no_delay: bool,
 }
 
 impl Slot {
@@ -106,6 +113,8 @@ impl Slot {
             // A new socket's send buffer is empty; epoll's first edge would say so too.
             writable: true,
             input_ended: false,
+            wrote: false,
+            no_delay: false,
         }
     }
 
@@ -215,10 +224,18 @@ impl Slot {
                 return Some(drive);
             }
             *budget -= 1;
+            if self.wrote && !self.no_delay {
+                // A socket that refuses the option fails as one connection.
+                if self.stream.set_nodelay(true).is_err() {
+                    return Some(Drive::Close);
+                }
+                self.no_delay = true;
+            }
             match (&self.stream).write(&self.out[self.written..]) {
                 Ok(0) => return Some(Drive::Close),
                 Ok(n) => {
                     self.written += n;
+                    self.wrote = true;
                     progressed = true;
                     // A short write filled the send buffer: a new edge comes when room frees
                     // up, so the write that would fail with EAGAIN is skipped.

@@ -6,14 +6,14 @@
 //!    connection is waiting for its next turn);
 //! 2. handles the events: the listener's by accepting, a connection's by recording its
 //!    readiness and driving it;
-//! 3. drives again the connections (and the listener) that used up their budget last turn;
+//! 3. drives again the connections that used up their budget last turn;
 //! 4. handles the timer entries that came due: sleeps end, deadlines close connections.
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError};
 use server_spec::limits::READ_BUFFER;
@@ -24,7 +24,7 @@ use crate::epoll::{self, Epoll, Event, Events, CONNECTION, LISTEN};
 use crate::slot::{Drive, Fired, Slot};
 use crate::timers::{Ticket, Timers};
 
-/// The listener's token, in events, timer entries and the run-again queue; connections use
+/// The listener's token, in events and timer entries; connections use
 /// their slab key, which never gets this large.
 const LISTENER: usize = usize::MAX;
 
@@ -32,9 +32,8 @@ const LISTENER: usize = usize::MAX;
 /// rare relative to the work under load.
 const EVENTS: usize = 256;
 
-/// Connections accepted per turn before the others are served; the rest wait in the backlog
-/// for the next turn, so a connection storm cannot stall the connections already open.
-const ACCEPT_BUDGET: usize = 64;
+/// How soon a listener that could not rejoin epoll after a backoff tries again.
+const BACKOFF_RETRY: Duration = Duration::from_millis(100);
 
 /// One worker's loop and everything it owns.
 pub struct Worker {
@@ -93,7 +92,6 @@ impl Worker {
         }
         for _ in 0..self.again.len() {
             match self.again.pop_front() {
-                Some(LISTENER) => self.accept(now),
                 Some(key) => self.drive(key, now),
                 None => break,
             }
@@ -132,42 +130,41 @@ impl Worker {
         }
     }
 
-    /// Accepts pending connections, up to the budget.
+    /// Accepts one pending connection. The listener is level-triggered (see [`LISTEN`]): while
+    /// more wait, the next turn reports it again, after the connections already open have
+    /// had their turn, so a connection storm cannot stall them.
     fn accept(&mut self, now: Instant) {
         if self.backoff.is_some() {
             return;
         }
-        for _ in 0..ACCEPT_BUDGET {
-            let accepted = match &self.listener {
-                Some(listener) => epoll::accept(listener),
-                None => return,
-            };
-            match accepted {
-                Ok(stream) => self.admit(stream, now),
-                // Edge-triggered: the backlog is empty, and a new connection raises a new edge.
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) => match after_accept_error(&err, &self.config.lifecycle) {
-                    AfterAcceptError::Stop => return self.stop_accepting(),
-                    AfterAcceptError::Retry(pause) if pause.is_zero() => {}
-                    AfterAcceptError::Retry(pause) => {
-                        // No edge will come for connections left in the backlog: the timer
-                        // resumes accepting.
-                        self.backoff = Some(self.timers.push(now + pause, LISTENER));
-                        return;
+        let accepted = match &self.listener {
+            Some(listener) => epoll::accept(listener),
+            None => return,
+        };
+        match accepted {
+            Ok(stream) => self.admit(stream, now),
+            // Another worker's listener, or a client that gave up, took it: nothing to do.
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => match after_accept_error(&err, &self.config.lifecycle) {
+                AfterAcceptError::Stop => self.stop_accepting(),
+                AfterAcceptError::Retry(pause) if pause.is_zero() => {}
+                AfterAcceptError::Retry(pause) => {
+                    // Out of descriptors, say. The level-triggered listener would be reported
+                    // every turn meanwhile, so it leaves epoll until the timer resumes
+                    // accepting.
+                    if let Some(listener) = &self.listener {
+                        let _ = self.epoll.delete(listener.as_fd());
                     }
-                },
-            }
+                    self.backoff = Some(self.timers.push(now + pause, LISTENER));
+                }
+            },
         }
-        self.again.push_back(LISTENER);
     }
 
     /// Registers a new connection and drives it to its first wait.
     fn admit(&mut self, stream: TcpStream, now: Instant) {
-        // A socket that refuses an option or a registration is dropped, which closes it: one
-        // failed connection, and the server carries on.
-        if stream.set_nodelay(true).is_err() {
-            return;
-        }
+        // A socket that refuses registration is dropped, which closes it: one failed
+        // connection, and the server carries on.
         let entry = self.slots.vacant_entry();
         let key = entry.key();
         if self.epoll.add(stream.as_fd(), key as u64, CONNECTION).is_err() {
@@ -182,10 +179,23 @@ impl Worker {
     fn stop_accepting(&mut self) {
         if let Some(listener) = self.listener.take() {
             // The shutdown thread holds a duplicate of this socket, so closing ours would
-            // leave it registered: deregister it first. If that fails, edge-triggering still
-            // reports its hang-up once, not in a loop.
+            // leave it registered: deregister it first. (That cannot fail for a descriptor we
+            // registered; if it did, its hang-up would wake each turn until the process ends.)
             let _ = self.epoll.delete(listener.as_fd());
         }
+    }
+
+    /// The backoff is over: the listener rejoins epoll, and a connection is accepted now.
+    fn resume_accepting(&mut self, now: Instant) {
+        let Some(listener) = &self.listener else { return };
+        // `EEXIST`: the backoff could not take it out, so it is still in.
+        match self.epoll.add(listener.as_fd(), LISTENER as u64, LISTEN) {
+            Ok(()) => {}
+            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {}
+            // Not in epoll and cannot rejoin: accepting again soon beats never.
+            Err(_) => return self.backoff = Some(self.timers.push(now + BACKOFF_RETRY, LISTENER)),
+        }
+        self.accept(now);
     }
 
     /// Handles the timer entries due by `now`.
@@ -194,7 +204,7 @@ impl Worker {
             if key == LISTENER {
                 if self.backoff == Some(ticket) {
                     self.backoff = None;
-                    self.accept(now);
+                    self.resume_accepting(now);
                 }
                 continue;
             }
