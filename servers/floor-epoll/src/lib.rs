@@ -14,6 +14,11 @@
 //! `timers`). An idle connection holds no read buffer: every read lands in the worker's one
 //! scratch buffer and the spec's [`server_spec::Connection`] keeps what it needs.
 //!
+//! A connection per request costs `accept4`, `epoll_ctl`, `recv`, `send` and `close`, as
+//! nginx's does: the listener is level-triggered and accepts one connection per report (no
+//! `accept4` failing with `EAGAIN`), and `TCP_NODELAY` is set only before a connection's
+//! second write (the first cannot be held by Nagle's algorithm).
+//!
 //! Run: `cargo run --release -p server-floor-epoll -- --port 45005 --workers 1`
 //!
 //! # Layout
