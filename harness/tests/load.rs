@@ -56,6 +56,19 @@ fn prints_the_sweeps_tables_and_exits_0_when_clean() {
     assert!(!stdout.contains("Failures {"), "no Debug struct: {stdout}");
 }
 
+/// An open loop also prints what it offered and achieved, both latencies and its send lag.
+#[test]
+fn an_open_loop_prints_its_rate_and_send_lag() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "close");
+    let args =
+        ["--rate", "100", "--duration", "1s", "--warmup-time", "100ms", "--connections", "4", &server.url];
+    let (code, stdout, stderr) = load(&args);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("| Offered /s | Achieved /s |"), "{stdout}");
+    assert!(stdout.contains("send lag p99 µs"), "{stdout}");
+}
+
 /// A server that accepts but never answers: exit 1, said in words.
 #[test]
 fn a_silent_server_is_no_response_within_the_timeout() {

@@ -103,14 +103,18 @@ fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
     Ok(summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status }]))
 }
 
-/// ab's classic table and the percentile table, as the sweep prints them, plus the
-/// failures in words.
+/// ab's classic table and the percentile table (and for an open loop its rate, corrected and
+/// uncorrected latency and send lag), as the sweep prints them, plus the failures in words.
 fn render(cell: &Cell, args: &LoadArgs) -> String {
     let mut out = format!("{}\n\n", args.url);
     out.push_str(&crate::report::classic_table(&[cell]));
     out.push('\n');
     out.push_str(&crate::report::percentile_table(&[cell]));
     out.push('\n');
+    if cell.mode == Mode::Open {
+        out.push_str(&crate::report::open_loop_table(&[cell]));
+        out.push('\n');
+    }
     let failures =
         if cell.failed_all_runs == 0 { String::new() } else { format!(" ({})", cell.failures.in_words()) };
     out.push_str(&format!("Failed requests:        {}{failures}\n", cell.failed_all_runs));
