@@ -79,7 +79,7 @@ fn an_open_loop_scenario_in_a_sweep() {
 fn a_scale_run_measures_memory_per_idle_connection() {
     let scratch = Scratch::new();
     let matrix =
-        "[[scenario]]\nname = \"scale\"\nconnections = [300]\nrequests = 600\nidle_time = \"300ms\"\n\n\
+        "[[scenario]]\nname = \"scale\"\nconnections = [300]\nrequests = 600\nidle_time = \"300ms\"\nrepeat = 3\n\n\
                   [[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"thread-per-connection\"\n";
     let (output, out) = scratch.run(matrix, &[]);
     let stdout = text(&output.stdout);
@@ -93,6 +93,12 @@ fn a_scale_run_measures_memory_per_idle_connection() {
         assert_eq!(cell["keep_alive"], true);
         let per_connection = cell["server"]["rss_per_connection_kib"].as_f64().expect("RSS per connection");
         assert!(per_connection > 0.0, "{variant}: {per_connection} KiB");
+        // Every run starts from a fresh server: the memory of an earlier run's connections,
+        // kept by the allocator, must not hide this run's.
+        for run in cell["runs"].as_array().expect("runs") {
+            let per_connection = run["server"]["rss_per_connection_kib"].as_f64().expect("each run's");
+            assert!(per_connection > 0.0, "{variant}, run {}: {per_connection} KiB", run["started_at"]);
+        }
         assert!(cell["connect_us"]["p50"].as_f64().expect("connect times") > 0.0);
     }
     // One thread per connection: the threads show it.

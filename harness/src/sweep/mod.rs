@@ -194,6 +194,24 @@ impl Sweep<'_> {
         self.servers[variant] = ServerState::Running(Box::new(server));
     }
 
+    /// Replaces `variant`'s server with a fresh one, started and verified as at the start.
+    /// A scale run's memory per connection is how much the server's RSS grows while it holds
+    /// the connections; a server that held as many before has kept that memory (allocators
+    /// seldom return it to the kernel), so on it the growth would read as nothing.
+    fn restart(&mut self, variant: usize) {
+        let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
+        else {
+            return;
+        };
+        self.bar.set_message(format!("{}: restarting for a scale run", self.plan.variants[variant].name));
+        let status = server.stop(server::STOP_GRACE);
+        let builtin = matches!(self.plan.variants[variant].launch, Launch::Builtin(_));
+        if let Err(why) = server::stopped_cleanly(status, builtin) {
+            return self.give_up(variant, ProblemKind::Failed, why);
+        }
+        self.bring_up(variant);
+    }
+
     /// The hosts the load comes from (empty: this machine).
     fn load_hosts(&self) -> Vec<&crate::plan::Host> {
         self.plan.placement.load_hosts.iter().map(|i| &self.plan.hosts[*i]).collect()
@@ -310,6 +328,9 @@ impl Sweep<'_> {
 
     /// Makes one measured run (with its warm-up) and finishes the cell if it was the last.
     fn measure(&mut self, slot: Slot) {
+        if matches!(self.plan.scenarios[slot.scenario].load, Load::Scale { .. }) && !self.interrupted() {
+            self.restart(slot.variant);
+        }
         let scenario = &self.plan.scenarios[slot.scenario];
         let variant = &self.plan.variants[slot.variant];
         let ServerState::Running(server) = &self.servers[slot.variant] else { return };
