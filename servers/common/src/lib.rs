@@ -12,11 +12,13 @@
 //! - [`shutdown`]: signal handling and the graceful stop.
 //! - [`uring`]: io_uring preflight: naming why it is unavailable, and the switch that makes it so.
 //! - [`threads`]: running one runtime per thread and reporting the first failure.
+//! - [`timer`]: racing a connection's I/O against its timer (the async variants).
 
 pub mod accept;
 pub mod net;
 pub mod shutdown;
 pub mod threads;
+pub mod timer;
 pub mod uring;
 pub mod variant;
 

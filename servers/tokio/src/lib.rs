@@ -4,19 +4,17 @@
 //! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
 //! buffer that lives only for that read.
 
-use std::future::{poll_fn, Future};
 use std::io::{self, Read};
-use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
+use server_common::timer::or_timer;
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 use socket2::SockRef;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Sleep;
 
 /// tokio's multi-thread runtime.
 pub const VARIANT: Variant = Variant {
@@ -71,7 +69,7 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     stream.set_nodelay(true)?;
     let mut conn = Connection::new(config, accepted);
     let mut out = Vec::new();
-    // One read timer for the connection's whole life (see `or_timer`).
+    // One read timer for the connection's whole life (see `server_common::timer`).
     let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
     loop {
         match conn.poll(Instant::now(), &mut out) {
@@ -117,22 +115,6 @@ async fn write_all(stream: &TcpStream, mut out: &[u8], timeout: Duration) -> io:
         }
     }
     Ok(())
-}
-
-/// Runs `op` unless `timer` fires first (`None`).
-///
-/// A connection keeps one read timer for its whole life and moves it to each new deadline
-/// with `reset`. Deadlines move later (each request pushes the idle deadline out), and moving
-/// a registered timer later is one store: the timer wheel re-files it only when the old
-/// instant comes. A timer per read (`timeout_at`) is an insert and a removal in the wheel for
-/// every request.
-async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
-    let mut op = pin!(op);
-    poll_fn(|cx| match op.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
-    })
-    .await
 }
 
 /// Waits until the socket is readable, then reads once into a short-lived buffer.

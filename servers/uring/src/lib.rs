@@ -9,13 +9,12 @@
 //! Each ring is set up `SINGLE_ISSUER | COOP_TASKRUN`; see [`RING_SETUPS`] for why not
 //! `DEFER_TASKRUN`.
 
-use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
 use std::pin::{pin, Pin};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use server_common::timer::or_timer;
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
@@ -103,7 +102,7 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
     let mut conn = Connection::new(config, accepted);
     let mut buf = Vec::with_capacity(READ_BUFFER);
     let mut out = Vec::new();
-    // One timer per direction for the connection's whole life (see `or_timer`).
+    // One timer per direction for the connection's whole life (see `server_common::timer`).
     let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
     let mut write_timer = pin!(tokio::time::sleep_until(accepted.into()));
     loop {
@@ -165,22 +164,6 @@ async fn write_all(
         }
     }
     Ok(out)
-}
-
-/// Runs `op` unless `timer` fires first (`None`).
-///
-/// A connection keeps one timer per direction for its whole life and moves it to each new
-/// deadline with `reset`. Deadlines move later (each request pushes the idle deadline out),
-/// and moving a registered timer later is one store: the timer wheel re-files it only when
-/// the old instant comes. A timer per read or write (`timeout_at`) is an insert and a removal
-/// in the wheel for every request.
-async fn or_timer<F: Future>(op: F, mut timer: Pin<&mut Sleep>) -> Option<F::Output> {
-    let mut op = pin!(op);
-    poll_fn(|cx| match op.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
-    })
-    .await
 }
 
 /// Shuts down writing and reads what the client still sends, briefly, so it sees our
