@@ -85,13 +85,17 @@ pub fn explain(err: &io::Error) -> String {
     }
 }
 
+/// Whether this process has printed its ring-setup fallback line.
+static FALLBACK_REPORTED: std::sync::Once = std::sync::Once::new();
+
 /// One way to set a ring up: its name (for the line printed on fallback) and the flags.
 pub type RingSetup = (&'static str, fn(&mut io_uring::Builder));
 
 /// Builds with the first of `setups` (best first) that the kernel accepts. The next is tried
 /// only when the kernel refuses one as unknown (`EINVAL`: flags newer than the kernel); any
 /// other error is final. A fallback is never silent: it prints one line naming what was
-/// refused and what is used instead.
+/// refused and what is used instead — once per process, since every worker thread builds its
+/// own ring and the kernel answers each the same.
 pub fn with_first_accepted<T>(
     runtime: &str,
     setups: &[RingSetup],
@@ -107,7 +111,9 @@ pub fn with_first_accepted<T>(
             }
             Ok(built) => {
                 if let Some((best, _)) = refused {
-                    eprintln!("{runtime}: this kernel refuses a ring set up {best}; using {name}");
+                    FALLBACK_REPORTED.call_once(|| {
+                        eprintln!("{runtime}: this kernel refuses a ring set up {best}; using {name}");
+                    });
                 }
                 return Ok(built);
             }
