@@ -72,9 +72,11 @@ fn a_forked_childs_cpu_counts_for_its_group() {
 
 #[test]
 fn threads_that_exited_still_count() {
-    // A thread burns 0.4 s of CPU and exits; only then is the group sampled again.
+    // A thread burns 0.4 s of CPU and exits; only then is the group sampled again. `join`
+    // returns before the OS thread is gone from /proc, so the script also waits (at most 10 s)
+    // for its task list to shrink to the main thread.
     let Burnt { mut child, pgid, before, after } = sampled_around_burn(
-        "import threading, time\nprint('ready', flush=True)\nt = threading.Thread(target=burn, args=(0.4,))\nt.start()\nt.join()\nprint('burnt', flush=True)\ntime.sleep(30)\n",
+        "import os, threading, time\nprint('ready', flush=True)\nt = threading.Thread(target=burn, args=(0.4,))\nt.start()\nt.join()\nend = time.monotonic() + 10\nwhile len(os.listdir('/proc/self/task')) > 1 and time.monotonic() < end:\n    time.sleep(0.001)\nprint('burnt', flush=True)\ntime.sleep(30)\n",
     );
     // The thread is gone: what /proc/PID/task/* would sum now misses its CPU.
     let tasks = std::fs::read_dir(format!("/proc/{pgid}/task")).unwrap().count();
