@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::results::{Cell, Results};
+use crate::results::{Cell, Results, ScenarioMeta};
 use crate::stats::{mann_whitney, median};
 
 /// A figure compared between cells.
@@ -53,13 +53,11 @@ impl Metric {
             .collect()
     }
 
-    /// The cell's figure for this metric, as its tables show it: the median run's rate, the
-    /// merged histograms' percentiles, the median run's CPU.
+    /// The cell's figure for this metric, as its tables show it: the median run's rate (none
+    /// when the server died), the merged histograms' percentiles, the median of the runs' CPU.
     pub fn figure(self, cell: &Cell) -> Option<f64> {
         match self {
-            Metric::RequestsPerSecond => {
-                cell.requests_per_second_spread.map(|s| s.median).or(cell.requests_per_second)
-            }
+            Metric::RequestsPerSecond => cell.requests_per_second,
             Metric::P50 => (cell.complete > 0).then_some(cell.latency_us.p50),
             Metric::P99 => (cell.complete > 0).then_some(cell.latency_us.p99),
             Metric::ServerCpu => cell.server.and_then(|s| s.cpu_us_per_request),
@@ -228,16 +226,20 @@ pub fn settings_differ(old: &Results, new: &Results) -> Vec<Difference> {
     differ("server_cpus".into(), format!("{:?}", o.server_cpus), format!("{:?}", n.server_cpus));
     differ("load_cpus".into(), format!("{:?}", o.load_cpus), format!("{:?}", n.load_cpus));
     differ("order".into(), o.order.clone(), n.order.clone());
+    differ(
+        "server_host".into(),
+        o.server_host.clone().unwrap_or_default(),
+        n.server_host.clone().unwrap_or_default(),
+    );
+    differ("load_hosts".into(), o.load_hosts.join(", "), n.load_hosts.join(", "));
     for new_scenario in &n.scenarios {
         let Some(old_scenario) = o.scenarios.iter().find(|s| s.name == new_scenario.name) else { continue };
-        let name = &new_scenario.name;
-        let mut field = |key: &str, old: String, new: String| differ(format!("{name}: {key}"), old, new);
-        field("path", old_scenario.path.clone(), new_scenario.path.clone());
-        field("keep_alive", old_scenario.keep_alive.to_string(), new_scenario.keep_alive.to_string());
-        field("requests", old_scenario.requests.to_string(), new_scenario.requests.to_string());
-        field("warmup", old_scenario.warmup.to_string(), new_scenario.warmup.to_string());
-        field("repeat", old_scenario.repeat.to_string(), new_scenario.repeat.to_string());
-        field("mode", old_scenario.mode.clone(), new_scenario.mode.clone());
+        // Every setting of the scenario, as results.json spells it, so a new one cannot be missed.
+        let (before, after) = (settings_of(old_scenario), settings_of(new_scenario));
+        for (key, value) in &after {
+            let old_value = before.get(key).map_or_else(|| "—".to_owned(), setting_text);
+            differ(format!("{}: {key}", new_scenario.name), old_value, setting_text(value));
+        }
     }
     for variant in &n.variants {
         let Some(before) = o.variants.iter().find(|v| v.name == variant.name) else { continue };
@@ -249,6 +251,26 @@ pub fn settings_differ(old: &Results, new: &Results) -> Vec<Difference> {
         );
     }
     differences
+}
+
+/// A scenario's settings by their results.json names (the name itself left out).
+fn settings_of(scenario: &ScenarioMeta) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(scenario) {
+        Ok(serde_json::Value::Object(mut settings)) => {
+            settings.remove("name");
+            settings
+        }
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// A setting's value as the comparison prints it: strings bare, the rest as JSON.
+fn setting_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => "—".into(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +294,18 @@ mod tests {
         let row = row(&old, &new, Metric::RequestsPerSecond);
         assert!(row.significant, "{row:?}");
         assert!((row.delta_pct.unwrap() - (51.0 - 102.0) / 102.0 * 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn every_scenario_setting_that_differs_is_listed() {
+        let old = crate::html::sample::results(&["tokio"], &[1], 5, 100);
+        let mut new = old.clone();
+        assert_eq!(settings_differ(&old, &new), Vec::new());
+        new.meta.scenarios[0].slow_clients = 3;
+        new.meta.scenarios[0].connections = Some(50);
+        new.meta.load_hosts = vec!["cli".into()];
+        let listed: Vec<String> = settings_differ(&old, &new).into_iter().map(|d| d.setting).collect();
+        assert_eq!(listed, ["load_hosts", "classic: connections", "classic: slow_clients"]);
     }
 
     #[test]

@@ -300,7 +300,7 @@ fn bar_figure(
     }
 }
 
-/// Server CPU time per request: the median run's, with whiskers over the runs.
+/// Server CPU time per request: the median of the runs, with whiskers over them.
 fn cpu(scenario: &Scenario<'_>) -> Figure {
     let svg = bar_plot(
         scenario,
@@ -318,7 +318,7 @@ fn cpu(scenario: &Scenario<'_>) -> Figure {
         "cpu",
         "Server CPU per request",
         "User + system CPU of the server's whole process group over the measured window, per complete request: \
-         the median run; whiskers: lowest and highest run.",
+         the median of the runs; whiskers: lowest and highest run.",
         svg,
     )
 }

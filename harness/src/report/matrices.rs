@@ -89,8 +89,8 @@ pub fn legend(baseline: &str, few_runs: bool) -> String {
     let mut out = format!(
         "Each figure is followed by its ratio to `{baseline}` at the same level. `~`: not significant — a two-sided \
          Mann–Whitney U test on the runs of the two cells gives p ≥ 0.05, so the difference may be noise. A ratio \
-         without `~` is a real difference (p < 0.05). Requests per second and CPU are the median run's; p99 comes \
-         from the merged histograms.\n"
+         without `~` is a real difference (p < 0.05). Requests per second is the median run's, CPU the median of \
+         the runs'; p99 comes from the merged histograms.\n"
     );
     if few_runs {
         out.push_str(&format!(

@@ -307,8 +307,8 @@ pub fn scale_table(cells: &[&Cell]) -> String {
 pub fn cell_line(cell: &Cell) -> String {
     let rate = match (cell.requests_per_second, cell.requests_per_second_spread) {
         (None, _) => "no rate (the server died)".to_owned(),
-        (Some(_), Some(s)) => {
-            format!("{:.0} req/s (median of {}, {:.0}–{:.0})", s.median, cell.runs.len(), s.min, s.max)
+        (Some(r), Some(s)) => {
+            format!("{r:.0} req/s (median run of {}, {:.0}–{:.0})", cell.runs.len(), s.min, s.max)
         }
         (Some(r), None) => format!("{r:.0} req/s"),
     };

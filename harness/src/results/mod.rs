@@ -179,7 +179,7 @@ pub struct Run {
     pub status: Status,
 }
 
-/// What the server spent: over one run, or for a cell (CPU figures: the median run's;
+/// What the server spent: over one run, or for a cell (CPU figures: the median of its runs';
 /// memory and threads: the most over its runs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
@@ -200,9 +200,9 @@ pub struct Cost {
 /// Facts about the load generator during a cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellMeta {
-    /// Load-generator CPU per complete request (median run), µs.
+    /// Load-generator CPU per complete request (median of the runs), µs.
     pub load_cpu_us_per_request: Option<f64>,
-    /// Load-generator CPU seconds per wall second per load CPU (median run).
+    /// Load-generator CPU seconds per wall second per load CPU (median of the runs).
     pub load_cpu_utilization: Option<f64>,
     /// The load generator's CPUs were saturated (≥ 90%): the client may be the bottleneck.
     pub client_bound: bool,
@@ -406,6 +406,13 @@ fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 pub(crate) mod tests {
     use super::*;
 
+    /// The (upper) median of `rates`: the median run's, as `summarize` picks it.
+    fn upper_median(rates: &[f64]) -> Option<f64> {
+        let mut sorted = rates.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted.get(sorted.len() / 2).copied()
+    }
+
     /// A cell of `variant` at `concurrency` whose runs had these requests per second (and a
     /// fixed latency and cost), for tests of renderers and comparisons.
     pub(crate) fn cell_with_runs(variant: &str, concurrency: usize, rates: &[f64]) -> Cell {
@@ -449,7 +456,7 @@ pub(crate) mod tests {
             total_transferred_bytes: 122_000,
             html_transferred_bytes: 14_000,
             time_taken_s: 1.0,
-            requests_per_second: Some(1000.0),
+            requests_per_second: upper_median(rates),
             time_per_request_ms: Some(1.0),
             transfer_rate_kb_s: Some(119.14),
             latency_us: p,

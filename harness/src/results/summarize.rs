@@ -176,7 +176,7 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
     }
 }
 
-/// A cell's cost: the median run's CPU figures, the most memory and threads of any run.
+/// A cell's cost: each CPU figure's median over the runs, the most memory and threads of any run.
 fn cell_cost(runs: &[Run]) -> Option<Cost> {
     let costs: Vec<&Cost> = runs.iter().filter_map(|r| r.server.as_ref()).collect();
     if costs.is_empty() {
