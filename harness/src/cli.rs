@@ -140,6 +140,10 @@ pub struct LoadArgs {
     /// with its launcher.
     #[arg(long)]
     pub lifeline: bool,
+    /// Print a line (`window open`) to standard output as the measured window opens, before
+    /// the results: the sweep that runs this load on another host samples the server then.
+    #[arg(long)]
+    pub announce_window: bool,
     /// Addresses besides loopback that load may go to: the hosts a matrix declares. Load never
     /// goes anywhere else.
     #[arg(long = "declared-host", value_delimiter = ',')]

@@ -95,7 +95,7 @@ impl RemoteServer {
         ]);
         args.push("--lifeline".into());
         if !cpus.is_empty() {
-            args.extend(["--cpus".into(), crate::affinity::cpu_list(cpus).replace('-', ",")]);
+            args.extend(["--cpus".into(), cpu_args(cpus)]);
         }
         let command = host.harness(&args);
         let argv: Vec<String> = std::iter::once(command.get_program())
@@ -334,88 +334,114 @@ pub fn split_shape(shape: &Shape, hosts: usize) -> Vec<Shape> {
     }
 }
 
+/// The line a remote `harness load --announce-window` prints as its measured window opens.
+pub const WINDOW_OPEN: &str = "window open";
+
+/// What a remote load's standard output says: its window opened, or it ended with this text.
+enum Said {
+    WindowOpen,
+    Ended(usize, String),
+}
+
 /// Runs `spec` from every host of `hosts` at once, each its share, and merges what they
 /// measured exactly (counts summed, histograms added); `stop` closes their lifelines.
+/// `at_window` is called as the measured window opens: before any host starts for a closed
+/// loop, once every host says its warm-up is over for an open loop (so a server sampled then
+/// is charged for measured requests only).
 pub fn run_load(
     spec: &LoadSpec,
     hosts: &[&Host],
     stop: &crate::load::Stop,
     watchdog: &Watchdog,
+    at_window: &mut dyn FnMut(),
 ) -> std::io::Result<(LoadResult, Vec<Share>, Vec<String>)> {
-    // Each host's own notes (a saturated generator, a server that did not close) are kept,
-    // named by host.
+    if matches!(spec.shape, Shape::Scale { .. }) {
+        return Err(std::io::Error::other("a scale run needs the load on this machine"));
+    }
+    let open = matches!(spec.shape, Shape::Open { .. });
+    if !open {
+        at_window();
+    }
     let shapes = split_shape(&spec.shape, hosts.len());
+    let (said_tx, said) = mpsc::channel();
     let mut running = Vec::new();
-    for (host, shape) in hosts.iter().zip(&shapes) {
-        let mut args = vec!["load".to_owned(), url(spec), "--json".into(), "--lifeline".into()];
-        match shape {
-            Shape::Closed { requests, concurrency } => {
-                args.extend(["-n".into(), requests.to_string(), "-c".into(), concurrency.to_string()]);
+    for (index, (host, shape)) in hosts.iter().zip(&shapes).enumerate() {
+        let mut child = match spawn_load(spec, host, shape, watchdog) {
+            Ok(child) => child,
+            Err(err) => {
+                // The hosts already started stop with what they have, and are reaped.
+                for (_, _, mut child, _) in running {
+                    end_load(&mut child, watchdog);
+                }
+                return Err(err);
             }
-            Shape::Open { rate, connections, warmup, duration } => args.extend([
-                "--rate".into(),
-                rate.to_string(),
-                "--connections".into(),
-                connections.to_string(),
-                "--warmup-time".into(),
-                format!("{}ms", warmup.as_millis()),
-                "--duration".into(),
-                format!("{}ms", duration.as_millis().max(1)),
-            ]),
-            Shape::Scale { .. } => {
-                return Err(std::io::Error::other("a scale run needs the load on this machine"));
-            }
-        }
-        if spec.keep_alive {
-            args.push("-k".into());
-        }
-        args.extend(["--timeout".into(), format!("{}ms", spec.timeout.as_millis().max(1))]);
-        args.extend(["--max-run-time".into(), format!("{}ms", spec.max_duration.as_millis().max(1))]);
-        if !spec.cpus.is_empty() {
-            args.extend([
-                "--cpus".into(),
-                spec.cpus.iter().map(usize::to_string).collect::<Vec<_>>().join(","),
-            ]);
-        }
-        args.extend(declared(spec));
-        let mut child = spawn_tied(host.harness(&args), watchdog)?;
+        };
         let stderr = StderrTail::follow(&mut child);
         let stdout = child.stdout.take();
-        let (done_tx, done) = mpsc::channel();
+        let tx = said_tx.clone();
         std::thread::spawn(move || {
             let mut text = String::new();
-            if let Some(mut stdout) = stdout {
-                let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+            if let Some(stdout) = stdout {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if line == WINDOW_OPEN {
+                        let _ = tx.send(Said::WindowOpen);
+                    } else {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                }
             }
-            let _ = done_tx.send(text);
+            let _ = tx.send(Said::Ended(index, text));
         });
-        running.push((host, shape.clone(), child, stderr, done));
+        running.push((*host, shape.clone(), child, stderr));
+    }
+    drop(said_tx);
+    let mut texts: Vec<Option<String>> = vec![None; running.len()];
+    let mut opened = 0;
+    while texts.iter().any(Option::is_none) {
+        if stop.is_set() {
+            // Close the lifelines: the remote loads end as on Ctrl-C, with what they have.
+            for (_, _, child, _) in &mut running {
+                child.stdin = None;
+            }
+        }
+        match said.recv_timeout(Duration::from_millis(20)) {
+            Ok(Said::WindowOpen) => {
+                opened += 1;
+                if open && opened == running.len() {
+                    at_window();
+                }
+            }
+            Ok(Said::Ended(index, text)) => texts[index] = Some(text),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
     }
     let mut merged = LoadResult::empty();
     let mut shares = Vec::new();
     let mut notes = Vec::new();
-    for (host, shape, mut child, stderr, done) in running {
-        let text = loop {
-            if stop.is_set() {
-                // Close the lifeline: the remote load ends as on Ctrl-C, with what it has.
-                child.stdin = None;
-            }
-            match done.recv_timeout(Duration::from_millis(20)) {
-                Ok(text) => break text,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break String::new(),
+    let mut failure = None;
+    for ((host, shape, mut child, stderr), text) in running.into_iter().zip(texts) {
+        let status = child.wait();
+        watchdog.release(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        let cell = serde_json::from_str::<Cell>(text.as_deref().unwrap_or_default());
+        let cell = match (status, cell) {
+            (Ok(_), Ok(cell)) => cell,
+            (status, _) => {
+                let status = status.map_or_else(|err| err.to_string(), |status| status.to_string());
+                failure.get_or_insert_with(|| {
+                    std::io::Error::other(format!(
+                        "the load on host `{}` failed ({status}): {}",
+                        host.name,
+                        stderr.last_words()
+                    ))
+                });
+                continue;
             }
         };
-        let status = child.wait()?;
-        watchdog.release(i32::try_from(child.id()).unwrap_or(i32::MAX));
-        let cell: Cell = serde_json::from_str(&text).map_err(|_| {
-            std::io::Error::other(format!(
-                "the load on host `{}` failed ({status}): {}",
-                host.name,
-                stderr.last_words()
-            ))
-        })?;
-        let part = to_load_result(&cell);
+        let mut part = to_load_result(&cell);
+        // As many threads as `harness load` runs there: one per CPU given, at most one per connection.
+        part.threads = spec.cpus.len().clamp(1, shape.connections().max(1));
         merged.absorb(&part);
         merged.elapsed = merged.elapsed.max(part.elapsed);
         merged.window = merged.window.max(part.window);
@@ -423,7 +449,56 @@ pub fn run_load(
         notes.extend(cell.notes.iter().map(|note| format!("host `{}`: {note}", host.name)));
         shares.push(Share { host: host.name.clone(), shape, utilization: cell.meta.load_cpu_utilization });
     }
-    Ok((merged, shares, notes))
+    match failure {
+        Some(err) => Err(err),
+        None => Ok((merged, shares, notes)),
+    }
+}
+
+/// Starts `shape` of `spec` on `host` (`harness load … --json`), tied to `watchdog`.
+fn spawn_load(spec: &LoadSpec, host: &Host, shape: &Shape, watchdog: &Watchdog) -> std::io::Result<Child> {
+    let mut args =
+        vec!["load".to_owned(), url(spec), "--json".into(), "--lifeline".into(), "--announce-window".into()];
+    match shape {
+        Shape::Closed { requests, concurrency } => {
+            args.extend(["-n".into(), requests.to_string(), "-c".into(), concurrency.to_string()]);
+        }
+        Shape::Open { rate, connections, warmup, duration } => args.extend([
+            "--rate".into(),
+            rate.to_string(),
+            "--connections".into(),
+            connections.to_string(),
+            "--warmup-time".into(),
+            format!("{}ms", warmup.as_millis()),
+            "--duration".into(),
+            format!("{}ms", duration.as_millis().max(1)),
+        ]),
+        Shape::Scale { .. } => {
+            return Err(std::io::Error::other("a scale run needs the load on this machine"))
+        }
+    }
+    if spec.keep_alive {
+        args.push("-k".into());
+    }
+    args.extend(["--timeout".into(), format!("{}ms", spec.timeout.as_millis().max(1))]);
+    args.extend(["--max-run-time".into(), format!("{}ms", spec.max_duration.as_millis().max(1))]);
+    if !spec.cpus.is_empty() {
+        args.extend(["--cpus".into(), cpu_args(&spec.cpus)]);
+    }
+    args.extend(declared(spec));
+    spawn_tied(host.harness(&args), watchdog)
+}
+
+/// Stops a remote load early (its lifeline closed) and reaps it.
+fn end_load(child: &mut Child, watchdog: &Watchdog) {
+    child.stdin = None;
+    let _ = child.wait();
+    watchdog.release(i32::try_from(child.id()).unwrap_or(i32::MAX));
+}
+
+/// CPUs as `--cpus` takes them: `0,2,3` (never a range, which `--cpus` does not read).
+fn cpu_args(cpus: &[usize]) -> String {
+    cpus.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// A remote load's cell, back into what one local run measures.

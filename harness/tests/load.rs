@@ -146,3 +146,43 @@ fn an_unclosed_http10_response_is_complete_not_failed() {
     // Bounded: about a second of waiting per request, not the timeout's forever.
     assert!(cell["time_taken_s"].as_f64().unwrap() < 10.0, "{cell}");
 }
+
+/// `--announce-window` (how a sweep on another host learns when to sample the server): one
+/// `window open` line once the warm-up is over, then the results.
+#[test]
+fn the_window_is_announced_after_the_warm_up() {
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "close");
+    let started = std::time::Instant::now();
+    let mut child = Command::new(HARNESS)
+        .args([
+            "load",
+            "--rate",
+            "100",
+            "--connections",
+            "2",
+            "--warmup-time",
+            "600ms",
+            "--duration",
+            "300ms",
+        ])
+        .args(["--announce-window", "--json", &server.url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run harness load");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("the first line");
+    let announced = started.elapsed();
+    assert_eq!(first.trim(), "window open");
+    assert!(
+        announced >= Duration::from_millis(600),
+        "announced {announced:?} after start, before the warm-up ended"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("the results");
+    assert!(child.wait().expect("exit").success());
+    let cell: serde_json::Value = serde_json::from_str(&rest).expect("the results cell after the line");
+    assert!(cell["complete"].as_u64().unwrap() > 0, "{cell}");
+    assert!(!rest.contains("window open"), "announced once");
+}

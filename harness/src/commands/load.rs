@@ -78,7 +78,15 @@ fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
         super::lifeline(move || interrupt_on_eof(&flag));
     }
     let started_at = crate::sweep::unix_ms();
-    let load = crate::load::run(&spec, &Stop::any(&[&interrupt]))?;
+    let mut announce = || {
+        if args.announce_window {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", crate::remote::WINDOW_OPEN);
+            let _ = stdout.flush();
+        }
+    };
+    let load = crate::load::run(&spec, &Stop::any(&[&interrupt]), &mut announce)?;
     let status = match load.cut {
         None => Status::Complete,
         Some(crate::load::Cut::Deadline) => Status::CutShort,
@@ -98,7 +106,6 @@ fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
         keep_alive: spec.keep_alive,
         requests,
         server_cpus: 0,
-        load_threads: spec.cpus.len().clamp(1, shape.connections()),
     };
     Ok(summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status }]))
 }

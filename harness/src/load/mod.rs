@@ -257,8 +257,11 @@ pub struct LoadResult {
     pub connections: u64,
     pub latencies: Latencies,
     pub cut: Option<Cut>,
-    /// CPU time of the load threads over the run (user + system).
+    /// CPU time of the load threads over the run (user + system); an open loop's from its
+    /// window on.
     pub cpu: Duration,
+    /// Load threads that ran (over every load host), for the generator's utilization.
+    pub threads: usize,
     /// CPUs the load threads were allowed on, read back after pinning.
     pub cpus_in_force: Vec<usize>,
     /// Pins that could not be applied, in words.
@@ -295,6 +298,7 @@ impl LoadResult {
             latencies: Latencies::new(),
             cut: None,
             cpu: Duration::ZERO,
+            threads: 0,
             cpus_in_force: Vec::new(),
             pin_failures: Vec::new(),
         }
@@ -320,6 +324,7 @@ impl LoadResult {
         self.connections += other.connections;
         self.latencies.merge(&other.latencies);
         self.cpu += other.cpu;
+        self.threads += other.threads;
         for cpu in &other.cpus_in_force {
             if !self.cpus_in_force.contains(cpu) {
                 self.cpus_in_force.push(*cpu);
@@ -419,19 +424,28 @@ impl Gate {
 }
 
 /// Runs the load and returns what it measured; `stop` ends it early. Only loopback addresses
-/// are accepted: the harness never sends load off this machine.
-pub fn run(spec: &LoadSpec, stop: &Stop) -> std::io::Result<LoadResult> {
-    run_scale(spec, stop, Duration::ZERO, &mut || {})
+/// and the hosts `spec` declares are accepted. `at_window` is called as the measured window
+/// opens (see [`Hooks`]).
+pub fn run(spec: &LoadSpec, stop: &Stop, at_window: &mut dyn FnMut()) -> std::io::Result<LoadResult> {
+    run_scale(spec, stop, Hooks { at_window, idle: Duration::ZERO, probe: &mut || {} })
 }
 
-/// Runs the load; for [`Shape::Scale`], once every connection is open, has made its requests
-/// and has been idle for `idle`, calls `probe` (which reads the server) before closing them.
-pub fn run_scale(
-    spec: &LoadSpec,
-    stop: &Stop,
-    idle: Duration,
-    probe: &mut dyn FnMut(),
-) -> std::io::Result<LoadResult> {
+/// What a run calls back, so the caller can read the server at the right moments.
+pub struct Hooks<'a> {
+    /// Called as the measured window opens: at once for closed and scale runs, after the
+    /// warm-up for an open loop (so a server sampled here is charged for measured requests
+    /// only).
+    pub at_window: &'a mut dyn FnMut(),
+    /// Scale: how long every connection is held idle before `probe`.
+    pub idle: Duration,
+    /// Scale: called once every connection is open, has made its requests and has been idle
+    /// for `idle`, before they are closed.
+    pub probe: &'a mut dyn FnMut(),
+}
+
+/// Runs the load, calling `hooks` back (see [`Hooks`]).
+pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<LoadResult> {
+    let Hooks { at_window, idle, probe } = hooks;
     if !spec.target_allowed() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -449,6 +463,9 @@ pub fn run_scale(
     let threads = spec.cpus.len().clamp(1, total);
     let request: Arc<[u8]> = spec.request().into();
     let gate = Arc::new(Gate::default());
+    if !matches!(spec.shape, Shape::Open { .. }) {
+        at_window();
+    }
     let started = Instant::now();
     // The open loop's schedule starts a moment after the threads, so none is late at once.
     let schedule_start = started + Duration::from_millis(2);
@@ -486,13 +503,25 @@ pub fn run_scale(
                 let placed = crate::affinity::pin_this_thread(cpu);
                 let cpu_before = crate::cost::thread_cpu_time();
                 let mut part = job.run()?;
-                part.counts.cpu = crate::cost::thread_cpu_time().saturating_sub(cpu_before);
+                let cpu_from = part.cpu_at_window.unwrap_or(cpu_before);
+                part.counts.cpu = crate::cost::thread_cpu_time().saturating_sub(cpu_from);
+                part.counts.threads = 1;
                 part.counts.cpus_in_force = placed.in_force;
                 part.counts.pin_failures = placed.failure.into_iter().collect();
                 Ok::<_, std::io::Error>(part)
             })
         })
         .collect::<std::io::Result<_>>()?;
+    if let Shape::Open { warmup, .. } = &spec.shape {
+        // The threads run the schedule; this one only waits for the window to open.
+        let opens = schedule_start + *warmup;
+        while Instant::now() < opens && !stop.is_set() {
+            std::thread::sleep(Duration::from_millis(5).min(opens.saturating_duration_since(Instant::now())));
+        }
+        if !stop.is_set() {
+            at_window();
+        }
+    }
     if matches!(spec.shape, Shape::Scale { .. }) {
         // Every thread holds its connections (or the run was stopped): let them sit idle,
         // look at the server, then let the threads close them.

@@ -79,6 +79,9 @@ pub(super) struct Part {
     pub cut_at: Option<Instant>,
     /// The run's reference body length, once known (saves an atomic per response).
     pub first_length: Option<u64>,
+    /// Open loop: this thread's CPU time when it sent its first measured request, so its CPU
+    /// per request leaves the warm-up out.
+    pub cpu_at_window: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +187,13 @@ impl Job {
         let mut worker = Worker {
             job: &self,
             poll: Poll::new()?,
-            part: Part { counts: LoadResult::empty(), last_end: now, cut_at: None, first_length: None },
+            part: Part {
+                counts: LoadResult::empty(),
+                last_end: now,
+                cut_at: None,
+                first_length: None,
+                cpu_at_window: None,
+            },
             scratch: vec![0u8; READ_CHUNK],
             conns,
             ready: VecDeque::new(),
@@ -371,6 +380,9 @@ impl Worker<'_> {
                         if conn.measured {
                             let _ = self.part.counts.latencies.send_lag.record(nanos(lag));
                             self.part.counts.scheduled += 1;
+                            if self.part.cpu_at_window.is_none() {
+                                self.part.cpu_at_window = Some(crate::cost::thread_cpu_time());
+                            }
                         }
                         true
                     }

@@ -40,8 +40,6 @@ pub struct Point {
     pub requests: u64,
     /// How many CPUs the server was pinned to, for its utilization.
     pub server_cpus: usize,
-    /// How many load threads ran, for the client's utilization.
-    pub load_threads: usize,
 }
 
 /// Builds the cell of `point` from `runs` (at least one).
@@ -72,9 +70,7 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
     }
     let load_utilizations: Vec<f64> = runs
         .iter()
-        .filter_map(|r| {
-            utilization(r.load.cpu.as_secs_f64(), r.load.elapsed.as_secs_f64(), point.load_threads)
-        })
+        .filter_map(|r| utilization(r.load.cpu.as_secs_f64(), r.load.elapsed.as_secs_f64(), r.load.threads))
         .collect();
     let load_utilization = median(&load_utilizations);
     let open = point.mode == Mode::Open;
@@ -241,4 +237,44 @@ fn notes(runs: &[MeasuredRun]) -> Vec<String> {
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A load host's part of a run: `cpu` seconds of CPU on one thread over one second.
+    fn host_part(cpu: f64) -> LoadResult {
+        let mut part = LoadResult::empty();
+        part.complete = 1000;
+        part.elapsed = Duration::from_secs(1);
+        part.cpu = Duration::from_secs_f64(cpu);
+        part.threads = 1;
+        part
+    }
+
+    /// Two load hosts at 45% each are a generator at 45%, not 90% (client-bound).
+    #[test]
+    fn load_utilization_is_per_thread_over_every_host() {
+        let mut load = host_part(0.45);
+        load.absorb(&host_part(0.45));
+        let point = Point {
+            scenario: "classic".into(),
+            variant: "tokio".into(),
+            workers: 1,
+            mode: Mode::Closed,
+            concurrency: 2,
+            rate: None,
+            keep_alive: false,
+            requests: 2000,
+            server_cpus: 1,
+        };
+        let run =
+            MeasuredRun { load, started_at: 0, server: None, idle_rss_kib: None, status: Status::Complete };
+        let cell = summarize(&point, &[run]);
+        let utilization = cell.meta.load_cpu_utilization.expect("a utilization");
+        assert!((utilization - 0.45).abs() < 1e-9, "{utilization}");
+        assert!(!cell.meta.client_bound);
+    }
 }

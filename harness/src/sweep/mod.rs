@@ -223,14 +223,14 @@ impl Sweep<'_> {
         &self,
         spec: &LoadSpec,
         stop: &Stop,
-        idle: std::time::Duration,
-        probe: &mut dyn FnMut(),
+        hooks: load::Hooks<'_>,
     ) -> std::io::Result<(load::LoadResult, Option<Remote>)> {
         let hosts = self.load_hosts();
         if hosts.is_empty() {
-            return load::run_scale(spec, stop, idle, probe).map(|load| (load, None));
+            return load::run_scale(spec, stop, hooks).map(|load| (load, None));
         }
-        let (load, shares, notes) = crate::remote::run_load(spec, &hosts, stop, &self.context.watchdog)?;
+        let (load, shares, notes) =
+            crate::remote::run_load(spec, &hosts, stop, &self.context.watchdog, hooks.at_window)?;
         Ok((load, Some(Remote { shares, notes })))
     }
 
@@ -354,13 +354,16 @@ impl Sweep<'_> {
         // its own warm-up; grouped runs follow each other, so the cell's first does.
         let warm = self.plan.order == Order::Interleaved || slot.round == 0;
         if let Some(warmup) = self.warmup_spec(scenario, &spec).filter(|_| warm) {
-            if let Err(err) = self.run_load(&warmup, &stop, std::time::Duration::ZERO, &mut || {}) {
+            let nothing =
+                load::Hooks { at_window: &mut || {}, idle: std::time::Duration::ZERO, probe: &mut || {} };
+            if let Err(err) = self.run_load(&warmup, &stop, nothing) {
                 return self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
             }
         }
         let slow = (scenario.slow_clients > 0 && !stop.is_set())
             .then(|| crate::slow_clients::SlowClients::start(addr, scenario.slow_clients));
-        let before = self.sample(slot.variant);
+        // Sampled as the measured window opens: an open loop's warm-up is not charged.
+        let mut before = None;
         let started_at = unix_ms();
         let idle = match scenario.load {
             Load::Scale { idle_time, .. } => idle_time,
@@ -371,7 +374,12 @@ impl Sweep<'_> {
             None
         } else {
             let mut probe = || idle_sample = self.sample(slot.variant);
-            Some(self.run_load(&spec, &stop, idle, &mut probe))
+            let mut at_window = || before = self.sample(slot.variant);
+            Some(self.run_load(
+                &spec,
+                &stop,
+                load::Hooks { at_window: &mut at_window, idle, probe: &mut probe },
+            ))
         };
         let after = self.sample(slot.variant);
         if let Some(slow) = slow {
@@ -502,7 +510,6 @@ impl Sweep<'_> {
                 Load::Open { .. } => runs.iter().map(|r| r.load.scheduled).max().unwrap_or(0),
             },
             server_cpus,
-            load_threads: self.plan.placement.load_cpus.len().clamp(1, concurrency.max(1)),
         };
         let mut cell = summarize(&point, &runs);
         if let Some(remote) = self.split.remove(&key) {
