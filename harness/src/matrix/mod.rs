@@ -146,18 +146,12 @@ fn whole(value: &At<i64>, range: Range<i64>, what: &str, problems: &mut Problems
 
 /// A duration more than zero, or a problem at its position.
 fn duration(table: &DeTable<'_>, key: &str, problems: &mut Problems<'_>) -> Option<Duration> {
-    let text = problems.string(table, key)?;
-    match server_spec::cli::parse_duration(&text.value) {
-        Ok(d) if !d.is_zero() => Some(d),
-        Ok(_) => {
-            problems.at(text.span, format!("{key} must be more than zero"));
-            None
-        }
-        Err(err) => {
-            problems.at(text.span, format!("{key}: {err}"));
-            None
-        }
+    let (duration, span) = parsed_duration(table, key, problems)?;
+    if duration.is_zero() {
+        problems.at(span, format!("{key} must be more than zero"));
+        return None;
     }
+    Some(duration)
 }
 
 /// A scenario's settings as written (each checked on its own); unset keys inherit.
@@ -273,9 +267,19 @@ fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
 
 /// A duration that may be zero.
 fn duration_or_zero(table: &DeTable<'_>, key: &str, problems: &mut Problems<'_>) -> Option<Duration> {
+    parsed_duration(table, key, problems).map(|(duration, _)| duration)
+}
+
+/// `key`'s duration (at most a year; see [`server_spec::cli::parse_duration`]) and where it
+/// is written.
+fn parsed_duration(
+    table: &DeTable<'_>,
+    key: &str,
+    problems: &mut Problems<'_>,
+) -> Option<(Duration, std::ops::Range<usize>)> {
     let text = problems.string(table, key)?;
     match server_spec::cli::parse_duration(&text.value) {
-        Ok(d) => Some(d),
+        Ok(duration) => Some((duration, text.span)),
         Err(err) => {
             problems.at(text.span, format!("{key}: {err}"));
             None

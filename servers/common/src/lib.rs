@@ -8,13 +8,16 @@
 //! # Layout
 //! - [`variant`]: the [`Variant`] descriptor and [`start`], the skeleton every server runs.
 //! - [`accept`]: what an accept loop does when accept fails.
+//! - [`deadlines`]: the deadline heap of the loops that keep their own timers (the floors).
 //! - [`net`]: binding listeners (one shared, or one per worker with `SO_REUSEPORT`).
 //! - [`shutdown`]: signal handling and the graceful stop.
-//! - [`uring`]: io_uring preflight: naming why it is unavailable, and the switch that makes it so.
+//! - [`uring`]: io_uring preflight (naming why it is unavailable, and the switch that makes it
+//!   so) and ring setup with a said fallback.
 //! - [`threads`]: running one runtime per thread and reporting the first failure.
 //! - [`timer`]: racing a connection's I/O against its timer (the async variants).
 
 pub mod accept;
+pub mod deadlines;
 pub mod net;
 pub mod shutdown;
 pub mod threads;

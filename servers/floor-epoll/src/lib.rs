@@ -11,7 +11,7 @@
 //! key the epoll token. Deadlines (header, idle, write, drain) and `/sleep` share one timer
 //! heap per worker, whose earliest entry is the `epoll_wait` timeout; a keep-alive request
 //! only stores its new deadline and touches the heap about once per timeout (see
-//! `timers`). An idle connection holds no read buffer: every read lands in the worker's one
+//! [`server_common::deadlines`], shared with floor-uring). An idle connection holds no read buffer: every read lands in the worker's one
 //! scratch buffer and the spec's [`server_spec::Connection`] keeps what it needs.
 //!
 //! A connection per request costs `accept4`, `epoll_ctl`, `recv`, `send` and `close`, as
@@ -24,13 +24,11 @@
 //! # Layout
 //! - `epoll`: the raw calls (`epoll_create1`, `epoll_ctl`, `epoll_wait`, `accept4`) behind a
 //!   safe interface.
-//! - `timers`: the timer heap with lazy invalidation, and the per-connection deadline.
 //! - `slot`: one connection in the slab, and the code that drives the spec over its socket.
 //! - `worker`: one thread's loop: wait, accept, dispatch events, run again, expire.
 
 mod epoll;
 mod slot;
-mod timers;
 mod worker;
 
 use anyhow::Context;

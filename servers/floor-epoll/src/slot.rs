@@ -15,7 +15,10 @@ use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW};
 use server_spec::{Config, Connection, Step};
 
 use crate::epoll::{HANG_UP, READABLE, WRITABLE};
-use crate::timers::{Deadline, Ticket, Timers};
+use server_common::deadlines::{Deadline, Ticket};
+
+/// The worker's deadline heap, keyed by slab key.
+pub type Timers = server_common::deadlines::Timers<usize>;
 
 /// Reads and writes one connection may make per drive before the worker moves on to the
 /// others; it carries on in the next turn. 16 reads are 64 KiB of input, 16 writes up to
@@ -23,10 +26,6 @@ use crate::timers::{Deadline, Ticket, Timers};
 /// download or upload cannot starve the connections beside it. A request and its response
 /// take 2.
 const IO_BUDGET: u32 = 16;
-
-/// Waits longer than this are cut to it: an `Instant` cannot be moved by every `Duration`,
-/// and a year is as good as never for a connection.
-const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// What a connection waits for between drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +159,7 @@ impl Slot {
                 return None;
             }
             Step::Read { deadline } => (Wait::Input, deadline),
-            Step::Sleep(duration) => (Wait::Sleep, after(now, duration)),
+            Step::Sleep(duration) => (Wait::Sleep, now + duration),
             Step::Close { drain: false } => return Some(Drive::Close),
             Step::Close { drain: true } => {
                 // The FIN goes out after the response; reading on lets the client read it all
@@ -168,7 +167,7 @@ impl Slot {
                 if self.stream.shutdown(Shutdown::Write).is_err() {
                     return Some(Drive::Close);
                 }
-                (Wait::Drain { drained: 0 }, after(now, DRAIN_TIME))
+                (Wait::Drain { drained: 0 }, now + DRAIN_TIME)
             }
         };
         self.wait = wait;
@@ -218,7 +217,7 @@ impl Slot {
                 // The write timeout counts from the last progress, or from now if the write
                 // waits before its first.
                 if !armed || progressed {
-                    self.deadline.set(after(now, timeout), key, timers);
+                    self.deadline.set(now + timeout, key, timers);
                     self.wait = Wait::Output { timeout, armed: true };
                 }
                 return Some(drive);
@@ -324,11 +323,6 @@ impl Slot {
     pub fn holds(&self, ticket: Ticket) -> bool {
         self.deadline.holds(ticket)
     }
-}
-
-/// `now + wait`, with waits past [`LONGEST_WAIT`] cut to it.
-fn after(now: Instant, wait: Duration) -> Instant {
-    now + wait.min(LONGEST_WAIT)
 }
 
 #[cfg(test)]

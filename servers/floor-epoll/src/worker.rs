@@ -21,8 +21,8 @@ use server_spec::Config;
 use slab::Slab;
 
 use crate::epoll::{self, Epoll, Event, Events, CONNECTION, LISTEN};
-use crate::slot::{Drive, Fired, Slot};
-use crate::timers::{Ticket, Timers};
+use crate::slot::{Drive, Fired, Slot, Timers};
+use server_common::deadlines::Ticket;
 
 /// The listener's token, in events and timer entries; connections use
 /// their slab key, which never gets this large.

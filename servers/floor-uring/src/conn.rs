@@ -20,8 +20,8 @@ use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW};
 use server_spec::{Connection, Step};
 
 use crate::ring::Ring;
-use crate::timers::{Deadline, Timers};
 use crate::token::{ConnId, Op};
+use server_common::deadlines::{Deadline, Timers};
 
 /// Input a connection accepts while it is not waiting for input (writing or sleeping), before
 /// its recv is paused: one output window, far more than any client pipelines, and a bound on
@@ -89,8 +89,8 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// A connection on the accepted socket `fd`; call [`Conn::advance`] to start it.
-    pub fn new(id: ConnId, fd: RawFd, http: Connection) -> Conn {
+    /// A connection on the socket `fd`, accepted at `now`; call [`Conn::advance`] to start it.
+    pub fn new(id: ConnId, fd: RawFd, http: Connection, now: Instant) -> Conn {
         Conn {
             id,
             fd,
@@ -102,7 +102,7 @@ impl Conn {
             recv: Recv::Idle,
             eof: false,
             unasked: 0,
-            deadline: Deadline::default(),
+            deadline: Deadline::new(now),
         }
     }
 
@@ -132,13 +132,13 @@ impl Conn {
                     // A deadline already past fires at the end of this turn.
                     self.phase = Phase::Reading;
                     self.unasked = 0;
-                    ctx.timers.set(&mut self.deadline, deadline, self.id);
+                    self.deadline.set(deadline, self.id, ctx.timers);
                     self.arm_recv(ctx);
                     return;
                 }
                 Step::Sleep(duration) => {
                     self.phase = Phase::Sleeping;
-                    ctx.timers.set(&mut self.deadline, ctx.now + duration, self.id);
+                    self.deadline.set(ctx.now + duration, self.id, ctx.timers);
                     return;
                 }
                 Step::Close { drain: true } => return self.drain(ctx),
@@ -164,7 +164,7 @@ impl Conn {
         // until `is_finished`, which waits for `sending` to clear.
         unsafe { ctx.ring.push(entry) };
         self.sending = true;
-        ctx.timers.set(&mut self.deadline, ctx.now + timeout, self.id);
+        self.deadline.set(ctx.now + timeout, self.id, ctx.timers);
     }
 
     /// A send completed: `result` bytes sent, or an error.
@@ -300,7 +300,7 @@ impl Conn {
         // SAFETY: a shutdown names no memory.
         unsafe { ctx.ring.push(entry) };
         self.phase = Phase::Draining { drained: 0 };
-        ctx.timers.set(&mut self.deadline, ctx.now + DRAIN_TIME, self.id);
+        self.deadline.set(ctx.now + DRAIN_TIME, self.id, ctx.timers);
         self.arm_recv(ctx);
     }
 
@@ -312,7 +312,7 @@ impl Conn {
             return;
         }
         self.phase = Phase::Closed;
-        ctx.timers.clear(&mut self.deadline);
+        self.deadline.clear();
         if self.recv == Recv::Armed {
             self.cancel(Op::Recv, ctx);
             self.recv = Recv::Cancelling;

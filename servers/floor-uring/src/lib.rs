@@ -22,13 +22,12 @@
 //! - [`conn`]: one connection: the spec's state machine and its operations in the kernel.
 //! - [`ring`]: ring setup (flags and their fallback) and submitting.
 //! - [`buffers`]: the provided-buffer ring.
-//! - [`timers`]: the deadline heap.
+//! - [`server_common::deadlines`] (shared with floor-epoll): the deadline heap.
 //! - [`token`]: what each SQE's `user_data` says.
 
 pub mod buffers;
 pub mod conn;
 pub mod ring;
-pub mod timers;
 pub mod token;
 pub mod worker;
 

@@ -13,10 +13,10 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::Once;
 use std::time::Duration;
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
+use server_common::uring::{self, RingSetup};
 
 /// Submission queue entries. SQEs are queued during one loop turn and submitted together at
 /// its end, so this is the batch one `io_uring_enter` can take; a turn that queues more
@@ -32,14 +32,18 @@ pub const CQ_ENTRIES: u32 = 16 * SQ_ENTRIES;
 /// The variant's name in error messages.
 const NAME: &str = "floor-uring";
 
-/// How the kernel runs the ring's task work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskRun {
-    /// `DEFER_TASKRUN`: only inside the worker's `io_uring_enter` (Linux 6.1).
-    Deferred,
-    /// `COOP_TASKRUN`: at the worker's next kernel entry, without an interrupt (Linux 5.19).
-    Cooperative,
-}
+/// Ring setups, best first (see [`uring::with_first_accepted`]): task work only inside the
+/// worker's `io_uring_enter` (Linux 6.1), else at its next kernel entry without an interrupt.
+/// Both need `SINGLE_ISSUER` (Linux 6.0), and so does multishot recv: a kernel that refuses
+/// both is too old.
+const RING_SETUPS: [RingSetup; 2] = [
+    ("SINGLE_ISSUER | DEFER_TASKRUN", |ring| {
+        ring.setup_single_issuer().setup_defer_taskrun();
+    }),
+    ("SINGLE_ISSUER | COOP_TASKRUN", |ring| {
+        ring.setup_single_issuer().setup_coop_taskrun();
+    }),
+];
 
 /// The operations the loop issues; a kernel lacking one is refused at start.
 const OPS: [(u8, &str); 6] = [
@@ -76,18 +80,8 @@ impl Ring {
     /// Sets up a ring for this thread, falling back from `DEFER_TASKRUN` if the kernel lacks
     /// it. Errors are the one-line "io_uring is unavailable" failure.
     pub fn new() -> anyhow::Result<Ring> {
-        let (uring, mode) =
-            with_fallback(build).map_err(|err| server_common::uring::unavailable(NAME, &err))?;
-        if mode == TaskRun::Cooperative {
-            static SAID: Once = Once::new();
-            SAID.call_once(|| {
-                eprintln!(
-                    "{NAME}: this kernel has no IORING_SETUP_DEFER_TASKRUN (Linux 6.1); \
-                     using COOP_TASKRUN, which runs completions at any kernel entry"
-                );
-            });
-        }
-        check_ops(&uring).map_err(|err| server_common::uring::unavailable(NAME, &err))?;
+        let uring = build().map_err(|err| uring::unavailable(NAME, &err))?;
+        check_ops(&uring).map_err(|err| uring::unavailable(NAME, &err))?;
         Ok(Ring { uring, backlog: VecDeque::new() })
     }
 
@@ -168,34 +162,24 @@ fn is_wake_up(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN))
 }
 
-/// Builds a ring with the given task-run mode.
-fn build(mode: TaskRun) -> io::Result<IoUring> {
-    let mut builder = IoUring::builder();
-    builder.setup_single_issuer().setup_cqsize(CQ_ENTRIES);
-    match mode {
-        TaskRun::Deferred => builder.setup_defer_taskrun(),
-        TaskRun::Cooperative => builder.setup_coop_taskrun(),
-    };
-    builder.build(SQ_ENTRIES)
+/// Builds the worker's ring on the best setup the kernel accepts.
+fn build() -> io::Result<IoUring> {
+    uring::with_first_accepted(NAME, &RING_SETUPS, |mut ring| {
+        ring.setup_cqsize(CQ_ENTRIES);
+        ring.build(SQ_ENTRIES)
+    })
+    .map_err(|err| match err.raw_os_error() {
+        Some(libc::EINVAL) => too_old(&err),
+        _ => err,
+    })
 }
 
-/// Tries `DEFER_TASKRUN`, then `COOP_TASKRUN` if the kernel refuses the flags as unknown
-/// (`EINVAL`). Any other error is final, and so is `EINVAL` twice: that kernel predates
-/// `SINGLE_ISSUER` (Linux 6.0), and multishot recv with it.
-fn with_fallback<R>(mut build: impl FnMut(TaskRun) -> io::Result<R>) -> io::Result<(R, TaskRun)> {
-    match build(TaskRun::Deferred) {
-        Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {}
-        other => return other.map(|ring| (ring, TaskRun::Deferred)),
-    }
-    match build(TaskRun::Cooperative) {
-        Err(err) if err.raw_os_error() == Some(libc::EINVAL) => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!(
-                "this kernel refuses IORING_SETUP_SINGLE_ISSUER ({err}); {NAME} needs Linux 6.0 or newer"
-            ),
-        )),
-        other => other.map(|ring| (ring, TaskRun::Cooperative)),
-    }
+/// The kernel refused every setup as unknown: it predates `SINGLE_ISSUER`.
+fn too_old(err: &io::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("this kernel refuses IORING_SETUP_SINGLE_ISSUER ({err}); {NAME} needs Linux 6.0 or newer"),
+    )
 }
 
 /// Fails if the kernel lacks an operation the loop issues.
@@ -215,44 +199,9 @@ fn check_ops(uring: &IoUring) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn einval() -> io::Error {
-        io::Error::from_raw_os_error(libc::EINVAL)
-    }
-
     #[test]
-    fn defer_taskrun_first() {
-        let (ring, mode) = with_fallback(Ok::<_, io::Error>).unwrap();
-        assert_eq!((ring, mode), (TaskRun::Deferred, TaskRun::Deferred));
-    }
-
-    #[test]
-    fn falls_back_to_coop_taskrun_on_einval_only() {
-        let mut tried = Vec::new();
-        let result = with_fallback(|mode| {
-            tried.push(mode);
-            if mode == TaskRun::Deferred {
-                Err(einval())
-            } else {
-                Ok(())
-            }
-        });
-        assert_eq!(result.unwrap().1, TaskRun::Cooperative);
-        assert_eq!(tried, [TaskRun::Deferred, TaskRun::Cooperative]);
-
-        // Any other error (EPERM from a seccomp filter, ENOMEM) is final at once.
-        let mut tried = Vec::new();
-        let err = with_fallback(|mode| -> io::Result<()> {
-            tried.push(mode);
-            Err(io::Error::from_raw_os_error(libc::EPERM))
-        })
-        .unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc::EPERM), "the cause is kept for the explanation");
-        assert_eq!(tried, [TaskRun::Deferred]);
-    }
-
-    #[test]
-    fn einval_twice_names_the_kernel_needed() {
-        let err = with_fallback(|_| -> io::Result<()> { Err(einval()) }).unwrap_err();
+    fn a_kernel_refusing_every_setup_is_named_too_old() {
+        let err = too_old(&io::Error::from_raw_os_error(libc::EINVAL));
         assert!(err.to_string().contains("Linux 6.0"), "{err}");
     }
 

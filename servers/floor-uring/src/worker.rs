@@ -18,8 +18,8 @@ use slab::Slab;
 use crate::buffers::{self, BufferRing};
 use crate::conn::{Conn, Ctx};
 use crate::ring::{Completion, Ring};
-use crate::timers::Timers;
 use crate::token::{self, ConnId, Generations, Op};
+use server_common::deadlines::Timers;
 
 /// The buffer group id of the worker's provided-buffer ring (one ring per io_uring, so any
 /// fixed id will do).
@@ -225,7 +225,7 @@ impl Worker {
         };
         let id = ConnId { key, gen: self.generations.draw() };
         // The header deadline counts from accept.
-        let conn = slot.insert(Conn::new(id, fd, Connection::new(&self.config, now)));
+        let conn = slot.insert(Conn::new(id, fd, Connection::new(&self.config, now), now));
         let mut ctx = Ctx { ring: &mut self.ring, timers: &mut self.timers, now, group: BUFFER_GROUP };
         conn.advance(&mut ctx);
         if conn.is_finished() {
@@ -235,11 +235,11 @@ impl Worker {
 
     /// Acts on every deadline due at `now`, and re-arms a backed-off accept.
     fn fire_timers(&mut self, now: Instant) {
-        while let Some((queued_at, id)) = self.timers.pop_due(now) {
+        while let Some((id, ticket)) = self.timers.pop_due(now) {
             let key = id.key as usize;
             let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.id() == id) else { continue };
             let mut ctx = Ctx { ring: &mut self.ring, timers: &mut self.timers, now, group: BUFFER_GROUP };
-            if ctx.timers.expired(&mut conn.deadline, queued_at, now, id) {
+            if conn.deadline.fired(ticket, now, id, ctx.timers) {
                 conn.on_deadline(&mut ctx);
                 if conn.is_finished() {
                     self.conns.remove(key);
@@ -249,6 +249,11 @@ impl Worker {
         if matches!(self.accept, Accept::RetryAt(at) if at <= now) {
             self.arm_accept();
         }
+        // Closed connections leave their entries behind: drop them once they pile up.
+        let conns = &self.conns;
+        self.timers.compact(conns.len(), |id, ticket| {
+            conns.get(id.key as usize).is_some_and(|conn| conn.id() == id && conn.deadline.holds(ticket))
+        });
     }
 }
 

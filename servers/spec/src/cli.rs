@@ -52,12 +52,24 @@ impl ServerArgs {
     }
 }
 
-/// A duration such as `10s`, `250ms` or `1m`; a bare number is seconds.
+/// The longest duration taken anywhere (timeouts, run times, warm-ups): a year is as good as
+/// never here, and every deadline (`now` + a duration) must fit in an `Instant`, which a
+/// `Duration` of centuries does not.
+pub const LONGEST_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A duration such as `10s`, `250ms` or `1m`, at most [`LONGEST_DURATION`]; a bare number is
+/// seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
+    let duration = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            humantime::parse_duration(text).map_err(|err| format!("`{text}`: {err} (e.g. 10s, 250ms)"))?
+        }
+    };
+    if duration > LONGEST_DURATION {
+        return Err(format!("`{text}`: at most a year"));
     }
-    humantime::parse_duration(text).map_err(|err| format!("`{text}`: {err} (e.g. 10s, 250ms)"))
+    Ok(duration)
 }
 
 /// A timeout: a duration more than zero (a zero timeout would close every connection at once).
@@ -112,6 +124,9 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_timeout("0s").is_err());
+        assert!(parse_timeout("300000000000y").is_err(), "would overflow every deadline");
+        assert_eq!(parse_timeout("365days"), Ok(LONGEST_DURATION));
+        assert!(parse_duration("99999999999999").is_err(), "seconds too");
         assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
     }
 }

@@ -1,11 +1,13 @@
-//! Each worker's one timer structure, and the per-connection deadline that keeps the request
-//! path off it.
+//! The deadline heap of the loops that keep their own timers (the floors): one min-heap per
+//! worker, and a per-connection [`Deadline`] that keeps the request path off it.
 //!
 //! [`Timers`] is a min-heap of `(instant, ticket, key)` entries. Entries are never removed
 //! when they stop mattering (a connection closes, or its deadline moves): each [`Deadline`]
 //! remembers the ticket of its one live entry, and an entry whose ticket no longer matches
 //! is dropped when it reaches the top. That is lazy invalidation; [`Timers::compact`] bounds
-//! the dead entries it leaves behind.
+//! the dead entries it leaves behind, so a connection-per-request storm cannot grow the heap
+//! beyond twice the open connections (plus a slack). Tickets are never reused, so a key
+//! reused by a later connection (a slab index) never inherits an old entry.
 //!
 //! A keep-alive connection moves its deadline on every request (the idle timeout restarts),
 //! almost always to a later instant. [`Deadline::set`] then only stores the instant: the
@@ -27,23 +29,30 @@ pub struct Ticket(u64);
 const COMPACT_SLACK: usize = 1024;
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
+struct Entry<K> {
     at: Instant,
     ticket: Ticket,
-    key: usize,
+    key: K,
 }
 
-/// Instants at which a worker must look at a connection (or its listener) again.
-#[derive(Debug, Default)]
-pub struct Timers {
-    heap: BinaryHeap<Reverse<Entry>>,
+/// Instants at which a worker must look at a connection (or its listener), named by `K`,
+/// again.
+#[derive(Debug)]
+pub struct Timers<K> {
+    heap: BinaryHeap<Reverse<Entry<K>>>,
     /// Tickets issued so far; the next one is this number.
     issued: u64,
 }
 
-impl Timers {
+impl<K: Ord> Default for Timers<K> {
+    fn default() -> Timers<K> {
+        Timers { heap: BinaryHeap::new(), issued: 0 }
+    }
+}
+
+impl<K: Ord + Copy> Timers<K> {
     /// Queues a wake-up for `key` at `at`.
-    pub fn push(&mut self, at: Instant, key: usize) -> Ticket {
+    pub fn push(&mut self, at: Instant, key: K) -> Ticket {
         let ticket = Ticket(self.issued);
         self.issued += 1;
         self.heap.push(Reverse(Entry { at, ticket, key }));
@@ -51,13 +60,19 @@ impl Timers {
     }
 
     /// Removes and returns the earliest entry due by `now`, live or not: its owner decides.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(usize, Ticket)> {
+    pub fn pop_due(&mut self, now: Instant) -> Option<(K, Ticket)> {
         match self.heap.peek() {
             Some(Reverse(entry)) if entry.at <= now => {
                 self.heap.pop().map(|Reverse(entry)| (entry.key, entry.ticket))
             }
             _ => None,
         }
+    }
+
+    /// The earliest entry's instant: the worker must look again by then (the entry may turn
+    /// out dead; waking for it costs one loop turn).
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse(entry)| entry.at)
     }
 
     /// The `epoll_wait` timeout until the earliest entry: -1 (none), or whole milliseconds
@@ -70,16 +85,20 @@ impl Timers {
     }
 
     /// Entries queued, live or dead.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.heap.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
     }
 
     /// Drops the dead entries if they outnumber the `owners` live ones (at most one each) by
     /// far; `live(key, ticket)` says whether an entry still matters. Run after every turn, it
     /// keeps the heap within twice the connections (plus a slack) whatever the churn, at an
     /// amortized O(1) per push.
-    pub fn compact(&mut self, owners: usize, mut live: impl FnMut(usize, Ticket) -> bool) {
+    pub fn compact(&mut self, owners: usize, mut live: impl FnMut(K, Ticket) -> bool) {
         if self.heap.len() > 2 * owners + COMPACT_SLACK {
             self.heap.retain(|Reverse(entry)| live(entry.key, entry.ticket));
         }
@@ -88,7 +107,7 @@ impl Timers {
 
 /// One connection's deadline, queued lazily: whenever it is set, [`Timers`] holds one live
 /// entry for it, due no later than the deadline.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Deadline {
     at: Instant,
     /// The live entry: when it is due, and its ticket.
@@ -103,11 +122,17 @@ impl Deadline {
 
     /// Moves the deadline to `at`, for the connection `key`. Queues an entry only if the
     /// live one is due after `at` (or there is none).
-    pub fn set(&mut self, at: Instant, key: usize, timers: &mut Timers) {
+    pub fn set<K: Ord + Copy>(&mut self, at: Instant, key: K, timers: &mut Timers<K>) {
         self.at = at;
         if self.queued.is_none_or(|(queued_at, _)| queued_at > at) {
             self.queued = Some((at, timers.push(at, key)));
         }
+    }
+
+    /// The deadline no longer matters (the connection closes): its entry is dead from now on,
+    /// and [`Timers::compact`] may drop it.
+    pub fn clear(&mut self) {
+        self.queued = None;
     }
 
     /// Whether `ticket` is this deadline's live entry.
@@ -118,7 +143,13 @@ impl Deadline {
     /// An entry with `ticket` came due at `now`: whether the deadline has passed. An entry
     /// that is not the live one is ignored; the live one, come due before a deadline that
     /// has since moved later, is queued again at the deadline.
-    pub fn fired(&mut self, ticket: Ticket, now: Instant, key: usize, timers: &mut Timers) -> bool {
+    pub fn fired<K: Ord + Copy>(
+        &mut self,
+        ticket: Ticket,
+        now: Instant,
+        key: K,
+        timers: &mut Timers<K>,
+    ) -> bool {
         if !self.holds(ticket) {
             return false;
         }
@@ -231,5 +262,24 @@ mod tests {
             fired += usize::from(deadlines[key].fired(ticket, start + ms(10), key, &mut timers));
         }
         assert_eq!(fired, 3);
+    }
+
+    #[test]
+    fn a_cleared_deadline_never_fires_and_its_entry_is_compacted() {
+        let start = Instant::now();
+        let mut timers = Timers::default();
+        let mut deadlines: Vec<Deadline> = (0..COMPACT_SLACK + 10).map(|_| Deadline::new(start)).collect();
+        for (key, deadline) in deadlines.iter_mut().enumerate() {
+            deadline.set(start + ms(10), key, &mut timers);
+        }
+        // Every connection but the first closes.
+        for deadline in &mut deadlines[1..] {
+            deadline.clear();
+        }
+        timers.compact(1, |key, ticket| deadlines[key].holds(ticket));
+        assert_eq!(timers.len(), 1, "only the open connection's entry is left");
+        let (key, ticket) = timers.pop_due(start + ms(10)).unwrap();
+        assert_eq!(key, 0);
+        assert!(deadlines[0].fired(ticket, start + ms(10), key, &mut timers));
     }
 }
