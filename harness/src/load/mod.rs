@@ -400,10 +400,11 @@ impl Gate {
         }
     }
 
-    /// Waits until `threads` have arrived, or `stop` is set; returns whether they all did.
-    fn wait_for(&self, threads: usize, stop: &Stop) -> bool {
+    /// Waits until `threads` have arrived, `stop` is set or `deadline` passes; returns
+    /// whether they all arrived.
+    fn wait_for(&self, threads: usize, stop: &Stop, deadline: Instant) -> bool {
         let Ok(mut state) = self.state.lock() else { return false };
-        while state.0 < threads && !stop.is_set() {
+        while state.0 < threads && !stop.is_set() && Instant::now() < deadline {
             state = match self.changed.wait_timeout(state, Duration::from_millis(20)) {
                 Ok((state, _)) => state,
                 Err(_) => return false,
@@ -499,10 +500,13 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
                 shared: shared.clone(),
                 pace,
             };
+            // A thread that fails before it holds its connections still arrives at the gate,
+            // or the run would wait for it until its deadline.
+            let gate = gate.clone();
             std::thread::Builder::new().name(format!("load-{index}")).spawn(move || {
                 let placed = crate::affinity::pin_this_thread(cpu);
                 let cpu_before = crate::cost::thread_cpu_time();
-                let mut part = job.run()?;
+                let mut part = job.run().inspect_err(|_| gate.arrive())?;
                 let cpu_from = part.cpu_at_window.unwrap_or(cpu_before);
                 part.counts.cpu = crate::cost::thread_cpu_time().saturating_sub(cpu_from);
                 part.counts.threads = 1;
@@ -525,7 +529,7 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
     if matches!(spec.shape, Shape::Scale { .. }) {
         // Every thread holds its connections (or the run was stopped): let them sit idle,
         // look at the server, then let the threads close them.
-        if gate.wait_for(threads, stop) {
+        if gate.wait_for(threads, stop, started + spec.max_duration) {
             let until = Instant::now() + idle;
             while Instant::now() < until && !stop.is_set() {
                 std::thread::sleep(

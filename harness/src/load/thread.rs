@@ -274,7 +274,7 @@ impl Worker<'_> {
                 return Ok(());
             }
             let wait = self.wait(now)?;
-            self.poll.poll(&mut events, Some(wait))?;
+            poll(&mut self.poll, &mut events, wait)?;
             let now = Instant::now();
             for event in events.iter() {
                 if event.token() == TIMER {
@@ -323,7 +323,7 @@ impl Worker<'_> {
                 return Ok(Duration::ZERO);
             }
             if until < coarse {
-                timer.arm(until)?;
+                timer.arm_at(*at)?;
             }
         }
         Ok(coarse)
@@ -760,7 +760,7 @@ impl Worker<'_> {
         gate.arrive();
         let mut events = Events::with_capacity(1024);
         while !gate.released() && !self.job.shared.stopped() {
-            self.poll.poll(&mut events, Some(MAX_TURN))?;
+            poll(&mut self.poll, &mut events, MAX_TURN)?;
             for event in events.iter() {
                 let conn = match self.conns.get_mut(event.token().0) {
                     Some(conn) if conn.phase == Phase::Holding => conn,
@@ -786,6 +786,18 @@ impl Worker<'_> {
             conn.phase = Phase::Done;
         }
         Ok(())
+    }
+}
+
+/// Waits for events at most `wait`. A signal that interrupts the wait is no error (mio does
+/// not retry it): the loop looks again, as after a timeout.
+fn poll(poll: &mut Poll, events: &mut Events, wait: Duration) -> io::Result<()> {
+    match poll.poll(events, Some(wait)) {
+        Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+            events.clear();
+            Ok(())
+        }
+        other => other,
     }
 }
 

@@ -5,14 +5,15 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A monotonic timerfd, non-blocking.
 #[derive(Debug)]
 pub struct TimerFd {
     fd: OwnedFd,
-    /// The relative delay last armed, so re-arming to the same instant is skipped by callers.
-    armed: bool,
+    /// The instant it is armed for, until it fires: arming it again for that instant or a
+    /// later one is skipped (one `timerfd_settime` per send, not one per loop turn).
+    armed_for: Option<Instant>,
 }
 
 impl TimerFd {
@@ -24,12 +25,18 @@ impl TimerFd {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a descriptor the kernel just gave us and nobody else owns.
-        Ok(TimerFd { fd: unsafe { OwnedFd::from_raw_fd(fd) }, armed: false })
+        Ok(TimerFd { fd: unsafe { OwnedFd::from_raw_fd(fd) }, armed_for: None })
     }
 
-    /// Fires once, `after` from now (at least a nanosecond: zero would disarm it).
-    pub fn arm(&mut self, after: Duration) -> io::Result<()> {
-        let after = after.max(Duration::from_nanos(1));
+    /// Fires once at `at`, unless it is already armed to fire by then.
+    pub fn arm_at(&mut self, at: Instant) -> io::Result<()> {
+        if self.armed_for.is_some_and(|armed| armed <= at) {
+            return Ok(());
+        }
+        // The delay from a fresh clock read: the loop's `now` is as old as the turn, and a
+        // delay from it would fire late by the time the turn took. At least a nanosecond:
+        // zero would disarm it.
+        let after = at.saturating_duration_since(Instant::now()).max(Duration::from_nanos(1));
         let value = libc::timespec {
             tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
             tv_nsec: libc::c_long::from(after.subsec_nanos()),
@@ -41,7 +48,7 @@ impl TimerFd {
         if result != 0 {
             return Err(io::Error::last_os_error());
         }
-        self.armed = true;
+        self.armed_for = Some(at);
         Ok(())
     }
 
@@ -51,12 +58,7 @@ impl TimerFd {
         // SAFETY: read writes at most 8 bytes into the buffer we pass.
         let _ =
             unsafe { libc::read(self.fd.as_raw_fd(), expirations.as_mut_ptr().cast(), expirations.len()) };
-        self.armed = false;
-    }
-
-    /// Whether it is armed and has not fired yet (as far as the loop knows).
-    pub fn is_armed(&self) -> bool {
-        self.armed
+        self.armed_for = None;
     }
 
     pub fn raw(&self) -> RawFd {
@@ -71,14 +73,16 @@ mod tests {
     #[test]
     fn fires_after_its_delay() {
         let mut timer = TimerFd::new().unwrap();
-        let started = std::time::Instant::now();
-        timer.arm(Duration::from_micros(300)).unwrap();
+        let started = Instant::now();
+        timer.arm_at(started + Duration::from_micros(300)).unwrap();
+        // Already armed to fire by then: not armed again for later.
+        timer.arm_at(started + Duration::from_secs(5)).unwrap();
         let mut pollfd = libc::pollfd { fd: timer.raw(), events: libc::POLLIN, revents: 0 };
         // SAFETY: poll reads and writes the one pollfd we pass.
         let ready = unsafe { libc::poll(&mut pollfd, 1, 1000) };
         assert_eq!(ready, 1);
         assert!(started.elapsed() >= Duration::from_micros(300));
         timer.clear();
-        assert!(!timer.is_armed());
+        assert_eq!(timer.armed_for, None);
     }
 }
