@@ -49,6 +49,10 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
 
 /// Every process of group `pgid`, with its stat fields.
 fn group(pgid: i32) -> io::Result<Vec<(i32, Stat)>> {
+    // Group 0 holds the kernel's threads: never a server.
+    if pgid <= 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("no process group {pgid}")));
+    }
     let mut members = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };

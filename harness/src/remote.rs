@@ -71,6 +71,8 @@ pub struct RemoteServer {
     host: Host,
     stderr: StderrTail,
     exited: Option<ExitStatus>,
+    /// Killed and reaped already (see `RunningServer`).
+    killed: bool,
     watchdog: Arc<Watchdog>,
 }
 
@@ -120,6 +122,7 @@ impl RemoteServer {
             host: host.clone(),
             stderr,
             exited: None,
+            killed: false,
             watchdog: watchdog.clone(),
         };
         if let Err(reason) = server.await_ready(interrupt) {
@@ -164,9 +167,17 @@ impl RemoteServer {
             match lines.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) => {
                     if let Some(pgid) = line.strip_prefix(crate::commands::PROCESS_GROUP_PREFIX) {
-                        self.remote_pgid =
-                            pgid.trim().parse().map_err(|_| format!("a bad line: {line:?}"))?;
+                        self.remote_pgid = pgid
+                            .trim()
+                            .parse()
+                            .ok()
+                            .filter(|pgid| *pgid > 0)
+                            .ok_or_else(|| format!("a bad line: {line:?}"))?;
                     } else if let Some(addr) = server_spec::cli::parse_listening_line(&line) {
+                        // Its cost is read by process group: without one, nothing is measured.
+                        if self.remote_pgid <= 0 {
+                            return Err("listening before saying its process group".into());
+                        }
                         self.addr = addr;
                         return Ok(());
                     }
@@ -218,6 +229,9 @@ impl RemoteServer {
     }
 
     fn kill(&mut self) {
+        if std::mem::replace(&mut self.killed, true) {
+            return;
+        }
         self.lifeline = None;
         let pid = self.local_pid();
         // SAFETY: kill(2) has no memory-safety preconditions; -pid is the launcher's own group.
@@ -239,13 +253,20 @@ impl Drop for RemoteServer {
 
 /// `harness sample PGID` on `host`.
 pub fn sample_on(host: &Host, pgid: i32) -> Option<GroupSample> {
+    // Group 0 would be the kernel's threads, not a server.
+    if pgid <= 0 {
+        return None;
+    }
+    let asked = Instant::now();
     let output = host.harness(&["sample".into(), pgid.to_string()]).stdin(Stdio::null()).output().ok()?;
+    // The host read /proc somewhere between asking and answering: the middle is the best guess.
+    let at = asked + asked.elapsed() / 2;
     if !output.status.success() {
         return None;
     }
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
     Some(GroupSample {
-        at: Instant::now(),
+        at,
         cpu: Duration::from_nanos(value["cpu_ns"].as_u64()?),
         rss_kib: value["rss_kib"].as_u64()?,
         threads: value["threads"].as_u64()?,

@@ -62,6 +62,9 @@ pub struct RunningServer {
     pub cpus_in_force: Vec<usize>,
     stderr: StderrTail,
     exited: Option<ExitStatus>,
+    /// Killed and reaped already: a second kill would signal a group id that may have
+    /// been reused since.
+    killed: bool,
     watchdog: Arc<Watchdog>,
     /// The filled-in config file it was started with, removed when it is stopped.
     config: Option<std::path::PathBuf>,
@@ -177,6 +180,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
         argv,
         stderr,
         exited: None,
+        killed: false,
         watchdog: context.watchdog.clone(),
         config,
     };
@@ -346,8 +350,11 @@ impl RunningServer {
         self.exited
     }
 
-    /// SIGKILL to the whole process group, then reap the child.
+    /// SIGKILL to the whole process group, then reap the child; once.
     fn kill(&mut self) {
+        if std::mem::replace(&mut self.killed, true) {
+            return;
+        }
         self.signal_group(libc::SIGKILL);
         if self.exited.is_none() {
             self.exited = self.child.wait().ok();

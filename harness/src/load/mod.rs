@@ -384,43 +384,64 @@ impl Shared {
 }
 
 /// Where the threads of a scale run meet: each arrives once it holds its connections, and
-/// waits for the release.
+/// waits for the release; meanwhile the gate counts the connections held open.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
-    state: Mutex<(usize, bool)>,
+    state: Mutex<GateState>,
     changed: Condvar,
 }
 
+#[derive(Debug, Default)]
+struct GateState {
+    arrived: usize,
+    released: bool,
+    /// Connections open and idle right now, over every thread.
+    held: u64,
+}
+
 impl Gate {
-    /// A thread holds its connections.
-    fn arrive(&self) {
+    /// A thread holds `held` connections open (0 for one that failed before it could).
+    fn arrive(&self, held: u64) {
         if let Ok(mut state) = self.state.lock() {
-            state.0 += 1;
+            state.arrived += 1;
+            state.held += held;
             self.changed.notify_all();
         }
+    }
+
+    /// A held connection was closed by the server.
+    fn let_go(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.held = state.held.saturating_sub(1);
+        }
+    }
+
+    /// The connections held open right now.
+    fn held(&self) -> u64 {
+        self.state.lock().map_or(0, |state| state.held)
     }
 
     /// Waits until `threads` have arrived, `stop` is set or `deadline` passes; returns
     /// whether they all arrived.
     fn wait_for(&self, threads: usize, stop: &Stop, deadline: Instant) -> bool {
         let Ok(mut state) = self.state.lock() else { return false };
-        while state.0 < threads && !stop.is_set() && Instant::now() < deadline {
+        while state.arrived < threads && !stop.is_set() && Instant::now() < deadline {
             state = match self.changed.wait_timeout(state, Duration::from_millis(20)) {
                 Ok((state, _)) => state,
                 Err(_) => return false,
             };
         }
-        state.0 >= threads
+        state.arrived >= threads
     }
 
     fn release(&self) {
         if let Ok(mut state) = self.state.lock() {
-            state.1 = true;
+            state.released = true;
         }
     }
 
     fn released(&self) -> bool {
-        self.state.lock().map_or(true, |state| state.1)
+        self.state.lock().map_or(true, |state| state.released)
     }
 }
 
@@ -506,7 +527,7 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
             std::thread::Builder::new().name(format!("load-{index}")).spawn(move || {
                 let placed = crate::affinity::pin_this_thread(cpu);
                 let cpu_before = crate::cost::thread_cpu_time();
-                let mut part = job.run().inspect_err(|_| gate.arrive())?;
+                let mut part = job.run().inspect_err(|_| gate.arrive(0))?;
                 let cpu_from = part.cpu_at_window.unwrap_or(cpu_before);
                 part.counts.cpu = crate::cost::thread_cpu_time().saturating_sub(cpu_from);
                 part.counts.threads = 1;
@@ -526,6 +547,7 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
             at_window();
         }
     }
+    let mut held_at_probe = None;
     if matches!(spec.shape, Shape::Scale { .. }) {
         // Every thread holds its connections (or the run was stopped): let them sit idle,
         // look at the server, then let the threads close them.
@@ -538,6 +560,7 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
             }
             if !stop.is_set() {
                 probe();
+                held_at_probe = Some(gate.held());
             }
         }
         gate.release();
@@ -550,12 +573,13 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
         let part = handle.join().map_err(|_| std::io::Error::other("a load thread panicked"))??;
         result.absorb(&part.counts);
         last_end = last_end.max(part.last_end);
-        if let Some(at) = part.cut_at {
+        if let Some((at, timed_out)) = part.cut_at {
             cut_at = Some(cut_at.map_or(at, |seen| seen.max(at)));
-            deadline_cut |= !shared.stopped();
+            deadline_cut |= timed_out;
         }
     }
     result.cut = cut_at.map(|_| if deadline_cut { Cut::Deadline } else { Cut::Stopped });
+    result.held = held_at_probe.unwrap_or(0);
     match &spec.shape {
         Shape::Open { warmup, duration, .. } => {
             // The run's time is the measured window (to the last measured response if later).

@@ -75,8 +75,9 @@ pub(super) struct Part {
     pub counts: LoadResult,
     /// When this thread's last measured request ended.
     pub last_end: Instant,
-    /// When the run was cut short here (stop flag or the run's deadline), if it was.
-    pub cut_at: Option<Instant>,
+    /// When the run was cut short here, if it was, and whether by the run's deadline (else by
+    /// the stop flag), as this thread saw it then.
+    pub cut_at: Option<(Instant, bool)>,
     /// The run's reference body length, once known (saves an atomic per response).
     pub first_length: Option<u64>,
     /// Open loop: this thread's CPU time when it sent its first measured request, so its CPU
@@ -333,7 +334,7 @@ impl Worker<'_> {
     /// abandoned, neither complete nor failed) or the run's deadline passed (they fail as
     /// timeouts, as `max_run_time` promises).
     fn cut(&mut self, now: Instant, timed_out: bool) {
-        self.part.cut_at = Some(now);
+        self.part.cut_at = Some((now, timed_out));
         for index in 0..self.conns.len() {
             let conn = &mut self.conns[index];
             let measured = conn.measured;
@@ -754,33 +755,44 @@ impl Worker<'_> {
         self.schedule_next(index, now);
     }
 
+    /// Scale: closes connection `index` if it is held and the server has closed it (counted);
+    /// returns whether it did.
+    fn let_go_if_closed(&mut self, index: usize) -> bool {
+        let conn = match self.conns.get_mut(index) {
+            Some(conn) if conn.phase == Phase::Holding => conn,
+            _ => return false,
+        };
+        let closed = match conn.stream.as_mut().map(|s| s.read(&mut self.scratch)) {
+            Some(Ok(0)) => true,
+            Some(Err(err)) => !matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted),
+            _ => false,
+        };
+        if closed {
+            conn.close();
+            conn.phase = Phase::Done;
+            self.part.counts.closed_while_idle += 1;
+        }
+        closed
+    }
+
     /// Scale: holds the open connections, idle, until the gate is released (or the run is
     /// stopped); a connection the server closes meanwhile is counted.
     fn hold(&mut self, gate: &Gate) -> io::Result<()> {
-        gate.arrive();
+        // A close that arrived while the loop still ran was reported there, and edge-triggered
+        // readiness will not report it again: look at every held connection once.
+        for index in 0..self.conns.len() {
+            self.let_go_if_closed(index);
+        }
+        gate.arrive(self.conns.iter().filter(|c| c.phase == Phase::Holding).count() as u64);
         let mut events = Events::with_capacity(1024);
         while !gate.released() && !self.job.shared.stopped() {
             poll(&mut self.poll, &mut events, MAX_TURN)?;
             for event in events.iter() {
-                let conn = match self.conns.get_mut(event.token().0) {
-                    Some(conn) if conn.phase == Phase::Holding => conn,
-                    _ => continue,
-                };
-                let closed = match conn.stream.as_mut().map(|s| s.read(&mut self.scratch)) {
-                    Some(Ok(0)) => true,
-                    Some(Err(err)) => {
-                        !matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
-                    }
-                    _ => false,
-                };
-                if closed {
-                    conn.close();
-                    conn.phase = Phase::Done;
-                    self.part.counts.closed_while_idle += 1;
+                if self.let_go_if_closed(event.token().0) {
+                    gate.let_go();
                 }
             }
         }
-        self.part.counts.held = self.conns.iter().filter(|c| c.phase == Phase::Holding).count() as u64;
         for conn in &mut self.conns {
             conn.close();
             conn.phase = Phase::Done;

@@ -163,9 +163,11 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
             cpu_utilization: spent.utilization(point.server_cpus),
             rss_kib: spent.rss_kib,
             threads: spent.threads,
+            // Per connection actually open when the memory was read.
             rss_per_connection_kib: run
                 .idle_rss_kib
-                .map(|(before, idle)| (idle as f64 - before as f64) / point.concurrency.max(1) as f64),
+                .filter(|_| run.load.held > 0)
+                .map(|(before, idle)| (idle as f64 - before as f64) / run.load.held as f64),
         }),
         load_cpu_us_per_request: (complete > 0).then(|| run.load.cpu.as_secs_f64() * 1e6 / complete as f64),
         status: run.status,
