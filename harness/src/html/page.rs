@@ -1,7 +1,8 @@
 //! The report page (`report.html`): the header facts; per scenario its settings, the
 //! variants with their colours, the plots, the comparison matrices with significance marks,
-//! and each variant's classic and percentile tables; then problems. The same content as
-//! `report.md`, plus the plots.
+//! and each variant's tables (classic, percentiles, and the open loop's and scale's where they
+//! apply) and notes; then problems. The same tables as `report.md`, from the same functions,
+//! plus the plots.
 
 use std::fmt::Write;
 
@@ -119,38 +120,22 @@ fn palette_css(scenario: &Scenario<'_>, variant: &str) -> String {
     escape(&scenario.palette.css(variant))
 }
 
-/// A variant's classic and percentile tables, with its notes.
+/// A variant's tables and notes: the same section as in `report.md` ([`report::variant_section`]).
 fn variant_tables(results: &Results, scenario: &Scenario<'_>, variant: &str) -> String {
-    let cells: Vec<&Cell> = scenario.cells.iter().copied().filter(|c| c.variant == variant).collect();
-    let workers = cells.first().map_or(String::new(), |c| format!(" (workers {})", c.workers));
+    let section = report::variant_section(results, scenario.name, variant);
     let mut out = format!(
-        "<h3><span class=\"swatch box\" style=\"background:{}\"></span>{}{}</h3>\n",
+        "<h3><span class=\"swatch box\" style=\"background:{}\"></span>{}</h3>\n",
         palette_css(scenario, variant),
-        escape(variant),
-        escape(&workers)
+        escape(&section.heading)
     );
-    out.push_str(&tables::classic(&cells));
-    if cells.iter().any(|c| c.noisy) {
-        out.push_str(
-            "<p class=\"note\"><code>±</code> noisy: requests per second varied by more than 20% over the \
-             repeats. <code>†</code>: cut short, the rate is over the whole window.</p>\n",
-        );
-    }
-    out.push_str(&tables::percentiles(&cells));
-    for cell in &cells {
-        for note in &cell.notes {
-            let _ = writeln!(
-                out,
-                "<p class=\"note\"><strong>{}:</strong> {}</p>",
-                escape(&cell.level_label()),
-                inline(note)
-            );
+    for table in &section.tables {
+        out.push_str(&tables::table(table.kind, &table.headers, 0, &table.rows));
+        if let Some(legend) = &table.legend {
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", inline(legend));
         }
     }
-    if let Some(meta) = results.meta.variants.iter().find(|v| v.name == variant) {
-        for note in &meta.notes {
-            let _ = writeln!(out, "<p class=\"note\"><strong>Note:</strong> {}</p>", inline(note));
-        }
+    for (label, note) in &section.notes {
+        let _ = writeln!(out, "<p class=\"note\"><strong>{}:</strong> {}</p>", escape(label), inline(note));
     }
     out
 }
@@ -205,6 +190,29 @@ mod tests {
 
     fn count(html: &str, plot: &str) -> usize {
         html.matches(&format!("data-plot=\"{plot}\"")).count()
+    }
+
+    /// The page shows every table `report.md` shows: an open loop's and a scale run's too.
+    #[test]
+    fn the_same_tables_as_the_markdown_report() {
+        let mut results = sample::results(&["tokio"], &[1, 5], 5, 1000);
+        let open = &mut results.cells[0];
+        open.mode = crate::results::Mode::Open;
+        open.rate = Some(1000.0);
+        open.achieved_rate = Some(900.0);
+        open.uncorrected_latency_us = Some(open.latency_us);
+        open.send_lag_us = Some(open.latency_us);
+        if let Some(server) = results.cells[1].server.as_mut() {
+            server.rss_per_connection_kib = Some(2.5);
+        }
+        let html = report(&results);
+        let markdown = crate::report::full(&results);
+        for header in ["Offered /s", "send lag p99 µs", "RSS per idle connection KiB"] {
+            assert!(markdown.contains(header), "{header} in report.md");
+            assert!(html.contains(&format!(">{header}</th>")), "{header} in report.html");
+        }
+        assert!(html.contains(">Rate</th>"), "an open loop's percentiles are by rate");
+        assert!(html.contains("achieved under 99% of the offered rate"), "the `!` legend");
     }
 
     #[test]

@@ -5,8 +5,6 @@ use std::fmt::Write;
 
 use super::document::{escape, inline};
 use crate::report::matrices::{self, Matrices};
-use crate::report::{classic_rows, percentile_rows, CLASSIC_COLUMNS, PERCENTILE_COLUMNS};
-use crate::results::Cell;
 
 /// A table: `headers`, then `rows`; the first `text_columns` columns are text, the rest
 /// figures (right-aligned). An entry ending in `~` (not significant) is greyed, with a
@@ -38,16 +36,6 @@ pub fn table(class: &str, headers: &[&str], text_columns: usize, rows: &[Vec<Str
     out
 }
 
-/// ab's classic nine columns, one row per level.
-pub fn classic(cells: &[&Cell]) -> String {
-    table("classic", &CLASSIC_COLUMNS, 0, &classic_rows(cells))
-}
-
-/// Latency percentiles and server CPU, one row per level.
-pub fn percentiles(cells: &[&Cell]) -> String {
-    table("percentiles", &PERCENTILE_COLUMNS, 0, &percentile_rows(cells))
-}
-
 /// A scenario's comparison matrices with their legend.
 pub fn matrices(matrices: &Matrices, baseline: &str) -> String {
     let headers: Vec<&str> = matrices.headers.iter().map(String::as_str).collect();
@@ -66,12 +54,14 @@ pub fn matrices(matrices: &Matrices, baseline: &str) -> String {
 mod tests {
     use super::*;
     use crate::results::tests::cell_with_runs;
+    use crate::results::Cell;
 
     #[test]
     fn same_rows_as_markdown_and_escaped() {
         let cells = [cell_with_runs("<b>", 1, &[100.0, 110.0])];
         let refs: Vec<&Cell> = cells.iter().collect();
-        let html = classic(&refs);
+        let classic = crate::report::classic(&refs);
+        let html = table(classic.kind, &classic.headers, 0, &classic.rows);
         assert_eq!(html.matches("</th>").count(), 9);
         assert!(html.contains("<td class=\"num\">1.000 seconds</td>"), "{html}");
         let rows = vec![vec!["<b>".to_owned(), "1000 ×1.02 ~".to_owned(), "900 ×0.80".to_owned()]];

@@ -108,36 +108,71 @@ pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
     text
 }
 
-/// The section for one variant in one scenario: ab's classic table, then latency
-/// percentiles and server cost.
-pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> String {
-    let cells: Vec<&Cell> = results.scenario_cells(scenario).filter(|c| c.variant == variant).collect();
-    let mut out = String::new();
-    let workers = cells.first().map_or(String::new(), |c| format!(" (workers {})", c.workers));
-    let _ = writeln!(out, "### {variant}{workers}\n");
-    out.push_str(&classic_table(&cells));
-    if cells.iter().any(|c| c.noisy) {
-        out.push_str("\n`±` noisy: requests per second varied by more than 20% over the repeats.\n");
+/// One of a variant's tables, as every renderer draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// What kind of table (`classic`, `percentiles`, `open-loop`, `scale`): the HTML class.
+    pub kind: &'static str,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+    /// What its marks mean, in Markdown (inline code only), when it shows any.
+    pub legend: Option<String>,
+}
+
+impl Table {
+    /// The table in Markdown, its legend below it.
+    pub fn markdown(&self) -> String {
+        let mut out = render(&self.headers, &vec![Align::Right; self.headers.len()], &self.rows);
+        if let Some(legend) = &self.legend {
+            let _ = write!(out, "\n{legend}\n");
+        }
+        out
     }
-    out.push('\n');
-    out.push_str(&percentile_table(&cells));
+}
+
+/// A variant's section in one scenario: its heading, its tables and its notes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantSection {
+    /// `tokio (workers 1)`.
+    pub heading: String,
+    pub tables: Vec<Table>,
+    /// Notes as (label, text): a cell's under its level, the variant's own under `Note`.
+    pub notes: Vec<(String, String)>,
+}
+
+/// What `report.md` and `report.html` show for `variant` in `scenario`: ab's classic table,
+/// the percentiles and server cost, and the open loop's and scale's tables where they apply.
+pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> VariantSection {
+    let cells: Vec<&Cell> = results.scenario_cells(scenario).filter(|c| c.variant == variant).collect();
+    let workers = cells.first().map_or(String::new(), |c| format!(" (workers {})", c.workers));
+    let mut tables = vec![classic(&cells), percentiles(&cells)];
     if cells.iter().any(|c| c.mode == Mode::Open) {
-        out.push('\n');
-        out.push_str(&open_loop_table(&cells));
+        tables.push(open_loop(&cells));
     }
     if cells.iter().any(|c| c.server.is_some_and(|s| s.rss_per_connection_kib.is_some())) {
-        out.push('\n');
-        out.push_str(&scale_table(&cells));
+        tables.push(scale(&cells));
     }
-    for cell in &cells {
-        for note in &cell.notes {
-            let _ = writeln!(out, "\n**{}:** {note}", cell.level_label());
-        }
-    }
+    let mut notes: Vec<(String, String)> = cells
+        .iter()
+        .flat_map(|cell| cell.notes.iter().map(|note| (cell.level_label(), note.clone())))
+        .collect();
     if let Some(meta) = results.meta.variants.iter().find(|v| v.name == variant) {
-        for note in &meta.notes {
-            let _ = writeln!(out, "\n**Note:** {note}");
+        notes.extend(meta.notes.iter().map(|note| ("Note".to_owned(), note.clone())));
+    }
+    VariantSection { heading: format!("{variant}{workers}"), tables, notes }
+}
+
+/// A variant's section in Markdown.
+fn variant_markdown(section: &VariantSection) -> String {
+    let mut out = format!("### {}\n\n", section.heading);
+    for (i, table) in section.tables.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
         }
+        out.push_str(&table.markdown());
+    }
+    for (label, note) in &section.notes {
+        let _ = writeln!(out, "\n**{label}:** {note}");
     }
     out.push('\n');
     out
@@ -148,9 +183,26 @@ fn figure(value: Option<f64>, digits: usize, unit: &str) -> String {
     value.map_or_else(|| "—".to_owned(), |v| format!("{v:.digits$}{unit}"))
 }
 
-/// ab's table, one row per level.
+/// ab's table, one row per level, with what its marks mean.
+pub fn classic(cells: &[&Cell]) -> Table {
+    let mut marks = Vec::new();
+    if cells.iter().any(|c| c.noisy && c.status == Status::Complete) {
+        marks.push("`±` noisy: requests per second varied by more than 20% over the repeats.");
+    }
+    if cells.iter().any(|c| matches!(c.status, Status::CutShort | Status::Interrupted)) {
+        marks.push("`†` cut short: the rate is over the whole window, the requests unanswered then counted as failed or abandoned.");
+    }
+    Table {
+        kind: "classic",
+        headers: CLASSIC_COLUMNS.to_vec(),
+        rows: classic_rows(cells),
+        legend: (!marks.is_empty()).then(|| marks.join(" ")),
+    }
+}
+
+/// ab's table in Markdown (as `harness load` prints it).
 pub fn classic_table(cells: &[&Cell]) -> String {
-    render(&CLASSIC_COLUMNS, &[Align::Right; 9], &classic_rows(cells))
+    classic(cells).markdown()
 }
 
 /// The rows of ab's table, one per level, as every renderer shows them.
@@ -199,12 +251,17 @@ pub const PERCENTILE_COLUMNS: [&str; 9] = [
 
 /// Latency percentiles in microseconds, from the merged histograms, and what the server
 /// spent per request. An open loop's are from the intended send times (corrected).
-pub fn percentile_table(cells: &[&Cell]) -> String {
-    let mut headers = PERCENTILE_COLUMNS;
+pub fn percentiles(cells: &[&Cell]) -> Table {
+    let mut headers = PERCENTILE_COLUMNS.to_vec();
     if cells.iter().any(|c| c.mode == Mode::Open) {
         headers[0] = "Rate";
     }
-    render(&headers, &[Align::Right; 9], &percentile_rows(cells))
+    Table { kind: "percentiles", headers, rows: percentile_rows(cells), legend: None }
+}
+
+/// The percentile table in Markdown (as `harness load` prints it).
+pub fn percentile_table(cells: &[&Cell]) -> String {
+    percentiles(cells).markdown()
 }
 
 /// The rows of the percentile table, one per level.
@@ -231,8 +288,8 @@ pub fn percentile_rows(cells: &[&Cell]) -> Vec<Vec<String>> {
 /// An open loop's figures: the rate offered and achieved, latency from the intended send
 /// (corrected) beside latency from the actual send (uncorrected), and the generator's own
 /// lateness.
-pub fn open_loop_table(cells: &[&Cell]) -> String {
-    let headers = [
+pub fn open_loop(cells: &[&Cell]) -> Table {
+    let headers = vec![
         "Offered /s",
         "Achieved /s",
         "connections",
@@ -250,10 +307,7 @@ pub fn open_loop_table(cells: &[&Cell]) -> String {
         .filter(|c| c.mode == Mode::Open)
         .map(|c| {
             let (p, u, lag) = (&c.latency_us, c.uncorrected_latency_us, c.send_lag_us);
-            let under = match (c.rate, c.achieved_rate) {
-                (Some(rate), Some(got)) if got < rate * 0.99 => " !",
-                _ => "",
-            };
+            let under = if c.under_offered_rate() { " !" } else { "" };
             vec![
                 figure(c.rate, 0, ""),
                 format!("{}{under}", figure(c.achieved_rate, 0, "")),
@@ -269,16 +323,21 @@ pub fn open_loop_table(cells: &[&Cell]) -> String {
             ]
         })
         .collect();
-    let mut out = render(&headers, &[Align::Right; 11], &rows);
-    if rows.iter().any(|r| r[1].ends_with('!')) {
-        out.push_str("\n`!` achieved under 99% of the offered rate: the server (or the generator) could not keep up.\n");
-    }
-    out
+    let legend = cells.iter().any(|c| c.under_offered_rate()).then(|| {
+        "`!` achieved under 99% of the offered rate: the server (or the generator) could not keep up."
+            .to_owned()
+    });
+    Table { kind: "open-loop", headers, rows, legend }
+}
+
+/// The open loop's table in Markdown (as `harness load` prints it).
+pub fn open_loop_table(cells: &[&Cell]) -> String {
+    open_loop(cells).markdown()
 }
 
 /// Many connections: how long they took to open, and the server's memory per idle one.
-pub fn scale_table(cells: &[&Cell]) -> String {
-    let headers = [
+pub fn scale(cells: &[&Cell]) -> Table {
+    let headers = vec![
         "Connections",
         "connect p50 µs",
         "connect p99 µs",
@@ -300,7 +359,7 @@ pub fn scale_table(cells: &[&Cell]) -> String {
             ]
         })
         .collect();
-    render(&headers, &[Align::Right; 6], &rows)
+    Table { kind: "scale", headers, rows, legend: None }
 }
 
 /// One line for a cell as it finishes, printed while the sweep goes on.
@@ -408,7 +467,7 @@ pub fn body(results: &Results) -> String {
             .filter(|v| results.scenario_cells(scenario).any(|c| &c.variant == v))
             .collect();
         for variant in variants {
-            out.push_str(&variant_section(results, scenario, variant));
+            out.push_str(&variant_markdown(&variant_section(results, scenario, variant)));
         }
         out.push_str(&matrices::comparison(results, scenario));
     }

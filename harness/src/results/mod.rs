@@ -197,6 +197,9 @@ pub struct Cost {
     pub rss_per_connection_kib: Option<f64>,
 }
 
+/// An open-loop run that achieves less than this share of its offered rate is flagged.
+pub const RATE_MET: f64 = 0.99;
+
 /// Facts about the load generator during a cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellMeta {
@@ -294,6 +297,11 @@ impl Cell {
     /// level).
     pub fn same_point(&self, other: &Cell) -> bool {
         self.scenario == other.scenario && self.variant == other.variant && self.level() == other.level()
+    }
+
+    /// An open loop that achieved under [`RATE_MET`] of its offered rate (the median over runs).
+    pub fn under_offered_rate(&self) -> bool {
+        matches!((self.rate, self.achieved_rate), (Some(rate), Some(got)) if got < rate * RATE_MET)
     }
 
     /// Whether the cell is a clean measurement: every run complete, nothing failed.

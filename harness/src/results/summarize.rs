@@ -10,8 +10,7 @@ use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mode, Run, Status};
 /// Load-generator CPU utilization from which a cell is marked client-bound.
 const CLIENT_BOUND: f64 = 0.9;
 
-/// An open-loop run that achieves less than this share of its offered rate is flagged.
-const RATE_MET: f64 = 0.99;
+use super::RATE_MET;
 
 /// One measured run, as the sweep saw it.
 #[derive(Debug, Clone)]
