@@ -158,7 +158,7 @@ pub struct CompareArgs {
     pub old: PathBuf,
     /// The new results.
     pub new: Option<PathBuf>,
-    /// Print the comparison as JSON (`settings_differ`, `rows`, `geomean`, `warnings`).
+    /// Print the comparison as JSON (`settings_differ`, `rows`, `geomean`, `warnings`, `unmatched`).
     #[arg(long)]
     pub json: bool,
     /// Also write the comparison as a self-contained HTML page, spectra overlaid per cell.

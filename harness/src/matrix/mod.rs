@@ -637,9 +637,11 @@ fn variant(
     let external = matches!(launch, Some(Launch::Command(_)));
     let port_value = problems.integer(table, "port");
     let port = port_value.as_ref().and_then(|p| whole(p, 0..65536, "port", problems)).unwrap_or(0) as u16;
-    if external && port == 0 && port_value.is_none() {
+    if external && port_value.as_ref().is_none_or(|p| p.value == 0) {
+        // `port = 0` would hand the command `{port}` = 0: nothing could be waited for.
+        let at = port_value.as_ref().map_or(span.clone(), |p| p.span.clone());
         problems
-            .at(span.clone(), format!("variant `{}` runs a command, so it needs a fixed `port`", name.value));
+            .at(at, format!("variant `{}` runs a command, so it needs a fixed `port` (not 0)", name.value));
     }
     if port != 0 && order == Order::Interleaved && before.iter().any(|plan| plan.port == port) {
         let at = port_value.map_or(span, |p| p.span);
@@ -701,6 +703,18 @@ mod tests {
             Ok(plan) => panic!("expected problems, got {plan:?}"),
             Err(err) => err.to_string().lines().map(str::to_owned).collect(),
         }
+    }
+
+    #[test]
+    fn a_command_needs_a_real_port_and_durations_stay_within_a_year() {
+        let source = "[sweep]\ntimeout = \"300000000000y\"\n\n[[variant]]\nname = \"x\"\ncommand = [\"x\", \"{port}\"]\nport = 0\n";
+        assert_eq!(
+            problems(source),
+            [
+                "m.toml:2:11: timeout: `300000000000y`: at most a year",
+                "m.toml:7:8: variant `x` runs a command, so it needs a fixed `port` (not 0)",
+            ]
+        );
     }
 
     #[test]
@@ -968,7 +982,7 @@ wrokers = 2
             "m.toml:22:8: variant `tokio` is listed twice",
             "m.toml:25:8: no built-in variant `mystery`",
             "m.toml:29:11: command needs at least the program",
-            "m.toml:31:1: variant `ext2` runs a command, so it needs a fixed `port`",
+            "m.toml:31:1: variant `ext2` runs a command, so it needs a fixed `port` (not 0)",
             "m.toml:37:11: give either `builtin` or `command`, not both",
             "m.toml:38:17: each of `command` must be a string, not a whole number",
             "m.toml:39:8: port must be from 0 to 65535, not 99999",
