@@ -597,28 +597,19 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
 /// the soft one allows (it is often 1024); says which limit to raise when even the hard one
 /// is too low.
 pub fn raise_descriptor_limit(connections: usize) -> std::io::Result<()> {
+    use server_common::rlimit::{get, raise_to_hard, Limit};
     /// Descriptors beyond the connections: the harness's own files, pipes and epoll.
     const SPARE: u64 = 256;
     let needed = connections as u64 + SPARE;
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one rlimit into the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if limit.rlim_cur >= needed {
+    if get(Limit::OpenFiles)?.0 >= needed {
         return Ok(());
     }
-    if limit.rlim_max < needed {
+    let (soft, hard) = raise_to_hard(Limit::OpenFiles)?;
+    if soft < needed {
         return Err(std::io::Error::other(format!(
-            "{connections} connections need about {needed} open files, but RLIMIT_NOFILE allows {} (hard limit {}): \
-             raise it (`ulimit -n {needed}` as root, LimitNOFILE= under systemd, --ulimit nofile= in docker)",
-            limit.rlim_cur, limit.rlim_max
+            "{connections} connections need about {needed} open files, but RLIMIT_NOFILE allows {soft} (hard limit {hard}): \
+             raise it (`ulimit -n {needed}` as root, LimitNOFILE= under systemd, --ulimit nofile= in docker)"
         )));
-    }
-    let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
-    // SAFETY: setrlimit reads one rlimit from the struct we pass.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! - [`accept`]: what an accept loop does when accept fails.
 //! - [`deadlines`]: the deadline heap of the loops that keep their own timers (the floors).
 //! - [`net`]: binding listeners (one shared, or one per worker with `SO_REUSEPORT`).
+//! - [`rlimit`]: raising the open-files and locked-memory limits.
 //! - [`shutdown`]: signal handling and the graceful stop.
 //! - [`uring`]: io_uring preflight (naming why it is unavailable, and the switch that makes it
 //!   so) and ring setup with a said fallback.
@@ -19,6 +20,7 @@
 pub mod accept;
 pub mod deadlines;
 pub mod net;
+pub mod rlimit;
 pub mod shutdown;
 pub mod threads;
 pub mod timer;

@@ -132,9 +132,7 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
 #[error("{0}")]
 pub struct NotRunnable(pub String);
 
-/// The exit status of a server that cannot run here: sysexits' `EX_UNAVAILABLE` ("a service
-/// is unavailable ... a support program or file does not exist").
-pub const EXIT_NOT_RUNNABLE: u8 = 69;
+pub use server_spec::cli::EXIT_NOT_RUNNABLE;
 
 /// Binds, installs the signal handler and serves `variant` until the process is stopped.
 pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
@@ -169,12 +167,5 @@ pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
 /// server holding ten thousand connections needs more. Failing to raise it is not fatal: the
 /// accept loop backs off when descriptors run out (see [`crate::accept`]).
 fn raise_open_files() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one rlimit into the struct we pass; setrlimit reads one.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
+    let _ = crate::rlimit::raise_to_hard(crate::rlimit::Limit::OpenFiles);
 }

@@ -26,8 +26,8 @@ pub fn holds_io_uring(program: &str) {
     server.stop_cleanly();
 }
 
-/// Exit status of a server that cannot run on this machine (`server_common::EXIT_NOT_RUNNABLE`).
-const EXIT_NOT_RUNNABLE: i32 = 69;
+/// Exit status of a server that cannot run on this machine.
+const EXIT_NOT_RUNNABLE: i32 = server_spec::cli::EXIT_NOT_RUNNABLE as i32;
 
 /// With io_uring denied, the server exits at start with the "not runnable here" status (69)
 /// and one clear line naming the cause; no panic, no fallback.

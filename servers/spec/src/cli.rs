@@ -80,6 +80,11 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The exit status of a server that cannot run here: sysexits' `EX_UNAVAILABLE` ("a service
+/// is unavailable ... a support program or file does not exist"). Part of the contract: the
+/// harness and the conformance suite read it.
+pub const EXIT_NOT_RUNNABLE: u8 = 69;
+
 /// The one line a server prints to stdout when it is ready: `listening on http://ADDR:PORT`.
 pub fn listening_line(addr: SocketAddr) -> String {
     format!("{LISTENING_PREFIX}{addr}")
