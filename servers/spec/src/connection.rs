@@ -257,12 +257,13 @@ impl Connection {
             self.idle = false;
             self.waiting_since = now;
         }
-        if !self.line.still_valid(pending) {
-            // Garbage is answered now, not after the header timeout.
-            self.refuse(Status::BadRequest, out);
-            return None;
-        }
         let Some(end) = self.scanner.find_end(pending) else {
+            // Garbage is answered now, not after the header timeout. (A head that is all here
+            // needs no such check: its parse gives the final answer.)
+            if !self.line.still_valid(pending) {
+                self.refuse(Status::BadRequest, out);
+                return None;
+            }
             if pending.len() > MAX_HEAD {
                 let line_ends = memchr::memchr(b'\n', &pending[..MAX_REQUEST_LINE]).is_some();
                 let status = if line_ends { Status::HeaderFieldsTooLarge } else { Status::UriTooLong };

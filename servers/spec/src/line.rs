@@ -2,7 +2,8 @@
 //! at once instead of waiting for the end of a head that will never come.
 //!
 //! A binary blob or a stray protocol on an HTTP port would otherwise sit until the header
-//! timeout (10 s). The check follows RFC 9112 §3's shape — `method SP target SP HTTP/d.d`
+//! timeout (10 s). Only a head still incomplete is checked (a complete one is parsed, which
+//! answers for it). The check follows RFC 9112 §3's shape — `method SP target SP HTTP/d.d`
 //! then CRLF (or a bare LF) — and looks at each byte once, remembering where it stopped, so a
 //! line delivered a byte at a time still costs linear time. It decides only "can this still
 //! become a request line?"; the full parse of the finished head stays in [`crate::request`],
@@ -46,16 +47,6 @@ impl LineCheck {
     /// Checks the bytes of `head` (the head from its first byte) not yet checked. `false`:
     /// the head cannot be a request, whatever follows.
     pub fn still_valid(&mut self, head: &[u8]) -> bool {
-        if self.checked == 0 {
-            // Usually the whole line arrives in one read: check it in one pass, a few times
-            // cheaper than the walk below. A line the shortcut does not accept is walked as
-            // before, so it only ever saves time (and runs once per head: linear still).
-            if let Some(len) = whole_line(head) {
-                self.checked = len;
-                self.state = State::Done;
-                return true;
-            }
-        }
         while self.state != State::Done {
             let Some(&byte) = head.get(self.checked) else { return true };
             match self.step(byte) {
@@ -97,33 +88,6 @@ impl LineCheck {
             (State::VersionEnd | State::VersionCr, b'\n') => State::Done,
             _ => return None,
         })
-    }
-}
-
-/// The length of a complete, well-shaped request line at the very start of `head` (method,
-/// SP, target, SP, `HTTP/d.d`, CRLF or LF), or `None` for anything else: a line not all here
-/// yet, empty lines before it, or a malformed one. Accepts exactly what [`LineCheck::step`]
-/// walks to [`State::Done`] from the same bytes; `None` decides nothing.
-fn whole_line(head: &[u8]) -> Option<usize> {
-    let method = head.iter().take_while(|b| is_tchar(**b)).count();
-    let target_start = method + 1;
-    if method == 0 || head.get(method) != Some(&b' ') {
-        return None;
-    }
-    let target = head[target_start..].iter().take_while(|b| b.is_ascii_graphic()).count();
-    let version_start = target_start + target + 1;
-    if target == 0 || head.get(version_start - 1) != Some(&b' ') {
-        return None;
-    }
-    let version = head.get(version_start..version_start + VERSION_SHAPE.len())?;
-    let fits = |(byte, shape): (&u8, &u8)| if *shape == b'#' { byte.is_ascii_digit() } else { byte == shape };
-    if !version.iter().zip(VERSION_SHAPE).all(fits) {
-        return None;
-    }
-    match &head[version_start + VERSION_SHAPE.len()..] {
-        [b'\n', ..] => Some(version_start + VERSION_SHAPE.len() + 1),
-        [b'\r', b'\n', ..] => Some(version_start + VERSION_SHAPE.len() + 2),
-        _ => None,
     }
 }
 
@@ -206,51 +170,6 @@ mod tests {
     }
 
     /// The whole-line shortcut accepts only what the walk accepts, ending where it ends.
-    #[test]
-    fn the_shortcut_agrees_with_the_walk() {
-        let mut lines: Vec<Vec<u8>> = [
-            &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
-            b"GET / HTTP/1.1\n",
-            b"BREW /pot HTTP/1.1\r\n",
-            b"\r\nGET / HTTP/1.0\r\n",
-            b"GET http://a/b?c HTTP/1.1\r\n",
-            b"GET / HTTP/2.0\r\n",
-            b"M-S.E!A#R$C%H&'*+^_`|~ /x HTTP/0.9\r\n",
-            b"G@T / HTTP/1.1\r\n",
-            b" GET / HTTP/1.1\r\n",
-            b"GET  / HTTP/1.1\r\n",
-            b"GET /\xc3\xa9 HTTP/1.1\r\n",
-            b"GET / FOO/1.1\r\n",
-            b"GET / HTTP/1.1 \r\n",
-            b"GET / HTTP/1.10\r\n",
-            b"GET / HTTP/1.1\rX",
-            b"GET / HTTP/1.1\r",
-            b"GET / HTTP/x.1\r\n",
-        ]
-        .iter()
-        .map(|line| line.to_vec())
-        .collect();
-        // Every prefix, and every single-byte corruption of the first line.
-        let first = lines[0].clone();
-        lines.extend((0..=first.len()).map(|n| first[..n].to_vec()));
-        for at in 0..16 {
-            for byte in [b' ', b'\r', b'\n', b'@', b'x', b'1', 0x80] {
-                let mut corrupt = first.clone();
-                corrupt[at] = byte;
-                lines.push(corrupt);
-            }
-        }
-        assert_eq!(whole_line(&first), Some(16), "the shortcut takes the common case");
-        for line in &lines {
-            let mut walk = LineCheck::default();
-            let walked = (1..=line.len()).all(|n| walk.still_valid(&line[..n]));
-            if let Some(len) = whole_line(line) {
-                assert!(walked && walk.state == State::Done, "{:?}", String::from_utf8_lossy(line));
-                assert_eq!(walk.checked, len, "{:?}", String::from_utf8_lossy(line));
-            }
-        }
-    }
-
     #[test]
     fn each_byte_is_looked_at_once() {
         let mut check = LineCheck::default();
