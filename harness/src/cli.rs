@@ -175,20 +175,8 @@ pub struct ReportArgs {
 }
 
 /// Subcommand names; any other first argument is a matrix path (`harness matrix.toml`).
-const SUBCOMMANDS: [&str; 12] = [
-    "run",
-    "list",
-    "serve",
-    "load",
-    "compare",
-    "report",
-    "watchdog",
-    "sample",
-    "verify",
-    "help",
-    "--help",
-    "--version",
-];
+const SUBCOMMANDS: [&str; 10] =
+    ["run", "list", "serve", "load", "compare", "report", "watchdog", "sample", "verify", "help"];
 
 /// Exit status for a configuration error, before anything starts.
 pub const EXIT_CONFIG: u8 = 2;

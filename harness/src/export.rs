@@ -124,7 +124,7 @@ impl Exporter for Csv {
                 server.map_or_else(String::new, |s| s.rss_kib.to_string()),
                 server.map_or_else(String::new, |s| s.threads.to_string()),
                 opt(c.meta.load_cpu_us_per_request, 3),
-                crate::report::status_word(c.status).to_owned(),
+                c.status.name().to_owned(),
             ];
             let _ = writeln!(out, "{}", fields.join(","));
         }

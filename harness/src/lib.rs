@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line; it only parses and dispatches to [`commands`].
-//! - [`commands`]: each subcommand's job (`run`, `load`, `compare`, `report`, `list`, `serve`).
+//! - [`commands`]: each subcommand's job (`run`, `load`, `compare`, `report`, `list`, `serve`,
+//!   and `sample`, `verify`, `watchdog` for the harness's own use).
 //! - [`registry`]: the built-in variants, one line each.
 //! - [`matrix`] → [`plan`]: `matrix.toml`, checked into a plan that cannot be invalid.
 //! - [`sweep`]: the main job's loop: start, verify, measure in order, stop.
@@ -12,7 +13,7 @@
 //!   to own its port, watched, never orphaned.
 //! - [`remote`]: servers and load on other hosts, through each host's launcher.
 //! - [`verify`]: checking a server's answer before it is measured.
-//! - [`load`]: the load generator (closed loop, mio, HDR histograms).
+//! - [`load`]: the load generator (closed and open loops, scale runs; mio, HDR histograms).
 //! - [`cost`]: what a process group spends (CPU, memory, threads) from `/proc`.
 //! - [`slow_clients`]: slowloris connections during measured runs.
 //! - [`results`]: the one results model every renderer reads (and `results.json`).

@@ -159,6 +159,25 @@ pub enum Verify {
     Body,
 }
 
+impl Verify {
+    /// Every mode, as `verify = "…"` and `--how` name them.
+    pub const ALL: [Verify; 3] = [Verify::Spec, Verify::Status, Verify::Body];
+
+    /// Its name in `matrix.toml` and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verify::Spec => "spec",
+            Verify::Status => "status",
+            Verify::Body => "body",
+        }
+    }
+
+    /// The mode named `name`.
+    pub fn named(name: &str) -> Option<Verify> {
+        Verify::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
 impl Plan {
     /// Keeps only the variants named in `only` (the `--only` option).
     pub fn keep_only(&mut self, only: &[String]) -> anyhow::Result<()> {

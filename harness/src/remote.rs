@@ -276,12 +276,7 @@ pub fn sample_on(host: &Host, pgid: i32) -> Option<GroupSample> {
 
 /// `harness verify` on `host`: the server's answer, checked where the load comes from.
 pub fn verify_from(host: &Host, spec: &LoadSpec, how: Verify) -> anyhow::Result<Vec<String>> {
-    let how = match how {
-        Verify::Spec => "spec",
-        Verify::Status => "status",
-        Verify::Body => "body",
-    };
-    let mut args = vec!["verify".to_owned(), url(spec), "--how".into(), how.into()];
+    let mut args = vec!["verify".to_owned(), url(spec), "--how".into(), how.name().into()];
     if spec.keep_alive {
         args.push("-k".into());
     }

@@ -1,5 +1,6 @@
-//! `harness load URL`: one ab-style run against any server on loopback, printed with the same
-//! tables as the sweep (or as one results cell in JSON). Exit 1 when any request failed.
+//! `harness load URL`: one run (ab-style closed loop, or an open loop with `--rate`) against
+//! a server on loopback or a declared host, printed with the same tables as the sweep (or as
+//! one results cell in JSON). Exit 1 when any request failed.
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;

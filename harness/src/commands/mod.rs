@@ -60,14 +60,9 @@ pub fn sample(pgid: i32) -> ExitCode {
 
 /// `harness verify URL`: checks the answer; prints its notes as JSON, or the reason it fails.
 pub fn verify(args: &VerifyArgs) -> ExitCode {
-    let how = match args.how.as_str() {
-        "spec" => crate::plan::Verify::Spec,
-        "status" => crate::plan::Verify::Status,
-        "body" => crate::plan::Verify::Body,
-        other => {
-            eprintln!("Error: --how must be spec, status or body, not {other:?}");
-            return ExitCode::from(crate::cli::EXIT_CONFIG);
-        }
+    let Some(how) = crate::plan::Verify::named(&args.how) else {
+        eprintln!("Error: --how must be spec, status or body, not {:?}", args.how);
+        return ExitCode::from(crate::cli::EXIT_CONFIG);
     };
     let checked = load::parse_target_url(&args.url, &args.declared_hosts).and_then(|(addr, path)| {
         let request = crate::load::request(&path, addr, args.keep_alive);

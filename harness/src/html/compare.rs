@@ -139,6 +139,10 @@ fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -
                     top = top.max(spread.max);
                 }
             }
+            // A variant only one side measured gets no key for the side that has no line.
+            if line.points.is_empty() {
+                continue;
+            }
             let side = if dashed { "old" } else { "new" };
             legend.push(key(
                 palette,

@@ -8,8 +8,9 @@
 //!   (`mode = "open"`, `rate`, `duration`, `warmup_time`, `connections`) or many connections
 //!   (`connections = [..]`, `idle_time`).
 //! - `[[scenario]]`: a `name` and any `[sweep]` setting; none means one scenario, `classic`.
-//! - `[placement]`: `server_cpus`, `load_cpus`.
-//! - `[[variant]]`: `name`, `builtin` or `command`, `port`, `workers`, `verify`.
+//! - `[placement]`: `server_cpus`, `load_cpus`, `server_host`, `load_hosts`.
+//! - `[[host]]`: `name`, `launcher`, `address`, `harness` (see `hosts`).
+//! - `[[variant]]`: `name`, `builtin` or `command`, `config`, `port`, `workers`, `verify`.
 
 mod document;
 mod hosts;
@@ -660,16 +661,11 @@ fn variant(
     let verify = match problems.string(table, "verify") {
         None if external => Verify::Status,
         None => Verify::Spec,
-        Some(v) => match v.value.as_str() {
-            "spec" => Verify::Spec,
-            "status" => Verify::Status,
-            "body" => Verify::Body,
-            other => {
-                problems
-                    .at(v.span, format!("verify must be \"spec\", \"status\" or \"body\", not {other:?}"));
-                Verify::Spec
-            }
-        },
+        Some(v) => Verify::named(&v.value).unwrap_or_else(|| {
+            problems
+                .at(v.span, format!("verify must be \"spec\", \"status\" or \"body\", not {:?}", v.value));
+            Verify::Spec
+        }),
     };
     let config = problems.string(table, "config").and_then(|config| {
         if !external {

@@ -392,16 +392,6 @@ pub fn cell_line(cell: &Cell) -> String {
     )
 }
 
-/// A cell's status as one word (CSV, JSON readers).
-pub fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Complete => "complete",
-        Status::CutShort => "cut_short",
-        Status::Interrupted => "interrupted",
-        Status::ServerDied => "server_died",
-    }
-}
-
 /// A problem as one line.
 pub fn problem_line(problem: &Problem) -> String {
     match problem.kind {

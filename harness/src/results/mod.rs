@@ -159,6 +159,18 @@ pub enum Status {
     ServerDied,
 }
 
+impl Status {
+    /// Its name, as in `results.json` and the CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::CutShort => "cut_short",
+            Status::Interrupted => "interrupted",
+            Status::ServerDied => "server_died",
+        }
+    }
+}
+
 /// One measured run of a cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
