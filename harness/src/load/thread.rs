@@ -541,7 +541,11 @@ impl Worker<'_> {
             if !connected {
                 return self.fail(index, now, |f| &mut f.connect);
             }
-            let _ = stream.set_nodelay(true);
+            // Only a connection that will carry a second request can be held up by Nagle's
+            // algorithm; without keep-alive the one request goes out at once anyway.
+            if self.job.keep_alive {
+                let _ = stream.set_nodelay(true);
+            }
             if conn.measured {
                 let _ = self.part.counts.latencies.connect.record(nanos(now - conn.connect_start));
             }
