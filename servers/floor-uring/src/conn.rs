@@ -85,6 +85,11 @@ pub struct Conn {
     eof: bool,
     /// Bytes received since the connection last waited for input (see [`UNASKED_INPUT`]).
     unasked: usize,
+    /// A send has been queued. Nagle's algorithm can only hold back a later one, so
+    /// `TCP_NODELAY` is set just before the second (as nginx does): a connection per request
+    /// never pays the `setsockopt`.
+    sent_once: bool,
+    no_delay: bool,
     pub deadline: Deadline,
 }
 
@@ -102,6 +107,8 @@ impl Conn {
             recv: Recv::Idle,
             eof: false,
             unasked: 0,
+            sent_once: false,
+            no_delay: false,
             deadline: Deadline::new(now),
         }
     }
@@ -150,6 +157,14 @@ impl Conn {
     /// Queues a send of the rest of `out`, and restarts the no-progress clock.
     fn send(&mut self, ctx: &mut Ctx<'_>) {
         let Phase::Writing { timeout } = self.phase else { return };
+        if self.sent_once && !self.no_delay {
+            // A socket that refuses the option fails as one connection.
+            if set_nodelay(self.fd).is_err() {
+                return self.close(ctx);
+            }
+            self.no_delay = true;
+        }
+        self.sent_once = true;
         let rest = &self.out[self.written..];
         // A send of at most 4 GiB; a partial send is resubmitted like any other.
         let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
@@ -344,5 +359,26 @@ impl Conn {
     /// A shutdown before a drain failed: the socket is already dead.
     pub fn on_shutdown_failed(&mut self, ctx: &mut Ctx<'_>) {
         self.close(ctx);
+    }
+}
+
+/// Disables Nagle's algorithm, so a response is not held back waiting for the ACK of the
+/// previous one.
+fn set_nodelay(fd: RawFd) -> std::io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `fd` is a socket we own; the option value is a live c_int of the length given.
+    let result = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&raw const on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }

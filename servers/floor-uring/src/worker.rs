@@ -214,10 +214,6 @@ impl Worker {
 
     /// Starts serving the accepted socket `fd`.
     fn open(&mut self, fd: RawFd, now: Instant) {
-        if set_nodelay(fd).is_err() {
-            // As in every variant: a socket that cannot be configured ends only itself.
-            return close_now(fd);
-        }
         let slot = self.conns.vacant_entry();
         let Ok(key) = u32::try_from(slot.key()) else {
             // Four billion connections on one worker: the fd limit makes this unreachable.
@@ -264,27 +260,6 @@ impl Drop for Worker {
         // read the connections' `out` buffers: leak them rather than free memory the kernel
         // may still read.
         std::mem::forget(std::mem::take(&mut self.conns));
-    }
-}
-
-/// Disables Nagle's algorithm, as every variant does, so a response is not held back waiting
-/// for the ACK of the previous one.
-fn set_nodelay(fd: RawFd) -> std::io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: `fd` is a socket we own; the option value is a live c_int of the length given.
-    let result = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&raw const on).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 
