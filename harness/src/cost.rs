@@ -164,9 +164,15 @@ impl Spent {
 
     /// CPU seconds per wall second per CPU: 1.0 is every CPU busy the whole window.
     pub fn utilization(&self, cpus: usize) -> Option<f64> {
-        let wall = self.wall.as_secs_f64();
-        (wall > 0.0 && cpus > 0).then(|| self.cpu.as_secs_f64() / wall / cpus as f64)
+        utilization(self.cpu, self.wall, cpus)
     }
+}
+
+/// `cpu` spent over `wall` on `cpus` CPUs, as a share of all they could give (1.0: busy
+/// throughout); `None` when there was no time or no CPU.
+pub fn utilization(cpu: Duration, wall: Duration, cpus: usize) -> Option<f64> {
+    let wall = wall.as_secs_f64();
+    (wall > 0.0 && cpus > 0).then(|| cpu.as_secs_f64() / wall / cpus as f64)
 }
 
 #[cfg(test)]

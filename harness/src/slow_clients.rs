@@ -59,6 +59,11 @@ impl SlowClients {
                     }
                     next += TRICKLE;
                     for conn in &mut conns {
+                        // A reconnect can wait CONNECT_TIMEOUT (a full backlog drops SYNs):
+                        // a stop is not held up by the rest of them.
+                        if flag.load(Ordering::Relaxed) {
+                            break;
+                        }
                         if !trickle(conn) {
                             trickled.closed_by_server += u64::from(conn.is_some());
                             *conn = open(addr, &mut trickled);

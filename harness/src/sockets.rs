@@ -75,13 +75,6 @@ pub fn foreign_listeners(port: u16, members: &[i32]) -> Vec<String> {
         .collect()
 }
 
-/// Linux's ephemeral port range (`net.ipv4.ip_local_port_range`).
-pub fn ephemeral_range() -> Option<(u16, u16)> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
-    let mut bounds = text.split_whitespace().filter_map(|n| n.parse().ok());
-    Some((bounds.next()?, bounds.next()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

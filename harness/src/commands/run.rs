@@ -219,7 +219,6 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
             meta.requests = *requests;
             meta.concurrency.clone_from(connections);
             meta.idle_time_s = Some(idle_time.as_secs_f64());
-            meta.keep_alive = true;
         }
     }
     meta

@@ -55,7 +55,7 @@ impl Schedule {
 
 /// When a request intended at `intended` goes out if its connection is free from `free`:
 /// at its time, or at once if that has passed (catching up).
-pub fn send_time(intended: Instant, free: Instant) -> Instant {
+fn send_time(intended: Instant, free: Instant) -> Instant {
     intended.max(free)
 }
 
@@ -97,11 +97,6 @@ impl Window {
     /// Whether a request intended at `at` is sent at all (warm-up and window, not after).
     pub fn sends(&self, at: Instant) -> bool {
         at < self.end
-    }
-
-    /// Requests a rate of `rate` intends inside the window.
-    pub fn intended_count(&self, rate: f64) -> f64 {
-        (self.end - self.start).as_secs_f64() * rate
     }
 }
 
@@ -171,6 +166,5 @@ mod tests {
         assert!(!window.measures(t0 + ms(999)) && window.sends(t0 + ms(999)), "warm-up: sent, not measured");
         assert!(window.measures(t0 + ms(1000)) && window.measures(t0 + ms(5999)));
         assert!(!window.sends(t0 + ms(6000)));
-        assert!((window.intended_count(1000.0) - 5000.0).abs() < 1e-9);
     }
 }

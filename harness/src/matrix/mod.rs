@@ -318,10 +318,12 @@ impl Settings {
         } else {
             self.closed_loop(own, problems)
         };
+        // Many idle connections are persistent ones: a scale run is keep-alive whatever is set.
+        let scale = matches!(load, Load::Scale { .. });
         Scenario {
             name,
             load,
-            keep_alive: self.keep_alive.unwrap_or(false),
+            keep_alive: scale || self.keep_alive.unwrap_or(false),
             warmup: self.warmup.unwrap_or(0),
             repeat: self.repeat.unwrap_or(1),
             path: self.path.clone().unwrap_or_else(|| "/".to_owned()),

@@ -1,7 +1,7 @@
 //! One [`Cell`] from its measured runs: ab's figures from the median run, percentiles from the
 //! merged histograms, the server's cost, and every run's own figures.
 
-use crate::cost::Spent;
+use crate::cost::{utilization, Spent};
 use crate::load::{Latencies, LoadResult};
 use crate::stats::{median, Percentiles, Spread, Throughput};
 
@@ -67,10 +67,8 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
     for r in runs {
         latencies.merge(&r.load.latencies);
     }
-    let load_utilizations: Vec<f64> = runs
-        .iter()
-        .filter_map(|r| utilization(r.load.cpu.as_secs_f64(), r.load.elapsed.as_secs_f64(), r.load.threads))
-        .collect();
+    let load_utilizations: Vec<f64> =
+        runs.iter().filter_map(|r| utilization(r.load.cpu, r.load.elapsed, r.load.threads)).collect();
     let load_utilization = median(&load_utilizations);
     let open = point.mode == Mode::Open;
     let achieved: Vec<f64> = runs.iter().filter_map(|r| r.load.achieved_rate()).collect();
@@ -188,10 +186,6 @@ fn cell_cost(runs: &[Run]) -> Option<Cost> {
             &costs.iter().filter_map(|c| c.rss_per_connection_kib).collect::<Vec<_>>(),
         ),
     })
-}
-
-fn utilization(cpu_s: f64, wall_s: f64, cpus: usize) -> Option<f64> {
-    (wall_s > 0.0 && cpus > 0).then(|| cpu_s / wall_s / cpus as f64)
 }
 
 /// What the runs say about how they were measured, in words, each said once.

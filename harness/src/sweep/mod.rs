@@ -306,7 +306,7 @@ impl Sweep<'_> {
             addr,
             path: scenario.path.clone(),
             shape,
-            keep_alive: scenario.keep_alive || matches!(scenario.load, Load::Scale { .. }),
+            keep_alive: scenario.keep_alive,
             timeout: scenario.timeout,
             max_duration: scenario.max_run_time,
             cpus: self.plan.placement.load_cpus.clone(),
