@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME};
 use server_spec::{Config, Connection, Step};
 
 use crate::epoll::{HANG_UP, READABLE, WRITABLE};
@@ -245,11 +245,8 @@ impl Slot {
                 Err(_) => return Some(Drive::Close),
             }
         }
-        self.out.clear();
+        recycle_output(&mut self.out);
         self.written = 0;
-        if self.out.capacity() > 2 * OUTPUT_WINDOW {
-            self.out = Vec::new();
-        }
         self.wait = Wait::Poll;
         None
     }

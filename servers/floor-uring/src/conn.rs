@@ -16,7 +16,7 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types};
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW};
 use server_spec::{Connection, Step};
 
 use crate::ring::Ring;
@@ -197,11 +197,7 @@ impl Conn {
         if self.written < self.out.len() {
             return self.send(ctx);
         }
-        self.out.clear();
-        if self.out.capacity() > 2 * OUTPUT_WINDOW {
-            // Give back what a large echo grew, so an idle connection stays small.
-            self.out = Vec::new();
-        }
+        recycle_output(&mut self.out);
         self.advance(ctx);
     }
 

@@ -19,7 +19,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{GlommioError, LocalExecutorBuilder, LocalExecutorPoolBuilder, Placement, PoolPlacement};
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 
 /// glommio's executor pool, one listener per executor.
@@ -119,10 +119,7 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
                     write_timeout = Some(timeout);
                 }
                 stream.write_all(&out).await?;
-                out.clear();
-                if out.capacity() > 2 * OUTPUT_WINDOW {
-                    out = Vec::new();
-                }
+                recycle_output(&mut out);
             }
             Step::Read { deadline } => {
                 // glommio's own read timeout, like the write timeout: it tries a plain recv

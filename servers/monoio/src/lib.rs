@@ -18,7 +18,7 @@ use monoio::time::{Sleep, TimeDriver};
 use monoio::{IoUringDriver, Runtime, RuntimeBuilder};
 use server_common::timer::or_timer;
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 
 /// monoio with the io_uring driver, one runtime per thread.
@@ -107,10 +107,7 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
                 out = write_all(&mut stream, out, timeout, write_timer.as_mut()).await?;
-                out.clear();
-                if out.capacity() > 2 * OUTPUT_WINDOW {
-                    out = Vec::new();
-                }
+                recycle_output(&mut out);
             }
             Step::Read { deadline } => {
                 buf.clear();

@@ -14,7 +14,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 use smol::future::FutureExt;
 use smol::{Async, Executor, Timer};
@@ -77,10 +77,7 @@ async fn drive(stream: Async<TcpStream>, config: &Config, accepted: Instant) -> 
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
                 write_all(&stream, &out, timeout).await?;
-                out.clear();
-                if out.capacity() > 2 * OUTPUT_WINDOW {
-                    out = Vec::new();
-                }
+                recycle_output(&mut out);
             }
             Step::Read { deadline } => match read_timer.until(deadline, read_ready(&stream, &mut conn)).await
             {

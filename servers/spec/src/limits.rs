@@ -37,6 +37,16 @@ pub const MAX_TRAILERS: usize = 8 * 1024;
 /// pipelined responses are batched into one write up to this size.
 pub const OUTPUT_WINDOW: usize = 64 * 1024;
 
+/// Empties a connection's output buffer once it is written, keeping its memory for the next
+/// response unless a large one grew it past twice [`OUTPUT_WINDOW`]: that is given back, so an
+/// idle connection stays small.
+pub fn recycle_output(out: &mut Vec<u8>) {
+    out.clear();
+    if out.capacity() > 2 * OUTPUT_WINDOW {
+        *out = Vec::new();
+    }
+}
+
 /// Read buffer size the I/O loops use. Small, because an idle keep-alive connection holds it
 /// (io_uring loops must keep it lent to the kernel while a read is pending).
 pub const READ_BUFFER: usize = 4 * 1024;

@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Instant;
 
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 
 /// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
@@ -34,10 +34,7 @@ fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Resul
                     write_timeout = Some(timeout);
                 }
                 stream.write_all(&out)?;
-                out.clear();
-                if out.capacity() > 2 * OUTPUT_WINDOW {
-                    out = Vec::new();
-                }
+                recycle_output(&mut out);
             }
             Step::Read { deadline } => {
                 let Some(left) = deadline.checked_duration_since(now).filter(|left| !left.is_zero()) else {

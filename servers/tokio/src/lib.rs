@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use server_common::timer::or_timer;
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 use socket2::SockRef;
 use tokio::io::{AsyncWriteExt, Interest};
@@ -75,10 +75,7 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
                 write_all(&stream, &out, timeout).await?;
-                out.clear();
-                if out.capacity() > 2 * OUTPUT_WINDOW {
-                    out = Vec::new();
-                }
+                recycle_output(&mut out);
             }
             Step::Read { deadline } => {
                 read_timer.as_mut().reset(deadline.into());

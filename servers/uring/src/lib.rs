@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use server_common::timer::or_timer;
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
-use server_spec::limits::{DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW, READ_BUFFER};
+use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 use tokio::time::Sleep;
 use tokio_uring::buf::BoundedBuf;
@@ -109,10 +109,7 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
                 out = write_all(&stream, out, timeout, write_timer.as_mut()).await?;
-                out.clear();
-                if out.capacity() > 2 * OUTPUT_WINDOW {
-                    out = Vec::new();
-                }
+                recycle_output(&mut out);
             }
             Step::Read { deadline } => {
                 buf.clear();
