@@ -71,11 +71,11 @@ impl Load {
         }
     }
 
-    /// `closed` or `open`.
-    pub fn mode_name(&self) -> &'static str {
+    /// The results' mode: a scale run is a closed loop.
+    pub fn mode(&self) -> crate::results::Mode {
         match self {
-            Load::Closed { .. } | Load::Scale { .. } => "closed",
-            Load::Open { .. } => "open",
+            Load::Closed { .. } | Load::Scale { .. } => crate::results::Mode::Closed,
+            Load::Open { .. } => crate::results::Mode::Open,
         }
     }
 }

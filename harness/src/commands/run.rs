@@ -187,7 +187,7 @@ fn verdict(results: &Results, written: bool) -> u8 {
 fn scenario_meta(s: &Scenario) -> ScenarioMeta {
     let mut meta = ScenarioMeta {
         name: s.name.clone(),
-        mode: s.load.mode_name().into(),
+        mode: s.load.mode(),
         requests: 0,
         concurrency: Vec::new(),
         rate: Vec::new(),

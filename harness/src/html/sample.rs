@@ -34,7 +34,7 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
     }
     let scenario = ScenarioMeta {
         name: crate::plan::CLASSIC.into(),
-        mode: "closed".into(),
+        mode: crate::results::Mode::Closed,
         requests: samples / repeat.max(1) as u64,
         concurrency: levels.to_vec(),
         rate: Vec::new(),

@@ -84,8 +84,8 @@ pub fn facts(results: &Results) -> Vec<(String, String)> {
 pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
     let connection =
         if s.keep_alive { "keep-alive (HTTP/1.1)" } else { "a connection per request (HTTP/1.0, like ab)" };
-    let mut text = match (s.mode.as_str(), s.idle_time_s) {
-        ("open", _) => format!(
+    let mut text = match (s.mode, s.idle_time_s) {
+        (Mode::Open, _) => format!(
             "open loop at {:?} requests/s over {} connections, {} s measured after {} s, {connection}",
             s.rate,
             s.connections.unwrap_or(0),

@@ -84,7 +84,7 @@ pub struct HostMeta {
 pub struct ScenarioMeta {
     pub name: String,
     /// `closed` (a fixed number of connections, ab-style) or `open` (a fixed offered rate).
-    pub mode: String,
+    pub mode: Mode,
     pub requests: u64,
     /// The levels: concurrency (closed) or connections (open).
     pub concurrency: Vec<usize>,

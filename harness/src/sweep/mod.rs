@@ -17,7 +17,7 @@ use crate::export::Output;
 use crate::load::{self, Cut, LoadSpec, Shape, Stop};
 use crate::plan::{Launch, Load, Order, Plan, Scenario};
 use crate::results::summarize::Point;
-use crate::results::{summarize, Cell, MeasuredRun, Mode, Problem, ProblemKind, Results, Status};
+use crate::results::{summarize, Cell, MeasuredRun, Problem, ProblemKind, Results, Status};
 use crate::server::{self, AnyServer, StartFailure};
 use crate::watchdog::Watchdog;
 use order::Slot;
@@ -498,7 +498,7 @@ impl Sweep<'_> {
             scenario: scenario.name.clone(),
             variant: variant.name.clone(),
             workers: variant.workers,
-            mode: if matches!(spec.shape, Shape::Open { .. }) { Mode::Open } else { Mode::Closed },
+            mode: scenario.load.mode(),
             concurrency,
             rate: match spec.shape {
                 Shape::Open { rate, .. } => Some(rate),
