@@ -93,7 +93,7 @@ impl Exporter for Csv {
                 .requests_per_second_spread
                 .map_or((c.requests_per_second, c.requests_per_second), |s| (Some(s.min), Some(s.max)));
             let server = c.server.as_ref();
-            let fields = [
+            let fields: Vec<String> = [
                 csv_field(&c.scenario),
                 csv_field(&c.variant),
                 c.workers.to_string(),
@@ -109,12 +109,10 @@ impl Exporter for Csv {
                 opt(c.requests_per_second, 2),
                 opt(c.time_per_request_ms, 3),
                 opt(c.transfer_rate_kb_s, 2),
-                format!("{:.1}", p.mean),
-                format!("{:.1}", p.p50),
-                format!("{:.1}", p.p90),
-                format!("{:.1}", p.p99),
-                format!("{:.1}", p.p999),
-                format!("{:.1}", p.max),
+            ]
+            .into_iter()
+            .chain(p.columns())
+            .chain([
                 c.runs.len().to_string(),
                 opt(min, 2),
                 opt(max, 2),
@@ -125,7 +123,8 @@ impl Exporter for Csv {
                 server.map_or_else(String::new, |s| s.threads.to_string()),
                 opt(c.meta.load_cpu_us_per_request, 3),
                 c.status.name().to_owned(),
-            ];
+            ])
+            .collect();
             let _ = writeln!(out, "{}", fields.join(","));
         }
         Ok(out.into_bytes())

@@ -44,5 +44,6 @@ pub mod sockets;
 pub mod stats;
 pub mod stderr_tail;
 pub mod sweep;
+pub mod tied;
 pub mod verify;
 pub mod watchdog;

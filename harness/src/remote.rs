@@ -14,8 +14,7 @@
 use crate::stderr_tail::StderrTail;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -25,6 +24,7 @@ use crate::load::{Cut, Latencies, LoadResult, LoadSpec, Shape};
 use crate::plan::{Host, Verify};
 use crate::results::{Cell, Status};
 use crate::server::StartFailure;
+use crate::tied::TiedChild;
 use crate::watchdog::Watchdog;
 
 /// How long a remote server may take to say it is listening (an SSH connection included).
@@ -39,29 +39,18 @@ impl Host {
     }
 }
 
-/// Spawns `command` as the leader of its own process group (guarded by the watchdog), dying
-/// with the harness, its standard input a pipe: the lifeline.
-fn spawn_tied(mut command: Command, watchdog: &Watchdog) -> std::io::Result<Child> {
-    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    // SAFETY: between fork and exec the closure makes one async-signal-safe system call.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command.spawn()?;
-    watchdog.guard(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    Ok(child)
+/// Starts a launcher (`command`) tied to the harness (see [`TiedChild`]), its standard input
+/// a pipe: the lifeline.
+fn spawn_tied(mut command: Command, watchdog: &Arc<Watchdog>) -> std::io::Result<TiedChild> {
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    TiedChild::spawn(command, watchdog, || {})
 }
 
 /// A built-in server on another host.
 #[derive(Debug)]
 pub struct RemoteServer {
-    /// The local launcher process (ssh, ip netns exec → harness serve).
-    child: Child,
+    /// The local launcher process (ssh, ip netns exec → harness serve), leading its group.
+    launcher: TiedChild,
     /// The lifeline: closing it stops the server.
     lifeline: Option<ChildStdin>,
     pub addr: SocketAddr,
@@ -70,10 +59,6 @@ pub struct RemoteServer {
     pub argv: Vec<String>,
     host: Host,
     stderr: StderrTail,
-    exited: Option<ExitStatus>,
-    /// Killed and reaped already (see `RunningServer`).
-    killed: bool,
-    watchdog: Arc<Watchdog>,
 }
 
 impl RemoteServer {
@@ -104,31 +89,28 @@ impl RemoteServer {
             .chain(command.get_args())
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let mut child = spawn_tied(command, watchdog).map_err(|err| match err.kind() {
+        let mut launcher = spawn_tied(command, watchdog).map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => StartFailure::NotRunnable(format!(
                 "the launcher `{}` of host `{}` is not installed ({err})",
                 host.launcher[0], host.name
             )),
             _ => StartFailure::Failed(format!("cannot start `{}`: {err}", argv.join(" "))),
         })?;
-        let stderr = StderrTail::follow(&mut child);
-        let lifeline = child.stdin.take();
+        let stderr = StderrTail::follow(&mut launcher.child);
+        let lifeline = launcher.child.stdin.take();
         let mut server = RemoteServer {
-            child,
+            launcher,
             lifeline,
             addr: SocketAddr::new(host.address, port),
             remote_pgid: 0,
             argv,
             host: host.clone(),
             stderr,
-            exited: None,
-            killed: false,
-            watchdog: watchdog.clone(),
         };
         if let Err(reason) = server.await_ready(interrupt) {
             let said = server.stderr.last_words();
             server.kill();
-            let status = server.exited.and_then(|s| s.code());
+            let status = server.launcher.exited().and_then(|s| s.code());
             if status == Some(i32::from(server_common::EXIT_NOT_RUNNABLE)) {
                 return Err(StartFailure::NotRunnable(
                     said.strip_prefix("Error: ").unwrap_or(&said).to_owned(),
@@ -146,7 +128,7 @@ impl RemoteServer {
 
     /// Reads `process group N`, then the listening line.
     fn await_ready(&mut self, interrupt: &AtomicBool) -> Result<(), String> {
-        let stdout = self.child.stdout.take().ok_or("no stdout")?;
+        let stdout = self.launcher.child.stdout.take().ok_or("no stdout")?;
         let (lines_tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -200,15 +182,12 @@ impl RemoteServer {
 
     /// The launcher's exit status (the remote server's), if it has exited.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        if self.exited.is_none() {
-            self.exited = self.child.try_wait().ok().flatten();
-        }
-        self.exited
+        self.launcher.exit_status()
     }
 
     /// The local launcher process: it ends when the remote server does.
     pub fn local_pid(&self) -> i32 {
-        i32::try_from(self.child.id()).unwrap_or(i32::MAX)
+        self.launcher.pgid
     }
 
     /// The server's last stderr lines (through the launcher), as one line.
@@ -220,28 +199,14 @@ impl RemoteServer {
     /// kills the launcher.
     pub fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
         self.lifeline = None;
-        let deadline = Instant::now() + grace;
-        while self.exit_status().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.launcher.wait_for_exit(grace);
         self.kill();
-        self.exited
+        self.launcher.exited()
     }
 
     fn kill(&mut self) {
-        if std::mem::replace(&mut self.killed, true) {
-            return;
-        }
         self.lifeline = None;
-        let pid = self.local_pid();
-        // SAFETY: kill(2) has no memory-safety preconditions; -pid is the launcher's own group.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-        if self.exited.is_none() {
-            self.exited = self.child.wait().ok();
-        }
-        self.watchdog.release(pid);
+        self.launcher.kill();
     }
 }
 
@@ -368,7 +333,7 @@ pub fn run_load(
     spec: &LoadSpec,
     hosts: &[&Host],
     stop: &crate::load::Stop,
-    watchdog: &Watchdog,
+    watchdog: &Arc<Watchdog>,
     at_window: &mut dyn FnMut(),
 ) -> std::io::Result<(LoadResult, Vec<Share>, Vec<String>)> {
     if matches!(spec.shape, Shape::Scale { .. }) {
@@ -382,18 +347,18 @@ pub fn run_load(
     let (said_tx, said) = mpsc::channel();
     let mut running = Vec::new();
     for (index, (host, shape)) in hosts.iter().zip(&shapes).enumerate() {
-        let mut child = match spawn_load(spec, host, shape, watchdog) {
-            Ok(child) => child,
+        let mut load = match spawn_load(spec, host, shape, watchdog) {
+            Ok(load) => load,
             Err(err) => {
                 // The hosts already started stop with what they have, and are reaped.
-                for (_, _, mut child, _) in running {
-                    end_load(&mut child, watchdog);
+                for (_, _, mut load, _) in running {
+                    let _ = end_load(&mut load);
                 }
                 return Err(err);
             }
         };
-        let stderr = StderrTail::follow(&mut child);
-        let stdout = child.stdout.take();
+        let stderr = StderrTail::follow(&mut load.child);
+        let stdout = load.child.stdout.take();
         let tx = said_tx.clone();
         std::thread::spawn(move || {
             let mut text = String::new();
@@ -409,7 +374,7 @@ pub fn run_load(
             }
             let _ = tx.send(Said::Ended(index, text));
         });
-        running.push((*host, shape.clone(), child, stderr));
+        running.push((*host, shape.clone(), load, stderr));
     }
     drop(said_tx);
     let mut texts: Vec<Option<String>> = vec![None; running.len()];
@@ -417,8 +382,8 @@ pub fn run_load(
     while texts.iter().any(Option::is_none) {
         if stop.is_set() {
             // Close the lifelines: the remote loads end as on Ctrl-C, with what they have.
-            for (_, _, child, _) in &mut running {
-                child.stdin = None;
+            for (_, _, load, _) in &mut running {
+                load.child.stdin = None;
             }
         }
         match said.recv_timeout(Duration::from_millis(20)) {
@@ -437,9 +402,8 @@ pub fn run_load(
     let mut shares = Vec::new();
     let mut notes = Vec::new();
     let mut failure = None;
-    for ((host, shape, mut child, stderr), text) in running.into_iter().zip(texts) {
-        let status = child.wait();
-        watchdog.release(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    for ((host, shape, mut load, stderr), text) in running.into_iter().zip(texts) {
+        let status = end_load(&mut load);
         let cell = serde_json::from_str::<Cell>(text.as_deref().unwrap_or_default());
         let cell = match (status, cell) {
             (Ok(_), Ok(cell)) => cell,
@@ -472,7 +436,12 @@ pub fn run_load(
 }
 
 /// Starts `shape` of `spec` on `host` (`harness load … --json`), tied to `watchdog`.
-fn spawn_load(spec: &LoadSpec, host: &Host, shape: &Shape, watchdog: &Watchdog) -> std::io::Result<Child> {
+fn spawn_load(
+    spec: &LoadSpec,
+    host: &Host,
+    shape: &Shape,
+    watchdog: &Arc<Watchdog>,
+) -> std::io::Result<TiedChild> {
     let mut args =
         vec!["load".to_owned(), url(spec), "--json".into(), "--lifeline".into(), "--announce-window".into()];
     match shape {
@@ -505,11 +474,13 @@ fn spawn_load(spec: &LoadSpec, host: &Host, shape: &Shape, watchdog: &Watchdog) 
     spawn_tied(host.harness(&args), watchdog)
 }
 
-/// Stops a remote load early (its lifeline closed) and reaps it.
-fn end_load(child: &mut Child, watchdog: &Watchdog) {
-    child.stdin = None;
-    let _ = child.wait();
-    watchdog.release(i32::try_from(child.id()).unwrap_or(i32::MAX));
+/// Closes a remote load's lifeline (it ends as on Ctrl-C, with what it has, if it has not
+/// already), waits for it and reaps its group; how it exited.
+fn end_load(load: &mut TiedChild) -> std::io::Result<ExitStatus> {
+    load.child.stdin = None;
+    let status = load.child.wait();
+    load.kill();
+    status
 }
 
 /// CPUs as `--cpus` takes them: `0,2,3` (never a range, which `--cpus` does not read).

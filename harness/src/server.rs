@@ -8,14 +8,15 @@
 use crate::stderr_tail::StderrTail;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::plan::{Launch, VariantPlan};
+use crate::tied::TiedChild;
 use crate::watchdog::Watchdog;
 
 /// How long a server may take to announce itself or accept connections.
@@ -52,7 +53,7 @@ pub struct Context {
 /// A started server.
 #[derive(Debug)]
 pub struct RunningServer {
-    child: Child,
+    process: TiedChild,
     pub addr: SocketAddr,
     /// Its process group (the child leads it).
     pub pgid: i32,
@@ -61,11 +62,6 @@ pub struct RunningServer {
     /// The CPUs its process may run on, read back after pinning.
     pub cpus_in_force: Vec<usize>,
     stderr: StderrTail,
-    exited: Option<ExitStatus>,
-    /// Killed and reaped already: a second kill would signal a group id that may have
-    /// been reused since.
-    killed: bool,
-    watchdog: Arc<Watchdog>,
     /// The filled-in config file it was started with, removed when it is stopped.
     config: Option<std::path::PathBuf>,
 }
@@ -134,21 +130,14 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
     let config = write_config(plan)?;
     let (program, args) = argv.split_first().ok_or_else(|| StartFailure::Failed("empty command".into()))?;
     let mut command = Command::new(program);
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let cpus = context.server_cpus.clone();
-    // SAFETY: between fork and exec the closure makes only async-signal-safe system calls
-    // (prctl, sched_setaffinity) and allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // A pin that cannot be applied is read back and reported after the start.
-            let _ = crate::affinity::set_affinity(0, &cpus);
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().map_err(|err| {
+    // sched_setaffinity only, async-signal-safe; a pin that cannot be applied is read back
+    // and reported after the start.
+    let pin = move || {
+        let _ = crate::affinity::set_affinity(0, &cpus);
+    };
+    let mut process = TiedChild::spawn(command, &context.watchdog, pin).map_err(|err| {
         if let Some(config) = &config {
             let _ = std::fs::remove_file(config);
         }
@@ -160,11 +149,10 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
             _ => StartFailure::Failed(format!("cannot start `{shown}`: {err}")),
         }
     })?;
-    let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-    context.watchdog.guard(pgid);
-    let stderr = StderrTail::follow(&mut child);
+    let pgid = process.pgid;
+    let stderr = StderrTail::follow(&mut process.child);
     let (line_tx, line_rx) = mpsc::channel();
-    if let Some(pipe) = child.stdout.take() {
+    if let Some(pipe) = process.child.stdout.take() {
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 // Only the first listening line matters; keep draining so the child never blocks.
@@ -174,14 +162,11 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
     }
     let mut server = RunningServer {
         cpus_in_force: crate::affinity::affinity_of(pgid).unwrap_or_default(),
-        child,
+        process,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, plan.port)),
         pgid,
         argv,
         stderr,
-        exited: None,
-        killed: false,
-        watchdog: context.watchdog.clone(),
         config,
     };
     let ready = match plan.launch {
@@ -306,7 +291,7 @@ impl RunningServer {
     /// One line saying why the start failed: the reason, then the server's last words.
     fn start_failure(&mut self, shown: &str, reason: &str) -> StartFailure {
         let said = self.last_words();
-        let status = self.exited.and_then(|s| s.code());
+        let status = self.process.exited().and_then(|s| s.code());
         if status == Some(i32::from(server_common::EXIT_NOT_RUNNABLE)) || status == Some(SHELL_NOT_FOUND) {
             let why = said.strip_prefix("Error: ").unwrap_or(&said).to_owned();
             return StartFailure::NotRunnable(if why.is_empty() {
@@ -326,50 +311,29 @@ impl RunningServer {
 
     /// The exit status, if the server has exited.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        if self.exited.is_none() {
-            self.exited = self.child.try_wait().ok().flatten();
-        }
-        self.exited
+        self.process.exit_status()
     }
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.child.id()
     }
 
     /// SIGTERM to the process group, SIGKILL after `grace`. Returns how it exited.
     pub fn stop(mut self, grace: Duration) -> Option<ExitStatus> {
         if self.exit_status().is_none() {
-            self.signal_group(libc::SIGTERM);
-            let deadline = Instant::now() + grace;
-            while self.exit_status().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            self.process.signal(libc::SIGTERM);
+            self.process.wait_for_exit(grace);
         }
         self.kill();
-        self.exited
+        self.process.exited()
     }
 
-    /// SIGKILL to the whole process group, then reap the child; once.
+    /// SIGKILL to the whole process group, reap the child, remove its config file.
     fn kill(&mut self) {
-        if std::mem::replace(&mut self.killed, true) {
-            return;
-        }
-        self.signal_group(libc::SIGKILL);
-        if self.exited.is_none() {
-            self.exited = self.child.wait().ok();
-        }
-        self.watchdog.release(self.pgid);
+        self.process.kill();
         if let Some(config) = self.config.take() {
             let _ = std::fs::remove_file(config);
-        }
-    }
-
-    fn signal_group(&self, signal: libc::c_int) {
-        // SAFETY: kill(2) has no memory-safety preconditions; -pgid names the group the child
-        // leads (process_group(0)), which holds only the server and its children.
-        unsafe {
-            libc::kill(-self.pgid, signal);
         }
     }
 }

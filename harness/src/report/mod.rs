@@ -269,18 +269,11 @@ pub fn percentile_rows(cells: &[&Cell]) -> Vec<Vec<String>> {
     cells
         .iter()
         .map(|c| {
-            let p = &c.latency_us;
-            vec![
-                if c.mode == Mode::Open { c.level_label() } else { c.concurrency.to_string() },
-                format!("{:.1}", p.mean),
-                format!("{:.1}", p.p50),
-                format!("{:.1}", p.p90),
-                format!("{:.1}", p.p99),
-                format!("{:.1}", p.p999),
-                format!("{:.1}", p.max),
-                c.non_2xx.to_string(),
-                figure(c.server.and_then(|s| s.cpu_us_per_request), 2, ""),
-            ]
+            let level = if c.mode == Mode::Open { c.level_label() } else { c.concurrency.to_string() };
+            std::iter::once(level)
+                .chain(c.latency_us.columns())
+                .chain([c.non_2xx.to_string(), figure(c.server.and_then(|s| s.cpu_us_per_request), 2, "")])
+                .collect()
         })
         .collect()
 }
