@@ -66,8 +66,7 @@ fn scenario(results: &Results, palette: &Palette, index: usize, name: &str) -> S
         escape(name),
         escape(name)
     );
-    let settings = report::facts(results).into_iter().find(|(fact, _)| *fact == format!("scenario {name}"));
-    if let Some((_, settings)) = settings {
+    if let Some(settings) = results.scenario(name).map(report::scenario_description) {
         let _ = writeln!(out, "<p>{}</p>", inline(&settings));
     }
     out.push_str(&variants_table(results, &scenario));

@@ -20,7 +20,7 @@ pub fn table(class: &str, headers: &[&str], text_columns: usize, rows: &[Vec<Str
     for row in rows {
         out.push_str("<tr>");
         for (i, entry) in row.iter().enumerate() {
-            if entry.ends_with('~') {
+            if i >= text_columns && entry.ends_with('~') {
                 let _ = write!(
                     out,
                     "<td class=\"num ns\" title=\"not significant: Mann–Whitney p ≥ 0.05\">{}</td>",

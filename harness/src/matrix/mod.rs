@@ -571,8 +571,8 @@ fn variants(
     let mut plans: Vec<(VariantPlan, Range<usize>)> = Vec::new();
     for (table, span) in tables {
         problems.unknown_keys(table, &VARIANT_KEYS, "[[variant]]");
-        let before: Vec<VariantPlan> = plans.iter().map(|(plan, _)| plan.clone()).collect();
-        if let Some(plan) = variant(table, span.clone(), order, &before, problems) {
+        let before = plans.iter().map(|(plan, _)| plan);
+        if let Some(plan) = variant(table, span.clone(), order, before, problems) {
             plans.push((plan, span));
         }
     }
@@ -580,11 +580,11 @@ fn variants(
 }
 
 /// One `[[variant]]`, checked against the ones before it.
-fn variant(
+fn variant<'a>(
     table: &DeTable<'_>,
     span: Range<usize>,
     order: Order,
-    before: &[VariantPlan],
+    before: impl Iterator<Item = &'a VariantPlan> + Clone,
     problems: &mut Problems<'_>,
 ) -> Option<VariantPlan> {
     let name = problems.string(table, "name");
@@ -601,7 +601,7 @@ fn variant(
             At { value: String::new(), span: span.clone() }
         }
     };
-    if !name.value.is_empty() && before.iter().any(|plan| plan.name == name.value) {
+    if !name.value.is_empty() && before.clone().any(|plan| plan.name == name.value) {
         problems.at(name.span.clone(), format!("variant `{}` is listed twice", name.value));
     }
     let command = problems.strings(table, "command");
@@ -646,7 +646,7 @@ fn variant(
         problems
             .at(at, format!("variant `{}` runs a command, so it needs a fixed `port` (not 0)", name.value));
     }
-    if port != 0 && order == Order::Interleaved && before.iter().any(|plan| plan.port == port) {
+    if port != 0 && order == Order::Interleaved && before.clone().any(|plan| plan.port == port) {
         let at = port_value.map_or(span, |p| p.span);
         problems.at(
             at,
