@@ -190,6 +190,14 @@ fn port_is_free(port: u16) -> Result<(), String> {
                 .into_iter()
                 .flat_map(crate::sockets::holders_of)
                 .collect();
+            if holders.is_empty() && crate::sockets::connections_on(port) > 0 {
+                // No listener: a connection drew it as its ephemeral port, and keeps it until it closes.
+                return Err(format!(
+                    "port {port} is in use by a connection that drew it as its ephemeral port ({err}); it is free again \
+                     once that connection closes (under a minute). Fixed ports inside Linux's ephemeral range can be \
+                     reserved: sysctl -w net.ipv4.ip_local_reserved_ports={port} (or use port = 0)"
+                ));
+            }
             let by = if holders.is_empty() { String::new() } else { format!(" by {}", holders.join(", ")) };
             Err(format!(
                 "port {port} is already in use{by} ({err}): refusing to start a server there and measure another program"
@@ -500,5 +508,26 @@ impl AnyServer {
             AnyServer::Local(server) => server.stop(grace),
             AnyServer::Remote(server) => server.stop(grace),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port a client connection drew as its ephemeral port is refused, saying so and how to
+    /// reserve it, not blamed on a listener.
+    #[test]
+    fn a_port_held_by_a_client_connection_is_explained() {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let port = client.local_addr().unwrap().port();
+        assert_eq!(crate::sockets::connections_on(port), 1);
+        let refused = port_is_free(port).unwrap_err();
+        assert!(
+            refused.contains("ephemeral port") && refused.contains("ip_local_reserved_ports"),
+            "{refused}"
+        );
+        drop(client);
     }
 }

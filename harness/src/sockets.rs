@@ -4,19 +4,42 @@
 
 use std::collections::HashSet;
 
+/// `st` of a listening socket in `/proc/net/tcp`.
+const LISTEN: &str = "0A";
+/// `st` of a socket in TIME_WAIT, which a listener with `SO_REUSEADDR` binds over.
+const TIME_WAIT: &str = "06";
+
 /// Inodes of the TCP sockets listening on `port`, on any address, IPv4 or IPv6.
 pub fn listening_inodes(port: u16) -> Vec<u64> {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|table| std::fs::read_to_string(table).ok())
-        .flat_map(|text| parse_listeners(&text, port))
-        .collect()
+    tables().flat_map(|text| parse_listeners(&text, port)).collect()
+}
+
+/// Connections (not listeners, not TIME_WAIT) whose local port is `port`: on a loopback
+/// machine, usually a client that drew `port` as its ephemeral port.
+pub fn connections_on(port: u16) -> usize {
+    tables()
+        .map(|text| {
+            local_sockets(&text, port).filter(|state| *state != LISTEN && *state != TIME_WAIT).count()
+        })
+        .sum()
+}
+
+fn tables() -> impl Iterator<Item = String> {
+    ["/proc/net/tcp", "/proc/net/tcp6"].into_iter().filter_map(|table| std::fs::read_to_string(table).ok())
+}
+
+/// The states of the sockets on local port `port` in one `/proc/net/tcp` table.
+fn local_sockets(table: &str, port: u16) -> impl Iterator<Item = &str> {
+    table.lines().skip(1).filter_map(move |line| {
+        let mut fields = line.split_whitespace();
+        let local_port = fields.nth(1)?.rsplit(':').next()?;
+        let state = fields.nth(1)?;
+        (u16::from_str_radix(local_port, 16).ok()? == port).then_some(state)
+    })
 }
 
 /// The listening sockets on `port` in one `/proc/net/tcp` table.
 fn parse_listeners(table: &str, port: u16) -> Vec<u64> {
-    /// `st` of a listening socket.
-    const LISTEN: &str = "0A";
     table
         .lines()
         .skip(1)
