@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::Duration;
 
-use support::{ab, ab_field, cells_of, free_ports, results_dir, results_json, text, wait_for_port, Scratch};
+use support::{ab, ab_field, cells_of, free_ports, results_dir, results_json, text, Scratch};
 
 /// The workspace root: `examples/classic.toml`'s `command` paths are relative to it.
 fn root() -> PathBuf {
@@ -31,12 +31,12 @@ struct Started(Child);
 
 impl Started {
     fn python(args: &[&str], port: u16) -> Started {
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .args(args)
             .current_dir(root())
             .spawn()
             .expect("python3 (apt-get install python3)");
-        wait_for_port(port, Duration::from_secs(10));
+        support::wait_for_own_listener(&mut child, port, Duration::from_secs(10));
         Started(child)
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use support::{
     cells_of, free_port, processes_matching, results_dir, results_json, signal, text, wait_for_measuring,
-    wait_for_port, wait_with_timeout, Scratch, HARNESS,
+    wait_with_timeout, Scratch, HARNESS,
 };
 
 #[test]
@@ -204,7 +204,7 @@ fn a_port_taken_by_another_program_is_refused() {
         .args([scratch.script().to_str().expect("a UTF-8 path"), &port.to_string(), "0", "squatter"])
         .spawn()
         .expect("python3");
-    wait_for_port(port, Duration::from_secs(10));
+    support::wait_for_own_listener(&mut squatter, port, Duration::from_secs(10));
     let matrix = format!(
         "[sweep]\nrequests = 20\nconcurrency = [1]\n\n{}\n[[variant]]\nname = \"tokio\"\n",
         scratch.tiny_variant("mine", port, 0, "mine", "status")

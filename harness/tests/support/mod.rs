@@ -154,8 +154,7 @@ impl Scratch {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    free_ports(1)[0]
 }
 
 /// The single results directory under `out`.
@@ -188,7 +187,14 @@ pub fn run_tool(program: &str, args: &[&str], package: &str) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|err| panic!("cannot run {program} ({err}): apt-get install {package}"));
-    text(&output.stdout)
+    // What the tool said on stderr (ab's reason for stopping early, say) comes after its
+    // report, so a failed assertion on the report shows why.
+    let said = text(&output.stderr);
+    if said.trim().is_empty() {
+        text(&output.stdout)
+    } else {
+        format!("{}\n[{program} exited {}; stderr:]\n{said}", text(&output.stdout), output.status)
+    }
 }
 
 /// Waits (at most `within`) until something accepts on `port`.
@@ -290,9 +296,44 @@ pub fn ab(requests: u64, concurrency: usize, url: &str) -> String {
     run_tool("ab", &["-q", "-n", &requests.to_string(), "-c", &concurrency.to_string(), url], "apache2-utils")
 }
 
-/// Distinct ports that were free a moment ago.
+/// Distinct ports that were free a moment ago, none handed out before in this test process:
+/// the tests of one binary run at once, and each binding port 0 and letting it go again can be
+/// given the port another test has just been given (then one test's server fails to bind and
+/// the other's answers its client).
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    listeners.iter().map(|listener| listener.local_addr().expect("addr").port()).collect()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Held until all are chosen, so the kernel does not give the same one twice here either.
+    let mut held = Vec::new();
+    while held.len() < n {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        if !given.contains(&port) {
+            given.push(port);
+            held.push((port, listener));
+        }
+    }
+    held.into_iter().map(|(port, _)| port).collect()
+}
+
+/// Waits (at most `within`) until `child` itself listens on `port`; panics saying who does if
+/// `child` exits first (it could not bind) or another program holds the port.
+pub fn wait_for_own_listener(child: &mut Child, port: u16, within: Duration) {
+    let started = Instant::now();
+    let pid = child.id() as i32;
+    loop {
+        let listeners = harness::sockets::listening_inodes(port);
+        let foreign = harness::sockets::foreign_listeners(port, &[pid]);
+        if !listeners.is_empty() && foreign.is_empty() {
+            return;
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("pid {pid} exited ({status}) before listening on {port}; listening there: {foreign:?}");
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            panic!("pid {pid} not alone on {port} within {within:?}: {foreign:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
