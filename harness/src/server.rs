@@ -522,7 +522,9 @@ mod tests {
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let port = client.local_addr().unwrap().port();
-        assert_eq!(crate::sockets::connections_on(port), 1);
+        // At least ours: Linux lets connections to other destinations (other tests' clients)
+        // draw the same ephemeral port.
+        assert!(crate::sockets::connections_on(port) >= 1);
         let refused = port_is_free(port).unwrap_err();
         assert!(
             refused.contains("ephemeral port") && refused.contains("ip_local_reserved_ports"),
