@@ -323,16 +323,18 @@ pub fn wait_for_own_listener(child: &mut Child, port: u16, within: Duration) {
     let pid = child.id() as i32;
     loop {
         let listeners = harness::sockets::listening_inodes(port);
-        let foreign = harness::sockets::foreign_listeners(port, &[pid]);
-        if !listeners.is_empty() && foreign.is_empty() {
+        let own = harness::sockets::socket_inodes_of(pid);
+        if !listeners.is_empty() && listeners.iter().all(|inode| own.contains(inode)) {
             return;
         }
+        // Who is there instead is worked out only for the message.
+        let others = || harness::sockets::foreign_listeners(port, &[pid]);
         if let Some(status) = child.try_wait().expect("wait") {
-            panic!("pid {pid} exited ({status}) before listening on {port}; listening there: {foreign:?}");
+            panic!("pid {pid} exited ({status}) before listening on {port}; listening there: {:?}", others());
         }
         if started.elapsed() > within {
             let _ = child.kill();
-            panic!("pid {pid} not alone on {port} within {within:?}: {foreign:?}");
+            panic!("pid {pid} not alone on {port} within {within:?}: {:?}", others());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
