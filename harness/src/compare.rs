@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn every_scenario_setting_that_differs_is_listed() {
-        let old = crate::html::sample::results(&["tokio"], &[1], 5, 100);
+        let old = crate::results::sample::results(&["tokio"], &[1], 5, 100);
         let mut new = old.clone();
         assert_eq!(settings_differ(&old, &new), Vec::new());
         new.meta.scenarios[0].slow_clients = 3;

@@ -286,3 +286,110 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// Two load hosts send back their whole runs: the counts a results cell has no column for —
+/// bytes after bodies, responses the server did not close, requests abandoned when the run was
+/// stopped — arrive as counts and add up, not only as words in a note. Both hosts are the load
+/// namespace, and the server (the tiny Python one) runs there on its loopback.
+#[test]
+fn two_load_hosts_send_their_whole_runs() {
+    use harness::hosts::load::run_load;
+    use harness::load::{Job, Shape, Stop};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    let Some(bed) = bed_or_skip("two_load_hosts_send_their_whole_runs") else { return };
+    let scratch = Scratch::new();
+    let watchdog =
+        Arc::new(harness::process::watchdog::Watchdog::start_with(HARNESS.as_ref()).expect("watchdog"));
+    let host = |name: &str| harness::plan::Host {
+        name: name.into(),
+        launcher: ["ip", "netns", "exec", &bed.cli].iter().map(|s| (*s).to_owned()).collect(),
+        address: bed.cli_addr.parse().expect("an address"),
+        harness: HARNESS.into(),
+    };
+    let (one, two) = (host("cli"), host("cli-2"));
+    // A server in the load namespace, in `mode`, on a port it picks and prints.
+    let serve = |mode: &str| {
+        let mut server = Command::new("ip")
+            .args(["netns", "exec", &bed.cli, "python3"])
+            .arg(scratch.script())
+            .args(["0", "0", "hello", mode])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 in the load namespace");
+        let mut port = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(server.stdout.take().expect("stdout")),
+            &mut port,
+        )
+        .expect("its port");
+        (server, port.trim().parse::<u16>().expect("a port"))
+    };
+    let job = |port: u16, shape: Shape| Job {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        path: "/".into(),
+        shape,
+        keep_alive: false,
+        timeout: Duration::from_secs(10),
+        max_duration: Duration::from_secs(30),
+        cpus: Vec::new(),
+        allowed: Vec::new(),
+    };
+    let never = Stop::default();
+
+    // Four bytes after every body, like the classic exercise's servers.
+    let (mut extra, port) = serve("extra");
+    let (load, shares) = run_load(
+        &job(port, Shape::Closed { requests: 30, concurrency: 3 }),
+        &[&one, &two],
+        &never,
+        &watchdog,
+        &mut || {},
+    )
+    .expect("the load ran");
+    assert_eq!(shares.len(), 2, "{shares:?}");
+    assert_eq!((load.complete, load.failures.total()), (30, 0));
+    assert_eq!(load.extra_bytes, 4 * 30, "bytes after the bodies, summed over both hosts");
+    let _ = extra.kill();
+
+    // Answers without closing: each response waits a second for a close that never comes.
+    let (mut noclose, port) = serve("noclose");
+    let (load, _) = run_load(
+        &job(port, Shape::Closed { requests: 4, concurrency: 2 }),
+        &[&one, &two],
+        &never,
+        &watchdog,
+        &mut || {},
+    )
+    .expect("the load ran");
+    assert_eq!((load.complete, load.unclosed), (4, 4), "unclosed responses, summed: {load:?}");
+    let _ = noclose.kill();
+
+    // Never answers; the run is stopped after a moment: what was in progress is abandoned.
+    let (mut silent, port) = serve("silent");
+    let stop_flag = Arc::new(AtomicBool::new(false));
+    let stopper = {
+        let flag = stop_flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
+    let (load, _) = run_load(
+        &job(port, Shape::Closed { requests: 100, concurrency: 3 }),
+        &[&one, &two],
+        &Stop::any(&[&stop_flag]),
+        &watchdog,
+        &mut || {},
+    )
+    .expect("the load ran");
+    let _ = stopper.join();
+    assert_eq!(
+        (load.complete, load.abandoned),
+        (0, 3),
+        "one abandoned per connection of both hosts: {load:?}"
+    );
+    assert_eq!(load.cut, Some(harness::load::Cut::Stopped));
+    let _ = silent.kill();
+}

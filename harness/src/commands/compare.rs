@@ -3,24 +3,39 @@
 //! its baseline. `--html` also writes the comparison as a page with the spectra overlaid.
 //! Exit 0, 2 when an input cannot be read, 1 when the page cannot be written.
 
-use std::fmt::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{CompareArgs, EXIT_CONFIG};
-use crate::compare::{self, Comparison, Metric, Row};
-use crate::report::table::{render, Align};
+use super::exit;
+use crate::compare;
 use crate::results::Results;
 
-pub fn run(args: &CompareArgs) -> ExitCode {
+/// `harness compare`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The old results (a results directory or its results.json); alone, its variants are
+    /// compared with its baseline.
+    pub old: PathBuf,
+    /// The new results.
+    pub new: Option<PathBuf>,
+    /// Print the comparison as JSON (`settings_differ`, `rows`, `geomean`, `warnings`, `unmatched`).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the comparison as a self-contained HTML page, spectra overlaid per cell.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+pub fn run(args: &Args) -> ExitCode {
     let read = |path: &std::path::Path| {
         Results::read(path).map_err(|err| {
             eprintln!("harness compare: {err}");
         })
     };
-    let Ok(old) = read(&args.old) else { return ExitCode::from(EXIT_CONFIG) };
+    let Ok(old) = read(&args.old) else { return ExitCode::from(exit::CONFIG) };
     let new = match &args.new {
         Some(path) => {
-            let Ok(new) = read(path) else { return ExitCode::from(EXIT_CONFIG) };
+            let Ok(new) = read(path) else { return ExitCode::from(exit::CONFIG) };
             Some(new)
         }
         None => None,
@@ -37,7 +52,7 @@ pub fn run(args: &CompareArgs) -> ExitCode {
         let page = crate::html::comparison(&title, &old, new.as_ref(), &comparison);
         if let Err(err) = std::fs::write(file, page) {
             eprintln!("harness compare: cannot write {}: {err}", file.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::FAILURES);
         }
     }
     if args.json {
@@ -45,108 +60,11 @@ pub fn run(args: &CompareArgs) -> ExitCode {
             Ok(json) => println!("{json}"),
             Err(err) => {
                 eprintln!("harness compare: {err}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(exit::FAILURES);
             }
         }
     } else {
-        print!("{}", text(&title, &comparison, args.new.is_none()));
+        print!("{}", crate::report::compare::markdown(&title, &comparison, args.new.is_none()));
     }
     ExitCode::SUCCESS
-}
-
-/// The comparison as Markdown tables, one per metric.
-pub fn text(title: &str, comparison: &Comparison, baseline: bool) -> String {
-    let mut out = format!("# Comparison: {title}\n\n");
-    if !comparison.settings_differ.is_empty() {
-        out.push_str("Settings that differ:\n\n");
-        for d in &comparison.settings_differ {
-            let _ = writeln!(out, "- {}: `{}` → `{}`", d.setting, d.old, d.new);
-        }
-        out.push('\n');
-    }
-    for warning in &comparison.warnings {
-        let _ = writeln!(out, "**Warning:** {warning}\n");
-    }
-    for metric in Metric::ALL {
-        let Some(table) = metric_rows(comparison, metric) else { continue };
-        let _ = writeln!(out, "## {}\n", metric.title());
-        let align =
-            [Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Left];
-        out.push_str(&render(&headers(baseline), &align, &table));
-        out.push('\n');
-    }
-    if !comparison.unmatched.is_empty() {
-        out.push_str("Not compared:\n\n");
-        for point in &comparison.unmatched {
-            let _ = writeln!(out, "- {point}");
-        }
-        out.push('\n');
-    }
-    out.push_str(LEGEND);
-    out.push('\n');
-    out
-}
-
-/// The columns of a metric's table; the two sides are `baseline` and `variant` when one
-/// sweep's variants are compared with its baseline.
-pub fn headers(baseline: bool) -> [&'static str; 7] {
-    let (old, new) = if baseline { ("baseline", "variant") } else { ("old", "new") };
-    ["scenario", "variant", "level", old, new, "delta", "p"]
-}
-
-/// One metric's rows, as every renderer shows them (the last is the geometric mean), or
-/// `None` when no point has that metric.
-pub fn metric_rows(comparison: &Comparison, metric: Metric) -> Option<Vec<Vec<String>>> {
-    let rows: Vec<&Row> = comparison.rows.iter().filter(|r| r.metric == metric.key()).collect();
-    if rows.is_empty() {
-        return None;
-    }
-    let mut table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.scenario.clone(),
-                r.variant.clone(),
-                r.level.clone(),
-                number(r.old_median),
-                number(r.new_median),
-                delta(r),
-                r.p_value.map_or_else(|| "—".to_owned(), |p| format!("p={p:.3} n={}+{}", r.runs.0, r.runs.1)),
-            ]
-        })
-        .collect();
-    if let Some(g) = comparison.geomean.iter().find(|g| g.metric == metric.key()) {
-        let change = g.delta_pct.map_or_else(|| "—".to_owned(), |d| format!("{d:+.2}%"));
-        table.push(vec![
-            "geomean".into(),
-            String::new(),
-            String::new(),
-            number(g.old),
-            number(g.new),
-            change,
-            String::new(),
-        ]);
-    }
-    Some(table)
-}
-
-/// The legend under the tables.
-pub const LEGEND: &str =
-    "Medians over each cell's runs. delta: `~` when a two-sided Mann–Whitney U test gives p ≥ \
-0.05 (not significant) or either side has fewer than 4 runs; otherwise the change of the median.";
-
-fn number(value: Option<f64>) -> String {
-    match value {
-        None => "—".to_owned(),
-        Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.2}"),
-    }
-}
-
-fn delta(row: &Row) -> String {
-    match row.delta_pct {
-        Some(d) if row.significant => format!("{d:+.2}%"),
-        Some(_) => "~".to_owned(),
-        None => "—".to_owned(),
-    }
 }

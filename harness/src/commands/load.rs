@@ -7,93 +7,165 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{LoadArgs, EXIT_FAILURES};
-use crate::load::{LoadSpec, Shape, Stop};
+use server_spec::default_duration;
+
+use super::exit;
+use crate::hosts::protocol;
+use crate::load::{Job, Shape, Stop};
+use crate::plan::defaults;
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun, Mode, Status};
 
-/// The connections an open loop spreads its rate over unless told.
-const DEFAULT_OPEN_CONNECTIONS: usize = 50;
-
-pub fn run(args: &LoadArgs) -> ExitCode {
-    match measure(args) {
-        Ok(cell) => {
-            if args.json {
-                match serde_json::to_string_pretty(&cell) {
-                    Ok(json) => println!("{json}"),
-                    Err(err) => {
-                        eprintln!("Error: {err}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!("{}", render(&cell, args));
-            }
-            if cell.failed_all_runs > 0 {
-                eprintln!("{}", failure_summary(&cell, args.timeout));
-                return ExitCode::from(EXIT_FAILURES);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("Error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// `harness load`'s arguments. Defaults are the matrix's ([`defaults`]).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// `http://127.0.0.1:PORT/path` (loopback only).
+    pub url: String,
+    /// Requests to complete (closed loop; an open loop runs for --duration).
+    #[arg(short = 'n', long, default_value_t = defaults::REQUESTS, conflicts_with = "rate",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: u64,
+    /// Connections at once; with --rate, the pool the rate is spread over (as --connections).
+    #[arg(short = 'c', long, default_value_t = defaults::LOAD_CONCURRENCY, conflicts_with = "connections",
+          value_parser = at_least_one)]
+    pub concurrency: usize,
+    /// Whether `-c` was given (not its default): with --rate it then sets the pool.
+    #[arg(skip)]
+    pub concurrency_given: bool,
+    /// Persistent HTTP/1.1 connections (default: a new HTTP/1.0 connection per request).
+    #[arg(short = 'k', long)]
+    pub keep_alive: bool,
+    /// CPUs to run load threads on, one thread each (e.g. `1` or `2,3`).
+    #[arg(long, value_delimiter = ',')]
+    pub cpus: Vec<usize>,
+    /// Per-request timeout.
+    #[arg(long, default_value = default_duration!(defaults::TIMEOUT), value_parser = server_spec::cli::parse_timeout)]
+    pub timeout: Duration,
+    /// Open loop: offer this many requests per second (on a schedule, wrk2-style) instead of
+    /// a closed loop; latency counts from each request's intended send time.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Open loop: measured time, after the warm-up.
+    #[arg(long, default_value = default_duration!(defaults::DURATION), value_parser = server_spec::cli::parse_timeout)]
+    pub duration: Duration,
+    /// Open loop: time on the same schedule before measuring, not recorded.
+    #[arg(long, default_value = default_duration!(defaults::WARMUP_TIME), value_parser = server_spec::cli::parse_duration)]
+    pub warmup_time: Duration,
+    /// Open loop: the connections the rate is spread over (`-c` says the same).
+    #[arg(long, default_value_t = defaults::OPEN_CONNECTIONS, requires = "rate", value_parser = at_least_one)]
+    pub connections: usize,
+    /// Print the run as a results cell in JSON (histograms encoded) instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Hard bound on the run: what is still open then fails as timeouts.
+    #[arg(long, default_value = default_duration!(defaults::MAX_RUN_TIME), value_parser = server_spec::cli::parse_timeout)]
+    pub max_run_time: Duration,
+    /// Stop (as on Ctrl-C) when standard input closes: load started through a launcher ends
+    /// with its launcher.
+    #[arg(long)]
+    pub lifeline: bool,
+    /// Print a line (`window open`) to standard output as the measured window opens, before
+    /// the results: the sweep that runs this load on another host samples the server then.
+    #[arg(long)]
+    pub announce_window: bool,
+    /// Print the whole run as one line of the hosts' protocol (what a sweep reads back from a
+    /// load host) instead of the tables.
+    #[arg(long, hide = true)]
+    pub report: bool,
+    /// Addresses besides loopback that load may go to: the hosts a matrix declares. Load never
+    /// goes anywhere else.
+    #[arg(long = "declared-host", value_delimiter = ',')]
+    pub declared_hosts: Vec<std::net::IpAddr>,
 }
 
-fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
+pub fn run(args: &Args) -> ExitCode {
+    let job = match job(args) {
+        Ok(job) => job,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let started_at = crate::meta::unix_ms();
+    let load = match measure(args, &job) {
+        Ok(load) => load,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            return ExitCode::from(exit::FAILURES);
+        }
+    };
+    let failed = load.failures.total() > 0;
+    if args.report {
+        println!("{}", protocol::line(&protocol::LoadReport { load }));
+        return ExitCode::from(if failed { exit::FAILURES } else { exit::SUCCESS });
+    }
+    let cell = cell(args, &job, load, started_at);
+    if args.json {
+        match serde_json::to_string_pretty(&cell) {
+            Ok(json) => println!("{json}"),
+            Err(err) => {
+                eprintln!("Error: {err}");
+                return ExitCode::from(exit::FAILURES);
+            }
+        }
+    } else {
+        print!("{}", render(&cell, args));
+    }
+    if cell.failed_all_runs > 0 {
+        eprintln!("{}", failure_summary(&cell, args.timeout));
+        return ExitCode::from(exit::FAILURES);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The run the arguments ask for, or what is wrong with them (bad input: exit 2).
+fn job(args: &Args) -> anyhow::Result<Job> {
     let (addr, path) = parse_target_url(&args.url, &args.declared_hosts)?;
     let shape = match args.rate {
         Some(rate) => {
-            anyhow::ensure!(
-                args.requests.is_none(),
-                "-n does not apply to --rate: an open loop runs for --duration"
-            );
             anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--rate must be more than 0 requests per second");
-            Shape::Open {
-                rate,
-                connections: args.connections.unwrap_or(DEFAULT_OPEN_CONNECTIONS).max(1),
-                warmup: args.warmup_time,
-                duration: args.duration,
-            }
+            // `-c` names the connections in either loop: with --rate, the pool the rate is
+            // spread over (as --connections does).
+            let connections = if args.concurrency_given { args.concurrency } else { args.connections };
+            Shape::Open { rate, connections, warmup: args.warmup_time, duration: args.duration }
         }
-        None => {
-            Shape::Closed { requests: args.requests.unwrap_or(1000), concurrency: args.concurrency.max(1) }
-        }
+        None => Shape::Closed { requests: args.requests, concurrency: args.concurrency },
     };
-    let spec = LoadSpec {
+    Ok(Job {
         addr,
         path,
-        shape: shape.clone(),
+        shape,
         keep_alive: args.keep_alive,
         timeout: args.timeout,
         max_duration: args.max_run_time,
         cpus: args.cpus.clone(),
         allowed: args.declared_hosts.clone(),
-    };
+    })
+}
+
+/// Makes the run: Ctrl-C (or, with `--lifeline`, the launcher's end) stops it with what it has.
+fn measure(args: &Args, job: &Job) -> anyhow::Result<crate::load::LoadResult> {
     let interrupt = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, interrupt.clone())?;
     if args.lifeline {
         let flag = interrupt.clone();
-        super::lifeline(move || interrupt_on_eof(&flag));
+        crate::hosts::lifeline(move || interrupt_on_eof(&flag));
     }
-    let started_at = crate::sweep::unix_ms();
     let mut announce = || {
         if args.announce_window {
             use std::io::Write;
             let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{}", crate::remote::WINDOW_OPEN);
+            let _ = writeln!(stdout, "{}", protocol::WINDOW_OPEN);
             let _ = stdout.flush();
         }
     };
-    let load = crate::load::run(&spec, &Stop::any(&[&interrupt]), &mut announce)?;
-    let status = match load.cut {
-        None => Status::Complete,
-        Some(crate::load::Cut::Deadline) => Status::CutShort,
-        Some(crate::load::Cut::Stopped) => Status::Interrupted,
-    };
-    let (mode, rate, requests) = match shape {
+    Ok(crate::load::run(job, &Stop::any(&[&interrupt]), &mut announce)?)
+}
+
+/// The run as one results cell, as the sweep would summarize it (no server is sampled).
+fn cell(args: &Args, job: &Job, load: crate::load::LoadResult, started_at: u64) -> Cell {
+    let status = Status::of_run(load.cut, false);
+    let (mode, rate, requests) = match job.shape {
         Shape::Open { rate, .. } => (Mode::Open, Some(rate), load.scheduled),
         Shape::Closed { requests, .. } | Shape::Scale { requests, .. } => (Mode::Closed, None, requests),
     };
@@ -102,18 +174,18 @@ fn measure(args: &LoadArgs) -> anyhow::Result<Cell> {
         variant: args.url.clone(),
         workers: 0,
         mode,
-        concurrency: shape.connections(),
+        concurrency: job.shape.connections(),
         rate,
-        keep_alive: spec.keep_alive,
+        keep_alive: job.keep_alive,
         requests,
         server_cpus: 0,
     };
-    Ok(summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status }]))
+    summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status }])
 }
 
 /// ab's classic table and the percentile table (and for an open loop its rate, corrected and
 /// uncorrected latency and send lag), as the sweep prints them, plus the failures in words.
-fn render(cell: &Cell, args: &LoadArgs) -> String {
+fn render(cell: &Cell, args: &Args) -> String {
     let mut out = format!("{}\n\n", args.url);
     out.push_str(&crate::report::classic_table(&[cell]));
     out.push('\n');
@@ -151,6 +223,15 @@ fn failure_summary(cell: &Cell, timeout: Duration) -> String {
         );
     }
     format!("{} of {} requests failed: {}", cell.failed_all_runs, cell.requests, cell.failures.in_words())
+}
+
+/// A count of connections: a whole number, at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
 }
 
 /// Sets the interrupt flag (the run then ends as on Ctrl-C).

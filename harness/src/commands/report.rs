@@ -6,16 +6,26 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{ReportArgs, EXIT_CONFIG};
+use std::path::PathBuf;
+
+use super::exit;
 use crate::export::ResultsDir;
 use crate::results::Results;
 
-pub fn run(args: &ReportArgs) -> ExitCode {
+/// `harness report`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A results directory (or its results.json); its report.md and report.html are rewritten.
+    #[arg(value_name = "DIR")]
+    pub results: PathBuf,
+}
+
+pub fn run(args: &Args) -> ExitCode {
     let results = match Results::read(&args.results) {
         Ok(results) => results,
         Err(err) => {
             eprintln!("harness report: {err}");
-            return ExitCode::from(EXIT_CONFIG);
+            return ExitCode::from(exit::CONFIG);
         }
     };
     // The reports go beside the results file they were drawn from.
@@ -33,7 +43,7 @@ pub fn run(args: &ReportArgs) -> ExitCode {
         }
         Err(err) => {
             eprintln!("harness report: {err:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::FAILURES)
         }
     }
 }

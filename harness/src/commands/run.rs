@@ -7,18 +7,37 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{RunArgs, EXIT_CONFIG, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_TERMINATED};
+use std::path::PathBuf;
+
+use super::exit::TERMINATED as EXIT_TERMINATED;
+use super::exit::{CONFIG as EXIT_CONFIG, FAILURES as EXIT_FAILURES, INTERRUPTED as EXIT_INTERRUPTED};
 use crate::export::{Output, ResultsDir};
 use crate::plan::{Launch, Load, Plan, Scenario};
+use crate::process::watchdog::Watchdog;
 use crate::results::{HostMeta, Meta, ProblemKind, Results, ScenarioMeta, VariantMeta, SCHEMA_VERSION};
 use crate::sweep::{self, Ending};
-use crate::watchdog::Watchdog;
+
+/// `harness run`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The matrix file, e.g. `matrix.toml`.
+    pub matrix: PathBuf,
+    /// Measure only these variants (names from the matrix), e.g. `--only tokio,smol`.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where the results directory (`<UTC stamp>/`) is created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Report figures even from an unoptimized build (they mean little).
+    #[arg(long)]
+    pub allow_unoptimized: bool,
+}
 
 /// How long after Ctrl-C the harness exits even if something still blocks: the promise is
 /// "within a second".
 const INTERRUPT_BACKSTOP: Duration = Duration::from_millis(900);
 
-pub fn run(args: &RunArgs) -> ExitCode {
+pub fn run(args: &Args) -> ExitCode {
     match prepare(args) {
         Ok(prepared) => ExitCode::from(sweep(prepared)),
         Err(code) => ExitCode::from(code),
@@ -34,7 +53,7 @@ struct Prepared {
 
 /// Reads the matrix, validates it and the options, creates the results directory. A problem
 /// here is a configuration error: printed, exit 2, nothing started.
-fn prepare(args: &RunArgs) -> Result<Prepared, u8> {
+fn prepare(args: &Args) -> Result<Prepared, u8> {
     let file = args.matrix.display().to_string();
     let source = std::fs::read_to_string(&args.matrix).map_err(|err| {
         eprintln!("{file}: cannot read: {err}");
@@ -273,7 +292,7 @@ fn meta(plan: &Plan, file: &str) -> Meta {
                     launch: if builtin.is_some() { "builtin" } else { "command" }.into(),
                     builtin: builtin.map(|b| b.name.to_owned()),
                     workers: v.workers,
-                    command: crate::server::command_line(v),
+                    command: crate::target::local::command_line(v),
                     runtime: builtin.map(|b| b.runtime.to_owned()),
                     runtime_version: builtin.and_then(crate::registry::runtime_version),
                     cpus_in_force: Vec::new(),

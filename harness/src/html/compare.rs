@@ -12,8 +12,8 @@ use super::figure::{drawn, Figure, Swatch};
 use super::palette::Palette;
 use super::plots::{key, level_axis, spectrum_line, spectrum_plot, zero_to};
 use super::tables;
-use crate::commands::compare::{headers, metric_rows, LEGEND};
 use crate::compare::{Comparison, Metric};
+use crate::report::compare::{headers, metric_rows, LEGEND};
 use crate::report::matrices;
 use crate::results::{Cell, Results};
 
@@ -213,7 +213,7 @@ fn spectra(before: &Cell, after: &Cell, baseline: bool, palette: &Palette) -> Fi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::html::sample;
+    use crate::results::sample;
 
     #[test]
     fn old_and_new_overlaid_per_cell() {

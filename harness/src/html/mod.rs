@@ -24,8 +24,6 @@ pub mod figure;
 pub mod page;
 pub mod palette;
 pub mod plots;
-#[cfg(test)]
-pub(crate) mod sample;
 pub mod spectrum;
 pub mod tables;
 

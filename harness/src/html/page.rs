@@ -185,7 +185,7 @@ fn problems(results: &Results) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::html::sample;
+    use crate::results::sample;
 
     fn count(html: &str, plot: &str) -> usize {
         html.matches(&format!("data-plot=\"{plot}\"")).count()

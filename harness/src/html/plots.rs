@@ -360,7 +360,7 @@ fn rss_per_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::html::sample;
+    use crate::results::sample;
 
     fn scenario<'a>(results: &'a Results, palette: &'a Palette) -> Scenario<'a> {
         Scenario::of(results, crate::plan::CLASSIC, palette)

@@ -14,16 +14,16 @@
 //!
 //! # Layout
 //! - [`framing`]: reading one response (head, `Content-Length`, chunked, close-delimited).
+//! - [`histogram`]: latency histograms' bounds and their interchange encoding.
 //! - [`schedule`]: the open loop's intended send times and coordinated-omission correction.
-//! - [`timers`]: the deadlines of many connections, touching only due ones.
 //! - [`timerfd`]: microsecond wake-ups for the open loop.
 //! - `thread`: one load thread's event loop.
 
 pub mod framing;
+pub mod histogram;
 pub mod schedule;
 mod thread;
 pub mod timerfd;
-pub mod timers;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,11 +34,12 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 pub use framing::{parse_head, Head};
+pub use histogram::{latency_histogram, MAX_LATENCY_NS};
 pub use thread::CLOSE_WAIT;
 
 /// What to send, how hard, and where to run.
 #[derive(Debug, Clone)]
-pub struct LoadSpec {
+pub struct Job {
     pub addr: SocketAddr,
     /// Request target, e.g. `/`.
     pub path: String,
@@ -86,7 +87,7 @@ impl Shape {
     }
 }
 
-impl LoadSpec {
+impl Job {
     /// The request bytes: HTTP/1.0 without keep-alive (as ab sends), HTTP/1.1 with it.
     /// Only `Host`, as wrk sends: every extra field is parsing work added to the server's
     /// side of the measurement.
@@ -95,7 +96,7 @@ impl LoadSpec {
     }
 }
 
-/// The request the load generator sends for `path` to `addr` (see [`LoadSpec::request`]).
+/// The request the load generator sends for `path` to `addr` (see [`Job::request`]).
 pub fn request(path: &str, addr: SocketAddr, keep_alive: bool) -> Vec<u8> {
     let version = if keep_alive { "HTTP/1.1" } else { "HTTP/1.0" };
     format!("GET {path} {version}\r\nHost: {addr}\r\n\r\n").into_bytes()
@@ -107,7 +108,7 @@ pub fn allowed_target(ip: std::net::IpAddr, declared: &[std::net::IpAddr]) -> bo
     ip.is_loopback() || declared.contains(&ip)
 }
 
-impl LoadSpec {
+impl Job {
     /// Whether this load's target is allowed (see [`allowed_target`]).
     fn target_allowed(&self) -> bool {
         allowed_target(self.addr.ip(), &self.allowed)
@@ -158,29 +159,27 @@ impl Failures {
     }
 }
 
-/// Latency histograms in nanoseconds (recorded with 3 significant digits).
-#[derive(Debug, Clone)]
+/// Latency histograms in nanoseconds (recorded with 3 significant digits); serialized in
+/// HdrHistogram's interchange encoding (see [`histogram`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latencies {
     /// Request start (before connecting, without keep-alive) to the end of the response
     /// (its last byte; without keep-alive, the server's close).
+    #[serde(with = "histogram::encoded")]
     pub total: Histogram<u64>,
     /// Connection set-up time, for every connection opened.
+    #[serde(with = "histogram::encoded")]
     pub connect: Histogram<u64>,
     /// Request start to the first response byte.
+    #[serde(with = "histogram::encoded")]
     pub ttfb: Histogram<u64>,
     /// Open loop: from the actual send (the figure a closed loop would give); `total` is then
     /// from the intended send.
+    #[serde(with = "histogram::encoded")]
     pub uncorrected: Histogram<u64>,
     /// Open loop: how late the generator sent each request (see [`schedule::Timing`]).
+    #[serde(with = "histogram::encoded")]
     pub send_lag: Histogram<u64>,
-}
-
-/// Largest latency a histogram holds: one hour, far past any timeout.
-pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
-
-/// A histogram for latencies: 1 ns to an hour, 3 significant digits.
-pub fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("1 ns..1 h with 3 digits is a valid histogram")
 }
 
 impl Latencies {
@@ -213,7 +212,8 @@ impl Default for Latencies {
 }
 
 /// Why a run ended before its requests were done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Cut {
     /// `max_duration` passed: what was open failed as timeouts.
     Deadline,
@@ -221,8 +221,9 @@ pub enum Cut {
     Stopped,
 }
 
-/// What one run measured.
-#[derive(Debug, Clone)]
+/// What one run measured: everything a load host sends back, too (see
+/// [`crate::hosts::protocol`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadResult {
     /// From the first request's start to the last response's end (ab's "Time taken"); for a
     /// run cut short, to the cut: the whole window, so a rate is never inflated by an end
@@ -446,10 +447,10 @@ impl Gate {
 }
 
 /// Runs the load and returns what it measured; `stop` ends it early. Only loopback addresses
-/// and the hosts `spec` declares are accepted. `at_window` is called as the measured window
+/// and the hosts `job` declares are accepted. `at_window` is called as the measured window
 /// opens (see [`Hooks`]).
-pub fn run(spec: &LoadSpec, stop: &Stop, at_window: &mut dyn FnMut()) -> std::io::Result<LoadResult> {
-    run_scale(spec, stop, Hooks { at_window, idle: Duration::ZERO, probe: &mut || {} })
+pub fn run(job: &Job, stop: &Stop, at_window: &mut dyn FnMut()) -> std::io::Result<LoadResult> {
+    run_scale(job, stop, Hooks { at_window, idle: Duration::ZERO, probe: &mut || {} })
 }
 
 /// What a run calls back, so the caller can read the server at the right moments.
@@ -466,26 +467,26 @@ pub struct Hooks<'a> {
 }
 
 /// Runs the load, calling `hooks` back (see [`Hooks`]).
-pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<LoadResult> {
+pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<LoadResult> {
     let Hooks { at_window, idle, probe } = hooks;
-    if !spec.target_allowed() {
+    if !job.target_allowed() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("refusing to send load to {}: only loopback addresses and declared hosts", spec.addr),
+            format!("refusing to send load to {}: only loopback addresses and declared hosts", job.addr),
         ));
     }
-    raise_descriptor_limit(spec.shape.connections())?;
+    raise_descriptor_limit(job.shape.connections())?;
     let shared = Arc::new(Shared {
         issued: AtomicU64::new(0),
-        target: spec.shape.requests(),
+        target: job.shape.requests(),
         first_length: AtomicU64::new(NO_LENGTH),
         stop: stop.clone(),
     });
-    let total = spec.shape.connections().max(1);
-    let threads = spec.cpus.len().clamp(1, total);
-    let request: Arc<[u8]> = spec.request().into();
+    let total = job.shape.connections().max(1);
+    let threads = job.cpus.len().clamp(1, total);
+    let request: Arc<[u8]> = job.request().into();
     let gate = Arc::new(Gate::default());
-    if !matches!(spec.shape, Shape::Open { .. }) {
+    if !matches!(job.shape, Shape::Open { .. }) {
         at_window();
     }
     let started = Instant::now();
@@ -495,8 +496,8 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
     let handles: Vec<_> = (0..threads)
         .map(|index| {
             let connections = total / threads + usize::from(index < total % threads);
-            let cpu = spec.cpus.get(index).copied();
-            let pace = match &spec.shape {
+            let cpu = job.cpus.get(index).copied();
+            let pace = match &job.shape {
                 Shape::Closed { .. } => thread::Pace::Closed,
                 Shape::Scale { .. } => thread::Pace::Scale { gate: gate.clone() },
                 Shape::Open { rate, warmup, duration, .. } => {
@@ -511,13 +512,13 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
                 }
             };
             first_index += connections;
-            let job = thread::Job {
-                addr: spec.addr,
+            let assignment = thread::Assignment {
+                addr: job.addr,
                 request: request.clone(),
                 connections,
-                keep_alive: spec.keep_alive,
-                timeout: spec.timeout,
-                deadline: started + spec.max_duration,
+                keep_alive: job.keep_alive,
+                timeout: job.timeout,
+                deadline: started + job.max_duration,
                 shared: shared.clone(),
                 pace,
             };
@@ -527,7 +528,7 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
             std::thread::Builder::new().name(format!("load-{index}")).spawn(move || {
                 let placed = crate::affinity::pin_this_thread(cpu);
                 let cpu_before = crate::cost::thread_cpu_time();
-                let mut part = job.run().inspect_err(|_| gate.arrive(0))?;
+                let mut part = assignment.run().inspect_err(|_| gate.arrive(0))?;
                 let cpu_from = part.cpu_at_window.unwrap_or(cpu_before);
                 part.counts.cpu = crate::cost::thread_cpu_time().saturating_sub(cpu_from);
                 part.counts.threads = 1;
@@ -537,7 +538,7 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
             })
         })
         .collect::<std::io::Result<_>>()?;
-    if let Shape::Open { warmup, .. } = &spec.shape {
+    if let Shape::Open { warmup, .. } = &job.shape {
         // The threads run the schedule; this one only waits for the window to open.
         let opens = schedule_start + *warmup;
         while Instant::now() < opens && !stop.is_set() {
@@ -548,10 +549,10 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
         }
     }
     let mut held_at_probe = None;
-    if matches!(spec.shape, Shape::Scale { .. }) {
+    if matches!(job.shape, Shape::Scale { .. }) {
         // Every thread holds its connections (or the run was stopped): let them sit idle,
         // look at the server, then let the threads close them.
-        if gate.wait_for(threads, stop, started + spec.max_duration) {
+        if gate.wait_for(threads, stop, started + job.max_duration) {
             let until = Instant::now() + idle;
             while Instant::now() < until && !stop.is_set() {
                 std::thread::sleep(
@@ -580,7 +581,7 @@ pub fn run_scale(spec: &LoadSpec, stop: &Stop, hooks: Hooks<'_>) -> std::io::Res
     }
     result.cut = cut_at.map(|_| if deadline_cut { Cut::Deadline } else { Cut::Stopped });
     result.held = held_at_probe.unwrap_or(0);
-    match &spec.shape {
+    match &job.shape {
         Shape::Open { warmup, duration, .. } => {
             // The run's time is the measured window (to the last measured response if later).
             result.window = *duration;

@@ -1,9 +1,9 @@
 //! One load thread: a mio event loop over its share of the connections.
 //!
 //! The loop touches only connections with events, due deadlines or a request to start:
-//! connections ready for their next request wait in a queue, deadlines in [`Deadlines`],
-//! open-loop sends in a heap whose earliest entry arms a [`TimerFd`], so a thread with
-//! thousands of connections does no per-connection work per turn.
+//! connections ready for their next request wait in a queue, deadlines in [`Timers`] (the
+//! floors' deadline heap, shared), open-loop sends in a heap whose earliest entry arms a
+//! [`TimerFd`], so a thread with thousands of connections does no per-connection work per turn.
 //!
 //! How requests are paced is the [`Pace`]: a closed loop takes them from the shared counter;
 //! an open loop sends each connection's at its scheduled times (see [`super::schedule`]); a
@@ -23,8 +23,8 @@ use mio::{Events, Interest, Poll, Token};
 use super::framing::{Fed, FramingError, ResponseReader};
 use super::schedule::{Schedule, Timing, Window};
 use super::timerfd::TimerFd;
-use super::timers::Deadlines;
 use super::{Failures, Gate, LoadResult, Shared};
+use server_common::deadlines::{Deadline, Timers};
 
 /// Size of the thread's scratch read buffer; bodies are counted, not kept.
 const READ_CHUNK: usize = 64 * 1024;
@@ -56,7 +56,7 @@ pub(super) enum Pace {
 
 /// One thread's share of a run.
 #[derive(Debug)]
-pub(super) struct Job {
+pub(super) struct Assignment {
     pub addr: SocketAddr,
     pub request: Arc<[u8]>,
     pub connections: usize,
@@ -128,8 +128,8 @@ struct Conn {
     sent: usize,
     reader: ResponseReader,
     /// When this connection must be looked at: its request's timeout, or the end of a
-    /// close wait. `None`: nothing pending.
-    deadline: Option<Instant>,
+    /// close wait; cleared when nothing is pending.
+    deadline: Deadline,
     /// Open loop: this connection's schedule, its current request's intended send time, and
     /// since when it has been free for its next one.
     schedule: Option<Schedule>,
@@ -151,7 +151,7 @@ impl Conn {
             body_done: None,
             sent: 0,
             reader: ResponseReader::new(keep_alive),
-            deadline: None,
+            deadline: Deadline::new(now),
             schedule,
             intended: now,
             free_since: now,
@@ -170,7 +170,7 @@ impl Conn {
     }
 }
 
-impl Job {
+impl Assignment {
     pub fn run(self) -> io::Result<Part> {
         let now = Instant::now();
         let opening = matches!(self.pace, Pace::Scale { .. });
@@ -200,7 +200,7 @@ impl Job {
             ready: VecDeque::new(),
             sends: BinaryHeap::new(),
             timer: None,
-            deadlines: Deadlines::new(self.connections),
+            timers: Timers::default(),
             open: self.connections,
             opening: if opening { self.connections } else { 0 },
         };
@@ -215,7 +215,7 @@ impl Job {
 
 /// A load thread's working state.
 struct Worker<'a> {
-    job: &'a Job,
+    job: &'a Assignment,
     poll: Poll,
     part: Part,
     /// Reads land here; heads are parsed in place, bodies are counted.
@@ -227,7 +227,8 @@ struct Worker<'a> {
     sends: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Open loop: wakes the poll at the earliest send time, to the microsecond.
     timer: Option<TimerFd>,
-    deadlines: Deadlines,
+    /// The connections' deadlines, touched only when one moves earlier or comes due.
+    timers: Timers<usize>,
     /// Connections not yet [`Phase::Done`] or [`Phase::Holding`].
     open: usize,
     /// Scale: connections still being opened.
@@ -254,7 +255,6 @@ impl Worker<'_> {
 
     fn event_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        let mut due = Vec::new();
         loop {
             let now = Instant::now();
             while let Some(Reverse((at, index))) = self.sends.peek().copied() {
@@ -291,10 +291,13 @@ impl Worker<'_> {
                     self.progress(index, now, readable);
                 }
             }
-            self.deadlines.pop_due(now, &mut due);
-            for index in due.drain(..) {
-                self.expire(index, now);
+            while let Some((index, ticket)) = self.timers.pop_due(now) {
+                if self.conns[index].deadline.fired(ticket, now, index, &mut self.timers) {
+                    self.expire(index, now);
+                }
             }
+            let conns = &self.conns;
+            self.timers.compact(conns.len(), |index, ticket| conns[index].deadline.holds(ticket));
             if self.job.shared.stopped() {
                 self.cut(now, false);
                 return Ok(());
@@ -313,8 +316,8 @@ impl Worker<'_> {
             return Ok(Duration::ZERO);
         }
         let coarse = self
-            .deadlines
-            .earliest()
+            .timers
+            .next()
             .map_or(MAX_TURN, |at| at.saturating_duration_since(now))
             .min(MAX_TURN)
             .min(self.job.deadline.saturating_duration_since(now));
@@ -403,8 +406,7 @@ impl Worker<'_> {
         conn.body_done = None;
         conn.sent = 0;
         conn.reader.reset(keep_alive);
-        conn.deadline = Some(now + self.job.timeout);
-        self.deadlines.arm(index, now + self.job.timeout);
+        conn.deadline.set(now + self.job.timeout, index, &mut self.timers);
         if conn.stream.is_some() {
             conn.phase = Phase::Sending;
             self.send(index, now);
@@ -421,7 +423,7 @@ impl Worker<'_> {
             && !self.job.shared.stopped();
         if hold {
             conn.phase = Phase::Holding;
-            conn.deadline = None;
+            conn.deadline.clear();
         } else {
             conn.close();
             conn.phase = Phase::Done;
@@ -459,8 +461,7 @@ impl Worker<'_> {
     fn open_connection(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
         conn.connect_start = now;
-        conn.deadline = Some(now + self.job.timeout);
-        self.deadlines.arm(index, now + self.job.timeout);
+        conn.deadline.set(now + self.job.timeout, index, &mut self.timers);
         match self.register(index) {
             Ok(stream) => {
                 let conn = &mut self.conns[index];
@@ -477,7 +478,7 @@ impl Worker<'_> {
     /// Scale: `index` is open (or failed to open); once all are, the requests begin.
     fn opened(&mut self, index: usize, ok: bool) {
         let conn = &mut self.conns[index];
-        conn.deadline = None;
+        conn.deadline.clear();
         if ok {
             conn.phase = Phase::Opened;
         } else {
@@ -603,8 +604,7 @@ impl Worker<'_> {
                     // count what comes until then.
                     conn.phase = Phase::AwaitingClose;
                     conn.body_done = Some(now);
-                    conn.deadline = Some(now + CLOSE_WAIT);
-                    self.deadlines.arm(index, now + CLOSE_WAIT);
+                    conn.deadline.set(now + CLOSE_WAIT, index, &mut self.timers);
                 }
                 Err(err) => return self.protocol_failure(index, now, err),
             }
@@ -662,11 +662,10 @@ impl Worker<'_> {
             }
         }
         conn.served += 1;
-        conn.deadline = None;
+        conn.deadline.clear();
         if conn.stream.is_some() && (head.close || !self.job.keep_alive) {
             conn.phase = Phase::Lingering;
-            conn.deadline = Some(end + CLOSE_WAIT);
-            self.deadlines.arm(index, end + CLOSE_WAIT);
+            conn.deadline.set(end + CLOSE_WAIT, index, &mut self.timers);
             // The FIN may have come with the response: look before waiting for an event.
             return self.linger(index, end);
         }
@@ -692,40 +691,36 @@ impl Worker<'_> {
     fn finish_linger(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
         conn.close();
-        conn.deadline = None;
+        conn.deadline.clear();
         self.schedule_next(index, now);
     }
 
-    /// A deadline of `index` may be due.
+    /// The deadline of `index` has passed.
     fn expire(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
-        match conn.deadline {
-            None => {}
-            Some(at) if at > now => self.deadlines.arm(index, at),
-            Some(_) => match conn.phase {
-                Phase::Opening => {
-                    self.part.counts.failures.timeout += 1;
-                    self.opened(index, false);
+        match conn.phase {
+            Phase::Opening => {
+                self.part.counts.failures.timeout += 1;
+                self.opened(index, false);
+            }
+            _ if conn.in_request() => self.fail(index, now, |f| &mut f.timeout),
+            // The body arrived but the server never closed: the response is complete as of
+            // its body; the missing close is counted and reported, never a failure.
+            Phase::AwaitingClose => {
+                if conn.measured {
+                    self.part.counts.unclosed += 1;
                 }
-                _ if conn.in_request() => self.fail(index, now, |f| &mut f.timeout),
-                // The body arrived but the server never closed: the response is complete as
-                // of its body; the missing close is counted and reported, never a failure.
-                Phase::AwaitingClose => {
-                    if conn.measured {
-                        self.part.counts.unclosed += 1;
-                    }
-                    let at = conn.body_done.unwrap_or(now);
-                    conn.close();
-                    self.complete(index, at);
+                let at = conn.body_done.unwrap_or(now);
+                conn.close();
+                self.complete(index, at);
+            }
+            Phase::Lingering => {
+                if conn.measured {
+                    self.part.counts.unclosed += 1;
                 }
-                Phase::Lingering => {
-                    if conn.measured {
-                        self.part.counts.unclosed += 1;
-                    }
-                    self.finish_linger(index, now);
-                }
-                _ => conn.deadline = None,
-            },
+                self.finish_linger(index, now);
+            }
+            _ => {}
         }
     }
 
@@ -755,7 +750,7 @@ impl Worker<'_> {
             self.part.last_end = self.part.last_end.max(now);
         }
         conn.close();
-        conn.deadline = None;
+        conn.deadline.clear();
         self.schedule_next(index, now);
     }
 

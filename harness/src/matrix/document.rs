@@ -1,5 +1,5 @@
 //! Reading values out of a parsed TOML document with their positions, collecting every
-//! problem (unknown key, wrong type, invalid value) instead of stopping at the first, as a
+//! mistake (unknown key, wrong type, invalid value) instead of stopping at the first, as a
 //! serde derive would.
 
 use std::ops::Range;
@@ -7,19 +7,19 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-/// One problem in the file.
+/// One mistake in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub struct Mistake {
     pub line: usize,
     pub column: usize,
     pub message: String,
 }
 
-/// Collects problems with their positions in `source`.
+/// Collects mistakes with their positions in `source`.
 #[derive(Debug)]
-pub struct Problems<'s> {
+pub struct Mistakes<'s> {
     source: &'s str,
-    pub list: Vec<Problem>,
+    pub list: Vec<Mistake>,
 }
 
 /// A value and where it was written.
@@ -29,22 +29,22 @@ pub struct At<T> {
     pub span: Range<usize>,
 }
 
-impl<'s> Problems<'s> {
-    pub fn new(source: &'s str) -> Problems<'s> {
-        Problems { source, list: Vec::new() }
+impl<'s> Mistakes<'s> {
+    pub fn new(source: &'s str) -> Mistakes<'s> {
+        Mistakes { source, list: Vec::new() }
     }
 
-    /// Records `message` at byte `span.start`; the same problem at the same place is kept once.
+    /// Records `message` at byte `span.start`; the same mistake at the same place is kept once.
     pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
         let (line, column) = line_column(self.source, span.start);
-        let problem = Problem { line, column, message: message.into() };
-        if !self.list.contains(&problem) {
-            self.list.push(problem);
+        let mistake = Mistake { line, column, message: message.into() };
+        if !self.list.contains(&mistake) {
+            self.list.push(mistake);
         }
     }
 
-    /// The problems in file order.
-    pub fn sorted(mut self) -> Vec<Problem> {
+    /// The mistakes in file order.
+    pub fn sorted(mut self) -> Vec<Mistake> {
         self.list.sort_by_key(|p| (p.line, p.column));
         self.list
     }
@@ -61,7 +61,7 @@ impl<'s> Problems<'s> {
         }
     }
 
-    /// A table's `key`, or a problem if it is there but not a table.
+    /// A table's `key`, or a mistake if it is there but not a table.
     pub fn table<'t, 'i>(&mut self, table: &'t DeTable<'i>, key: &str) -> Option<&'t DeTable<'i>> {
         let value = get(table, key)?;
         match value.get_ref() {

@@ -2,34 +2,34 @@
 
 use toml::de::DeTable;
 
-use super::document::{self, At, Problems};
+use super::document::{self, At, Mistakes};
 use crate::plan::{Host, Launch, Load, Scenario, VariantPlan};
 
 const HOST_KEYS: [&str; 4] = ["name", "launcher", "address", "harness"];
 
 /// The `[[host]]` tables, each checked.
-pub(super) fn hosts(root: &DeTable<'_>, problems: &mut Problems<'_>) -> Vec<Host> {
+pub(super) fn hosts(root: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Vec<Host> {
     let mut hosts: Vec<Host> = Vec::new();
-    for (table, span) in problems.tables(root, "host") {
-        problems.unknown_keys(table, &HOST_KEYS, "[[host]]");
-        let name = problems.string(table, "name");
+    for (table, span) in mistakes.tables(root, "host") {
+        mistakes.unknown_keys(table, &HOST_KEYS, "[[host]]");
+        let name = mistakes.string(table, "name");
         if name.is_none() && document::get(table, "name").is_none() {
-            problems.at(span.clone(), "a [[host]] needs a `name`");
+            mistakes.at(span.clone(), "a [[host]] needs a `name`");
         }
-        let launcher = problems.strings(table, "launcher");
+        let launcher = mistakes.strings(table, "launcher");
         match &launcher {
-            None if document::get(table, "launcher").is_none() => problems.at(
+            None if document::get(table, "launcher").is_none() => mistakes.at(
                 span.clone(),
                 "a [[host]] needs a `launcher`: the command prefix that runs a program there, e.g. \
                  [\"ssh\", \"-o\", \"BatchMode=yes\", \"bench@10.0.0.2\"] or [\"ip\", \"netns\", \"exec\", \"srv\"]",
             ),
-            Some(list) if list.value.is_empty() => problems.at(list.span.clone(), "launcher needs at least the program"),
+            Some(list) if list.value.is_empty() => mistakes.at(list.span.clone(), "launcher needs at least the program"),
             _ => {}
         }
-        let address = problems.string(table, "address").and_then(|address| match address.value.parse() {
+        let address = mistakes.string(table, "address").and_then(|address| match address.value.parse() {
             Ok(ip) => Some(ip),
             Err(_) => {
-                problems.at(
+                mistakes.at(
                     address.span,
                     format!("address must be an IP address clients connect to, not {:?}", address.value),
                 );
@@ -37,12 +37,12 @@ pub(super) fn hosts(root: &DeTable<'_>, problems: &mut Problems<'_>) -> Vec<Host
             }
         });
         if address.is_none() && document::get(table, "address").is_none() {
-            problems.at(span.clone(), "a [[host]] needs an `address`: the IP address clients connect to");
+            mistakes.at(span.clone(), "a [[host]] needs an `address`: the IP address clients connect to");
         }
-        let harness = problems.string(table, "harness").map_or_else(|| "harness".to_owned(), |h| h.value);
+        let harness = mistakes.string(table, "harness").map_or_else(|| "harness".to_owned(), |h| h.value);
         let (Some(name), Some(launcher), Some(address)) = (name, launcher, address) else { continue };
         if hosts.iter().any(|h| h.name == name.value) {
-            problems.at(name.span.clone(), format!("host `{}` is listed twice", name.value));
+            mistakes.at(name.span.clone(), format!("host `{}` is listed twice", name.value));
             continue;
         }
         let launcher: Vec<String> = launcher.value.into_iter().map(|arg| arg.value).collect();
@@ -57,25 +57,25 @@ pub(super) fn hosts(root: &DeTable<'_>, problems: &mut Problems<'_>) -> Vec<Host
 pub(super) fn placed(
     table: &DeTable<'_>,
     hosts: &[Host],
-    problems: &mut Problems<'_>,
+    mistakes: &mut Mistakes<'_>,
 ) -> (Option<usize>, Vec<usize>) {
-    let find = |name: &At<String>, problems: &mut Problems<'_>| -> Option<usize> {
+    let find = |name: &At<String>, mistakes: &mut Mistakes<'_>| -> Option<usize> {
         let found = hosts.iter().position(|h| h.name == name.value);
         if found.is_none() {
             let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
             let known =
                 if known.is_empty() { "none: add a [[host]] table".to_owned() } else { known.join(", ") };
-            problems.at(name.span.clone(), format!("no host `{}` (hosts: {known})", name.value));
+            mistakes.at(name.span.clone(), format!("no host `{}` (hosts: {known})", name.value));
         }
         found
     };
-    let server = problems.string(table, "server_host").and_then(|name| find(&name, problems));
+    let server = mistakes.string(table, "server_host").and_then(|name| find(&name, mistakes));
     let mut load = Vec::new();
-    if let Some(names) = problems.strings(table, "load_hosts") {
+    if let Some(names) = mistakes.strings(table, "load_hosts") {
         for name in &names.value {
-            if let Some(index) = find(name, problems) {
+            if let Some(index) = find(name, mistakes) {
                 if load.contains(&index) {
-                    problems.at(
+                    mistakes.at(
                         name.span.clone(),
                         format!("host `{}` is listed twice in load_hosts", name.value),
                     );
@@ -94,12 +94,12 @@ pub(super) fn check_remote(
     load_hosts: &[usize],
     variants: &[(VariantPlan, std::ops::Range<usize>)],
     scenarios: &[(Scenario, std::ops::Range<usize>)],
-    problems: &mut Problems<'_>,
+    mistakes: &mut Mistakes<'_>,
 ) {
     if let Some(host) = server_host.and_then(|i| hosts.get(i)) {
         for (variant, span) in variants {
             if matches!(variant.launch, Launch::Command(_)) {
-                problems.at(
+                mistakes.at(
                     span.clone(),
                     format!(
                         "variant `{}` runs a command, but the servers run on host `{}`, where only built-ins \
@@ -113,7 +113,7 @@ pub(super) fn check_remote(
     if !load_hosts.is_empty() {
         for (scenario, span) in scenarios {
             if matches!(scenario.load, Load::Scale { .. }) {
-                problems.at(
+                mistakes.at(
                     span.clone(),
                     format!(
                         "scenario `{}` holds many connections open while the server's memory is read, which \

@@ -20,25 +20,25 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
-use crate::plan::{Launch, Load, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC};
+use crate::plan::{defaults, Launch, Load, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC};
 use crate::registry;
-pub use document::{line_column, Problem};
-use document::{At, OneOrMany, Problems};
+pub use document::{line_column, Mistake};
+use document::{At, Mistakes, OneOrMany};
 
 /// Everything wrong with a matrix file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: String,
-    pub problems: Vec<Problem>,
+    pub mistakes: Vec<Mistake>,
 }
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, problem) in self.problems.iter().enumerate() {
+        for (i, mistake) in self.mistakes.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: {}", self.file, problem.line, problem.column, problem.message)?;
+            write!(f, "{}:{}:{}: {}", self.file, mistake.line, mistake.column, mistake.message)?;
         }
         Ok(())
     }
@@ -46,18 +46,6 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Defaults, documented in `matrix.toml` and the README.
-const DEFAULT_REQUESTS: u64 = 1000;
-const DEFAULT_CONCURRENCY: [usize; 5] = [1, 2, 3, 4, 5];
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_MAX_RUN_TIME: Duration = Duration::from_secs(300);
-/// Open loop: measured time per run, the schedule before it, and the connection pool.
-const DEFAULT_DURATION: Duration = Duration::from_secs(5);
-const DEFAULT_WARMUP_TIME: Duration = Duration::from_secs(1);
-const DEFAULT_OPEN_CONNECTIONS: usize = 50;
-/// Scale: how long connections are held idle before the server's memory is read; under the
-/// servers' 5 s idle timeout, which would close them.
-const DEFAULT_IDLE_TIME: Duration = Duration::from_secs(2);
 /// Most requests per second an open loop may offer, and most slow clients.
 const MAX_RATE: f64 = 10_000_000.0;
 const MAX_SLOW_CLIENTS: i64 = 10_000;
@@ -90,54 +78,54 @@ const SETTING_KEYS: [&str; 15] = [
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
 pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError> {
-    let fail = |problems: Vec<Problem>| ConfigError { file: file.to_owned(), problems };
+    let fail = |mistakes: Vec<Mistake>| ConfigError { file: file.to_owned(), mistakes };
     let (document, syntax) = DeTable::parse_recoverable(source);
-    let mut problems = Problems::new(source);
+    let mut mistakes = Mistakes::new(source);
     if !syntax.is_empty() {
         for err in syntax {
-            problems.at(err.span().unwrap_or(0..0), err.message().trim().to_owned());
+            mistakes.at(err.span().unwrap_or(0..0), err.message().trim().to_owned());
         }
-        return Err(fail(problems.sorted()));
+        return Err(fail(mistakes.sorted()));
     }
     let root = document.get_ref();
-    problems.unknown_keys(root, &["sweep", "scenario", "placement", "variant", "host"], "the file");
+    mistakes.unknown_keys(root, &["sweep", "scenario", "placement", "variant", "host"], "the file");
     let empty = DeTable::new();
-    let sweep_table = problems.table(root, "sweep").unwrap_or(&empty);
+    let sweep_table = mistakes.table(root, "sweep").unwrap_or(&empty);
     let sweep_keys: Vec<&str> = SETTING_KEYS.iter().copied().chain(["order", "baseline"]).collect();
-    problems.unknown_keys(sweep_table, &sweep_keys, "[sweep]");
-    let defaults = settings(sweep_table, &mut problems);
-    let order = order(sweep_table, &mut problems);
-    let scenarios = scenarios(root, &defaults, &mut problems);
-    let hosts = hosts::hosts(root, &mut problems);
-    let placement_table = problems.table(root, "placement").unwrap_or(&empty);
-    let (mut placement, warnings) = placement(placement_table, cpus, &mut problems);
-    (placement.server_host, placement.load_hosts) = hosts::placed(placement_table, &hosts, &mut problems);
-    let variants = variants(root, order, &mut problems);
+    mistakes.unknown_keys(sweep_table, &sweep_keys, "[sweep]");
+    let defaults = settings(sweep_table, &mut mistakes);
+    let order = order(sweep_table, &mut mistakes);
+    let scenarios = scenarios(root, &defaults, &mut mistakes);
+    let hosts = hosts::hosts(root, &mut mistakes);
+    let placement_table = mistakes.table(root, "placement").unwrap_or(&empty);
+    let (mut placement, warnings) = placement(placement_table, cpus, &mut mistakes);
+    (placement.server_host, placement.load_hosts) = hosts::placed(placement_table, &hosts, &mut mistakes);
+    let variants = variants(root, order, &mut mistakes);
     hosts::check_remote(
         &hosts,
         placement.server_host,
         &placement.load_hosts,
         &variants,
         &scenarios,
-        &mut problems,
+        &mut mistakes,
     );
     let variants: Vec<VariantPlan> = variants.into_iter().map(|(variant, _)| variant).collect();
     let scenarios: Vec<Scenario> = scenarios.into_iter().map(|(scenario, _)| scenario).collect();
-    let baseline = baseline(sweep_table, &variants, &mut problems);
-    let problems = problems.sorted();
-    if problems.is_empty() {
+    let baseline = baseline(sweep_table, &variants, &mut mistakes);
+    let mistakes = mistakes.sorted();
+    if mistakes.is_empty() {
         Ok(Plan { scenarios, placement, hosts, variants, order, baseline, warnings })
     } else {
-        Err(fail(problems))
+        Err(fail(mistakes))
     }
 }
 
-/// A whole number in `range`, or a problem at its position.
-fn whole(value: &At<i64>, range: Range<i64>, what: &str, problems: &mut Problems<'_>) -> Option<u64> {
+/// A whole number in `range`, or a mistake at its position.
+fn whole(value: &At<i64>, range: Range<i64>, what: &str, mistakes: &mut Mistakes<'_>) -> Option<u64> {
     if range.contains(&value.value) {
         u64::try_from(value.value).ok()
     } else {
-        problems.at(
+        mistakes.at(
             value.span.clone(),
             format!("{what} must be from {} to {}, not {}", range.start, range.end - 1, value.value),
         );
@@ -145,11 +133,11 @@ fn whole(value: &At<i64>, range: Range<i64>, what: &str, problems: &mut Problems
     }
 }
 
-/// A duration more than zero, or a problem at its position.
-fn duration(table: &DeTable<'_>, key: &str, problems: &mut Problems<'_>) -> Option<Duration> {
-    let (duration, span) = parsed_duration(table, key, problems)?;
+/// A duration more than zero, or a mistake at its position.
+fn duration(table: &DeTable<'_>, key: &str, mistakes: &mut Mistakes<'_>) -> Option<Duration> {
+    let (duration, span) = parsed_duration(table, key, mistakes)?;
     if duration.is_zero() {
-        problems.at(span, format!("{key} must be more than zero"));
+        mistakes.at(span, format!("{key} must be more than zero"));
         return None;
     }
     Some(duration)
@@ -176,52 +164,52 @@ struct Settings {
     slow_clients: Option<usize>,
 }
 
-fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
-    let requests = problems.integer(table, "requests").and_then(|n| {
-        let value = whole(&n, 1..MAX_REQUESTS + 1, "requests", problems)?;
+fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
+    let requests = mistakes.integer(table, "requests").and_then(|n| {
+        let value = whole(&n, 1..MAX_REQUESTS + 1, "requests", mistakes)?;
         Some(At { value, span: n.span })
     });
-    let concurrency = problems.integers(table, "concurrency").and_then(|list| {
+    let concurrency = mistakes.integers(table, "concurrency").and_then(|list| {
         if list.value.is_empty() {
-            problems.at(list.span.clone(), "concurrency needs at least one level");
+            mistakes.at(list.span.clone(), "concurrency needs at least one level");
             return None;
         }
         let levels = list
             .value
             .iter()
             .filter_map(|level| {
-                let c = whole(level, 1..MAX_CONCURRENCY + 1, "a concurrency level", problems)?;
+                let c = whole(level, 1..MAX_CONCURRENCY + 1, "a concurrency level", mistakes)?;
                 Some(At { value: usize::try_from(c).ok()?, span: level.span.clone() })
             })
             .collect();
         Some(At { value: levels, span: list.span })
     });
     let warmup =
-        problems.integer(table, "warmup").and_then(|w| whole(&w, 0..MAX_REQUESTS + 1, "warmup", problems));
-    let repeat = problems
+        mistakes.integer(table, "warmup").and_then(|w| whole(&w, 0..MAX_REQUESTS + 1, "warmup", mistakes));
+    let repeat = mistakes
         .integer(table, "repeat")
-        .and_then(|r| whole(&r, 1..MAX_REPEAT + 1, "repeat", problems))
+        .and_then(|r| whole(&r, 1..MAX_REPEAT + 1, "repeat", mistakes))
         .and_then(|r| usize::try_from(r).ok());
-    let path = problems.string(table, "path").and_then(|path| {
+    let path = mistakes.string(table, "path").and_then(|path| {
         let valid = path.value.starts_with('/') && path.value.bytes().all(|b| b.is_ascii_graphic());
         if !valid {
-            problems
+            mistakes
                 .at(path.span, format!("path must start with / and be visible ASCII, not {:?}", path.value));
             return None;
         }
         Some(path.value)
     });
-    let open = problems.string(table, "mode").and_then(|mode| match mode.value.as_str() {
+    let open = mistakes.string(table, "mode").and_then(|mode| match mode.value.as_str() {
         "closed" => Some(At { value: false, span: mode.span }),
         "open" => Some(At { value: true, span: mode.span }),
         other => {
-            problems.at(mode.span, format!("mode must be \"closed\" or \"open\", not {other:?}"));
+            mistakes.at(mode.span, format!("mode must be \"closed\" or \"open\", not {other:?}"));
             None
         }
     });
-    let rates = problems.numbers(table, "rate").and_then(|list| {
+    let rates = mistakes.numbers(table, "rate").and_then(|list| {
         if list.value.is_empty() {
-            problems.at(list.span.clone(), "rate needs at least one level");
+            mistakes.at(list.span.clone(), "rate needs at least one level");
             return None;
         }
         let valid: Vec<At<f64>> = list
@@ -230,7 +218,7 @@ fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
             .filter(|rate| {
                 let ok = rate.value > 0.0 && rate.value <= MAX_RATE;
                 if !ok {
-                    problems.at(
+                    mistakes.at(
                         rate.span.clone(),
                         format!(
                             "a rate must be more than 0 and at most {MAX_RATE} requests/s, not {}",
@@ -243,32 +231,32 @@ fn settings(table: &DeTable<'_>, problems: &mut Problems<'_>) -> Settings {
             .collect();
         Some(At { value: valid, span: list.span })
     });
-    let slow_clients = problems
+    let slow_clients = mistakes
         .integer(table, "slow_clients")
-        .and_then(|n| whole(&n, 0..MAX_SLOW_CLIENTS + 1, "slow_clients", problems))
+        .and_then(|n| whole(&n, 0..MAX_SLOW_CLIENTS + 1, "slow_clients", mistakes))
         .and_then(|n| usize::try_from(n).ok());
     Settings {
         requests,
         concurrency,
-        keep_alive: problems.boolean(table, "keep_alive").map(|b| b.value),
+        keep_alive: mistakes.boolean(table, "keep_alive").map(|b| b.value),
         warmup,
         repeat,
         path,
-        timeout: duration(table, "timeout", problems),
-        max_run_time: duration(table, "max_run_time", problems),
+        timeout: duration(table, "timeout", mistakes),
+        max_run_time: duration(table, "max_run_time", mistakes),
         open,
         rates,
-        duration: duration(table, "duration", problems),
-        warmup_time: duration_or_zero(table, "warmup_time", problems),
-        connections: problems.integer_or_integers(table, "connections"),
-        idle_time: duration(table, "idle_time", problems),
+        duration: duration(table, "duration", mistakes),
+        warmup_time: duration_or_zero(table, "warmup_time", mistakes),
+        connections: mistakes.integer_or_integers(table, "connections"),
+        idle_time: duration(table, "idle_time", mistakes),
         slow_clients,
     }
 }
 
 /// A duration that may be zero.
-fn duration_or_zero(table: &DeTable<'_>, key: &str, problems: &mut Problems<'_>) -> Option<Duration> {
-    parsed_duration(table, key, problems).map(|(duration, _)| duration)
+fn duration_or_zero(table: &DeTable<'_>, key: &str, mistakes: &mut Mistakes<'_>) -> Option<Duration> {
+    parsed_duration(table, key, mistakes).map(|(duration, _)| duration)
 }
 
 /// `key`'s duration (at most a year; see [`server_spec::cli::parse_duration`]) and where it
@@ -276,13 +264,13 @@ fn duration_or_zero(table: &DeTable<'_>, key: &str, problems: &mut Problems<'_>)
 fn parsed_duration(
     table: &DeTable<'_>,
     key: &str,
-    problems: &mut Problems<'_>,
+    mistakes: &mut Mistakes<'_>,
 ) -> Option<(Duration, std::ops::Range<usize>)> {
-    let text = problems.string(table, key)?;
+    let text = mistakes.string(table, key)?;
     match server_spec::cli::parse_duration(&text.value) {
         Ok(duration) => Some((duration, text.span)),
         Err(err) => {
-            problems.at(text.span, format!("{key}: {err}"));
+            mistakes.at(text.span, format!("{key}: {err}"));
             None
         }
     }
@@ -312,11 +300,11 @@ impl Settings {
 
     /// The scenario these settings describe, with defaults for what is unset. `own` are the
     /// keys the scenario set itself (not inherited), for rules about what goes together.
-    fn scenario(&self, name: String, own: &Settings, problems: &mut Problems<'_>) -> Scenario {
+    fn scenario(&self, name: String, own: &Settings, mistakes: &mut Mistakes<'_>) -> Scenario {
         let load = if self.open.as_ref().is_some_and(|o| o.value) {
-            self.open_loop(own, problems)
+            self.open_loop(own, mistakes)
         } else {
-            self.closed_loop(own, problems)
+            self.closed_loop(own, mistakes)
         };
         // Many idle connections are persistent ones: a scale run is keep-alive whatever is set.
         let scale = matches!(load, Load::Scale { .. });
@@ -325,26 +313,26 @@ impl Settings {
             load,
             keep_alive: scale || self.keep_alive.unwrap_or(false),
             warmup: self.warmup.unwrap_or(0),
-            repeat: self.repeat.unwrap_or(1),
-            path: self.path.clone().unwrap_or_else(|| "/".to_owned()),
-            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            max_run_time: self.max_run_time.unwrap_or(DEFAULT_MAX_RUN_TIME),
+            repeat: self.repeat.unwrap_or(defaults::REPEAT),
+            path: self.path.clone().unwrap_or_else(|| defaults::PATH.to_owned()),
+            timeout: self.timeout.unwrap_or(defaults::TIMEOUT),
+            max_run_time: self.max_run_time.unwrap_or(defaults::MAX_RUN_TIME),
             slow_clients: self.slow_clients.unwrap_or(0),
         }
     }
 
     /// A closed loop: ab's (`concurrency` levels) or many connections (`connections` levels).
-    fn closed_loop(&self, own: &Settings, problems: &mut Problems<'_>) -> Load {
-        let requests = self.requests.as_ref().map_or(DEFAULT_REQUESTS, |r| r.value);
+    fn closed_loop(&self, own: &Settings, mistakes: &mut Mistakes<'_>) -> Load {
+        let requests = self.requests.as_ref().map_or(defaults::REQUESTS, |r| r.value);
         if let Some(rates) = &own.rates {
-            problems.at(rates.span.clone(), "rate applies to an open loop: add mode = \"open\"");
+            mistakes.at(rates.span.clone(), "rate applies to an open loop: add mode = \"open\"");
         }
-        let levels = |list: &[At<i64>], what: &str, problems: &mut Problems<'_>| -> Vec<usize> {
+        let levels = |list: &[At<i64>], what: &str, mistakes: &mut Mistakes<'_>| -> Vec<usize> {
             list.iter()
                 .filter_map(|level| {
-                    let n = whole(level, 1..MAX_CONCURRENCY + 1, what, problems)?;
+                    let n = whole(level, 1..MAX_CONCURRENCY + 1, what, mistakes)?;
                     if n > requests {
-                        problems.at(
+                        mistakes.at(
                             level.span.clone(),
                             format!("{what} {n} is more than the {requests} requests"),
                         );
@@ -357,37 +345,37 @@ impl Settings {
         match (&self.connections, &own.concurrency) {
             (Some(connections), own_concurrency) => {
                 let OneOrMany::Many(list) = &connections.value else {
-                    problems.at(
+                    mistakes.at(
                         connections.span.clone(),
                         "in a closed loop, connections is a list of levels (many idle connections, e.g. [1000, 10000]); an open loop's pool is a single number",
                     );
                     return Load::Closed { requests, concurrency: Vec::new() };
                 };
                 if let Some(concurrency) = own_concurrency {
-                    problems.at(
+                    mistakes.at(
                         concurrency.span.clone(),
                         "give concurrency (ab's levels) or connections (many connections), not both",
                     );
                 }
                 if list.is_empty() {
-                    problems.at(connections.span.clone(), "connections needs at least one level");
+                    mistakes.at(connections.span.clone(), "connections needs at least one level");
                 }
                 Load::Scale {
-                    connections: levels(list, "a connections level", problems),
+                    connections: levels(list, "a connections level", mistakes),
                     requests,
-                    idle_time: self.idle_time.unwrap_or(DEFAULT_IDLE_TIME),
+                    idle_time: self.idle_time.unwrap_or(defaults::IDLE_TIME),
                 }
             }
             (None, _) => {
                 let concurrency = match &self.concurrency {
-                    None => DEFAULT_CONCURRENCY.to_vec(),
+                    None => defaults::CONCURRENCY.to_vec(),
                     Some(list) => {
                         let raw: Vec<At<i64>> = list
                             .value
                             .iter()
                             .map(|l| At { value: l.value as i64, span: l.span.clone() })
                             .collect();
-                        levels(&raw, "concurrency", problems)
+                        levels(&raw, "concurrency", mistakes)
                     }
                 };
                 Load::Closed { requests, concurrency }
@@ -396,14 +384,14 @@ impl Settings {
     }
 
     /// An open loop at the `rate` levels.
-    fn open_loop(&self, own: &Settings, problems: &mut Problems<'_>) -> Load {
+    fn open_loop(&self, own: &Settings, mistakes: &mut Mistakes<'_>) -> Load {
         let open_span = self.open.as_ref().map_or(0..0, |o| o.span.clone());
         for (set, key) in [
             (own.concurrency.as_ref().map(|c| c.span.clone()), "concurrency"),
             (own.requests.as_ref().map(|r| r.span.clone()), "requests"),
         ] {
             if let Some(span) = set {
-                problems.at(
+                mistakes.at(
                     span,
                     format!("{key} does not apply to mode = \"open\" (it sends at `rate` for `duration`)"),
                 );
@@ -412,7 +400,7 @@ impl Settings {
         let rates = match &self.rates {
             Some(rates) => rates.value.iter().map(|r| r.value).collect(),
             None => {
-                problems.at(
+                mistakes.at(
                     open_span,
                     "mode = \"open\" needs `rate = [..]`: the offered requests per second, one level each",
                 );
@@ -420,14 +408,14 @@ impl Settings {
             }
         };
         let connections = match &self.connections {
-            None => DEFAULT_OPEN_CONNECTIONS,
+            None => defaults::OPEN_CONNECTIONS,
             Some(At { value: OneOrMany::One(n), .. }) => {
-                whole(n, 1..MAX_CONCURRENCY + 1, "connections", problems)
+                whole(n, 1..MAX_CONCURRENCY + 1, "connections", mistakes)
                     .and_then(|n| usize::try_from(n).ok())
                     .unwrap_or(1)
             }
             Some(At { span, .. }) => {
-                problems.at(
+                mistakes.at(
                     span.clone(),
                     "in an open loop, connections is one number: the pool the rate is spread over",
                 );
@@ -437,8 +425,8 @@ impl Settings {
         Load::Open {
             rates,
             connections,
-            duration: self.duration.unwrap_or(DEFAULT_DURATION),
-            warmup_time: self.warmup_time.unwrap_or(DEFAULT_WARMUP_TIME),
+            duration: self.duration.unwrap_or(defaults::DURATION),
+            warmup_time: self.warmup_time.unwrap_or(defaults::WARMUP_TIME),
         }
     }
 }
@@ -446,46 +434,46 @@ impl Settings {
 fn scenarios(
     root: &DeTable<'_>,
     defaults: &Settings,
-    problems: &mut Problems<'_>,
+    mistakes: &mut Mistakes<'_>,
 ) -> Vec<(Scenario, Range<usize>)> {
-    let tables = problems.tables(root, "scenario");
+    let tables = mistakes.tables(root, "scenario");
     if tables.is_empty() {
-        return vec![(defaults.scenario(CLASSIC.to_owned(), defaults, problems), 0..0)];
+        return vec![(defaults.scenario(CLASSIC.to_owned(), defaults, mistakes), 0..0)];
     }
     let keys: Vec<&str> = std::iter::once("name").chain(SETTING_KEYS).collect();
     let mut scenarios: Vec<(Scenario, Range<usize>)> = Vec::new();
     for (table, span) in tables {
-        problems.unknown_keys(table, &keys, "[[scenario]]");
-        let name = match problems.string(table, "name") {
+        mistakes.unknown_keys(table, &keys, "[[scenario]]");
+        let name = match mistakes.string(table, "name") {
             Some(name) if name.value.trim().is_empty() => {
-                problems.at(name.span, "a scenario needs a name");
+                mistakes.at(name.span, "a scenario needs a name");
                 continue;
             }
             Some(name) => name,
             None => {
                 if document::get(table, "name").is_none() {
-                    problems.at(span, "a [[scenario]] needs a `name`");
+                    mistakes.at(span, "a [[scenario]] needs a `name`");
                 }
                 continue;
             }
         };
         if scenarios.iter().any(|(s, _)| s.name == name.value) {
-            problems.at(name.span.clone(), format!("scenario `{}` is listed twice", name.value));
+            mistakes.at(name.span.clone(), format!("scenario `{}` is listed twice", name.value));
         }
-        let own = settings(table, problems);
-        scenarios.push((own.over(defaults).scenario(name.value, &own, problems), span));
+        let own = settings(table, mistakes);
+        scenarios.push((own.over(defaults).scenario(name.value, &own, mistakes), span));
     }
     scenarios
 }
 
-fn order(sweep: &DeTable<'_>, problems: &mut Problems<'_>) -> Order {
-    match problems.string(sweep, "order") {
+fn order(sweep: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Order {
+    match mistakes.string(sweep, "order") {
         None => Order::Interleaved,
         Some(order) => match order.value.as_str() {
             "interleaved" => Order::Interleaved,
             "grouped" => Order::Grouped,
             other => {
-                problems
+                mistakes
                     .at(order.span, format!("order must be \"interleaved\" or \"grouped\", not {other:?}"));
                 Order::Interleaved
             }
@@ -493,11 +481,11 @@ fn order(sweep: &DeTable<'_>, problems: &mut Problems<'_>) -> Order {
     }
 }
 
-fn baseline(sweep: &DeTable<'_>, variants: &[VariantPlan], problems: &mut Problems<'_>) -> String {
+fn baseline(sweep: &DeTable<'_>, variants: &[VariantPlan], mistakes: &mut Mistakes<'_>) -> String {
     let first = variants.first().map(|v| v.name.clone()).unwrap_or_default();
-    let Some(baseline) = problems.string(sweep, "baseline") else { return first };
+    let Some(baseline) = mistakes.string(sweep, "baseline") else { return first };
     if !variants.is_empty() && !variants.iter().any(|v| v.name == baseline.value) {
-        problems.at(
+        mistakes.at(
             baseline.span,
             format!(
                 "baseline `{}` is not a variant of this matrix (it has: {})",
@@ -515,36 +503,36 @@ fn cpu_list(
     key: &str,
     default: usize,
     cpus: usize,
-    problems: &mut Problems<'_>,
+    mistakes: &mut Mistakes<'_>,
 ) -> Vec<usize> {
-    let Some(list) = problems.integers(table, key) else { return vec![default] };
+    let Some(list) = mistakes.integers(table, key) else { return vec![default] };
     if list.value.is_empty() && document::get(table, key).is_some() {
-        problems.at(list.span.clone(), format!("{key} needs at least one CPU"));
+        mistakes.at(list.span.clone(), format!("{key} needs at least one CPU"));
     }
     let mut seen = Vec::new();
     for cpu in &list.value {
         let what = format!("a CPU in {key} (this machine has {cpus})");
-        let Some(n) = whole(cpu, 0..cpus as i64, &what, problems) else { continue };
+        let Some(n) = whole(cpu, 0..cpus as i64, &what, mistakes) else { continue };
         let n = n as usize;
         if seen.contains(&n) {
-            problems.at(cpu.span.clone(), format!("CPU {n} is listed twice in {key}"));
+            mistakes.at(cpu.span.clone(), format!("CPU {n} is listed twice in {key}"));
         }
         seen.push(n);
     }
     seen
 }
 
-fn placement(table: &DeTable<'_>, cpus: usize, problems: &mut Problems<'_>) -> (Placement, Vec<String>) {
-    problems.unknown_keys(table, &["server_cpus", "load_cpus", "server_host", "load_hosts"], "[placement]");
+fn placement(table: &DeTable<'_>, cpus: usize, mistakes: &mut Mistakes<'_>) -> (Placement, Vec<String>) {
+    mistakes.unknown_keys(table, &["server_cpus", "load_cpus", "server_host", "load_hosts"], "[placement]");
     // Default on two or more CPUs: the server on CPU 0, the load on CPU 1.
     let load_default = usize::from(cpus > 1);
     // CPUs on another host are that host's: they cannot be checked against this machine's.
     let remote_server = document::get(table, "server_host").is_some();
     let remote_load = document::get(table, "load_hosts").is_some();
     let server_cpus =
-        cpu_list(table, "server_cpus", 0, if remote_server { ANY_HOST_CPUS } else { cpus }, problems);
+        cpu_list(table, "server_cpus", 0, if remote_server { ANY_HOST_CPUS } else { cpus }, mistakes);
     let load_cpus =
-        cpu_list(table, "load_cpus", load_default, if remote_load { ANY_HOST_CPUS } else { cpus }, problems);
+        cpu_list(table, "load_cpus", load_default, if remote_load { ANY_HOST_CPUS } else { cpus }, mistakes);
     let mut warnings = Vec::new();
     let shared: Vec<String> =
         server_cpus.iter().filter(|cpu| load_cpus.contains(cpu)).map(|cpu| cpu.to_string()).collect();
@@ -562,17 +550,17 @@ const VARIANT_KEYS: [&str; 7] = ["name", "builtin", "command", "port", "workers"
 fn variants(
     root: &DeTable<'_>,
     order: Order,
-    problems: &mut Problems<'_>,
+    mistakes: &mut Mistakes<'_>,
 ) -> Vec<(VariantPlan, Range<usize>)> {
-    let tables = problems.tables(root, "variant");
+    let tables = mistakes.tables(root, "variant");
     if tables.is_empty() && document::get(root, "variant").is_none() {
-        problems.at(0..0, format!("no [[variant]] to measure; built-in variants: {}", registry::names()));
+        mistakes.at(0..0, format!("no [[variant]] to measure; built-in variants: {}", registry::names()));
     }
     let mut plans: Vec<(VariantPlan, Range<usize>)> = Vec::new();
     for (table, span) in tables {
-        problems.unknown_keys(table, &VARIANT_KEYS, "[[variant]]");
+        mistakes.unknown_keys(table, &VARIANT_KEYS, "[[variant]]");
         let before = plans.iter().map(|(plan, _)| plan);
-        if let Some(plan) = variant(table, span.clone(), order, before, problems) {
+        if let Some(plan) = variant(table, span.clone(), order, before, mistakes) {
             plans.push((plan, span));
         }
     }
@@ -585,34 +573,34 @@ fn variant<'a>(
     span: Range<usize>,
     order: Order,
     before: impl Iterator<Item = &'a VariantPlan> + Clone,
-    problems: &mut Problems<'_>,
+    mistakes: &mut Mistakes<'_>,
 ) -> Option<VariantPlan> {
-    let name = problems.string(table, "name");
+    let name = mistakes.string(table, "name");
     let name = match name {
         Some(name) if name.value.trim().is_empty() => {
-            problems.at(name.span.clone(), "a variant needs a name");
+            mistakes.at(name.span.clone(), "a variant needs a name");
             name
         }
         Some(name) => name,
         None => {
             if document::get(table, "name").is_none() {
-                problems.at(span.clone(), "a [[variant]] needs a `name`");
+                mistakes.at(span.clone(), "a [[variant]] needs a `name`");
             }
             At { value: String::new(), span: span.clone() }
         }
     };
     if !name.value.is_empty() && before.clone().any(|plan| plan.name == name.value) {
-        problems.at(name.span.clone(), format!("variant `{}` is listed twice", name.value));
+        mistakes.at(name.span.clone(), format!("variant `{}` is listed twice", name.value));
     }
-    let command = problems.strings(table, "command");
-    let builtin = problems.string(table, "builtin");
+    let command = mistakes.strings(table, "command");
+    let builtin = mistakes.string(table, "builtin");
     let launch = match (command, builtin) {
         (Some(_), Some(builtin)) => {
-            problems.at(builtin.span, "give either `builtin` or `command`, not both");
+            mistakes.at(builtin.span, "give either `builtin` or `command`, not both");
             None
         }
         (Some(command), None) if command.value.is_empty() => {
-            problems.at(command.span, "command needs at least the program");
+            mistakes.at(command.span, "command needs at least the program");
             None
         }
         (Some(command), None) => {
@@ -624,7 +612,7 @@ fn variant<'a>(
                 Some(found) => Some(Launch::Builtin(found)),
                 None if wanted.value.is_empty() => None,
                 None => {
-                    problems.at(
+                    mistakes.at(
                         wanted.span,
                         format!(
                             "no built-in variant `{}` (built-ins: {}); give `command` to run another server",
@@ -638,17 +626,17 @@ fn variant<'a>(
         }
     };
     let external = matches!(launch, Some(Launch::Command(_)));
-    let port_value = problems.integer(table, "port");
-    let port = port_value.as_ref().and_then(|p| whole(p, 0..65536, "port", problems)).unwrap_or(0) as u16;
+    let port_value = mistakes.integer(table, "port");
+    let port = port_value.as_ref().and_then(|p| whole(p, 0..65536, "port", mistakes)).unwrap_or(0) as u16;
     if external && port_value.as_ref().is_none_or(|p| p.value == 0) {
         // `port = 0` would hand the command `{port}` = 0: nothing could be waited for.
         let at = port_value.as_ref().map_or(span.clone(), |p| p.span.clone());
-        problems
+        mistakes
             .at(at, format!("variant `{}` runs a command, so it needs a fixed `port` (not 0)", name.value));
     }
     if port != 0 && order == Order::Interleaved && before.clone().any(|plan| plan.port == port) {
         let at = port_value.map_or(span, |p| p.span);
-        problems.at(
+        mistakes.at(
             at,
             format!(
                 "port {port} is used by another variant; in interleaved order every server runs at once \
@@ -656,29 +644,29 @@ fn variant<'a>(
             ),
         );
     }
-    let workers = problems
+    let workers = mistakes
         .integer(table, "workers")
-        .and_then(|w| whole(&w, 1..MAX_WORKERS + 1, "workers", problems))
+        .and_then(|w| whole(&w, 1..MAX_WORKERS + 1, "workers", mistakes))
         .unwrap_or(1) as usize;
-    let verify = match problems.string(table, "verify") {
+    let verify = match mistakes.string(table, "verify") {
         None if external => Verify::Status,
         None => Verify::Spec,
         Some(v) => Verify::named(&v.value).unwrap_or_else(|| {
-            problems
+            mistakes
                 .at(v.span, format!("verify must be \"spec\", \"status\" or \"body\", not {:?}", v.value));
             Verify::Spec
         }),
     };
-    let config = problems.string(table, "config").and_then(|config| {
+    let config = mistakes.string(table, "config").and_then(|config| {
         if !external {
-            problems.at(
+            mistakes.at(
                 config.span,
                 "config is a template for a `command`'s configuration file; a built-in takes none",
             );
             return None;
         }
         if let Err(err) = std::fs::metadata(&config.value) {
-            problems.at(
+            mistakes.at(
                 config.span,
                 format!(
                     "config: cannot read {:?} ({err}); paths are relative to where the harness runs",
@@ -696,9 +684,9 @@ fn variant<'a>(
 mod tests {
     use super::*;
 
-    fn problems(source: &str) -> Vec<String> {
+    fn mistakes(source: &str) -> Vec<String> {
         match parse("m.toml", source, 2) {
-            Ok(plan) => panic!("expected problems, got {plan:?}"),
+            Ok(plan) => panic!("expected mistakes, got {plan:?}"),
             Err(err) => err.to_string().lines().map(str::to_owned).collect(),
         }
     }
@@ -707,7 +695,7 @@ mod tests {
     fn a_command_needs_a_real_port_and_durations_stay_within_a_year() {
         let source = "[sweep]\ntimeout = \"300000000000y\"\n\n[[variant]]\nname = \"x\"\ncommand = [\"x\", \"{port}\"]\nport = 0\n";
         assert_eq!(
-            problems(source),
+            mistakes(source),
             [
                 "m.toml:2:11: timeout: `300000000000y`: at most a year",
                 "m.toml:7:8: variant `x` runs a command, so it needs a fixed `port` (not 0)",
@@ -826,7 +814,7 @@ name = "tokio"
                 rates: vec![1000.0, 2500.5],
                 connections: 20,
                 duration: Duration::from_secs(3),
-                warmup_time: DEFAULT_WARMUP_TIME
+                warmup_time: defaults::WARMUP_TIME
             }
         );
         assert_eq!(plan.scenarios[0].slow_clients, 3, "inherited from [sweep]");
@@ -842,9 +830,9 @@ name = "tokio"
             plan.scenarios[2].load,
             Load::Open {
                 rates: vec![10.0],
-                connections: DEFAULT_OPEN_CONNECTIONS,
-                duration: DEFAULT_DURATION,
-                warmup_time: DEFAULT_WARMUP_TIME
+                connections: defaults::OPEN_CONNECTIONS,
+                duration: defaults::DURATION,
+                warmup_time: defaults::WARMUP_TIME
             }
         );
     }
@@ -871,7 +859,7 @@ mode = "sideways"
 [[variant]]
 name = "tokio"
 "#;
-        let found = problems(source);
+        let found = mistakes(source);
         let expect = [
             "m.toml:3:8: mode = \"open\" needs `rate = [..]`",
             "m.toml:8:9: a rate must be more than 0",
@@ -891,7 +879,7 @@ name = "tokio"
     #[test]
     fn scenario_problems_have_positions() {
         let source = "[sweep]\nrequests = 3\n\n[[scenario]]\nconcurrency = [1]\n\n[[scenario]]\nname = \"a\"\nconcurrency = [4]\nbogus = 1\n\n[[scenario]]\nname = \"a\"\n\n[[variant]]\nname = \"tokio\"\n";
-        let found = problems(source);
+        let found = mistakes(source);
         let expect = [
             "m.toml:4:1: a [[scenario]] needs a `name`",
             "m.toml:9:16: concurrency 4 is more than the 3 requests",
@@ -906,11 +894,11 @@ name = "tokio"
 
     #[test]
     fn syntax_errors_have_line_and_column() {
-        let found = problems("[sweep]\nrequests = = 3\n");
+        let found = mistakes("[sweep]\nrequests = = 3\n");
         assert!(found[0].starts_with("m.toml:2:"), "{found:?}");
-        let unknown = problems("[sweep]\nrequest = 3\n[[variant]]\nname = \"tokio\"\n");
+        let unknown = mistakes("[sweep]\nrequest = 3\n[[variant]]\nname = \"tokio\"\n");
         assert!(unknown[0].starts_with("m.toml:2:1: unknown key `request` in [sweep]"), "{unknown:?}");
-        let wrong_type = problems("[sweep]\nrequests = \"many\"\n[[variant]]\nname = \"tokio\"\n");
+        let wrong_type = mistakes("[sweep]\nrequests = \"many\"\n[[variant]]\nname = \"tokio\"\n");
         assert!(
             wrong_type[0].starts_with("m.toml:2:12: `requests` must be a whole number, not a string"),
             "{wrong_type:?}"
@@ -961,7 +949,7 @@ command = ["x", 3]
 port = 99999
 wrokers = 2
 "#;
-        let found = problems(source);
+        let found = mistakes(source);
         let expect = [
             "m.toml:2:12: requests must be from 1 to 100000000, not 0",
             "m.toml:3:16: a concurrency level must be from 1 to 100000, not 0",
@@ -989,7 +977,7 @@ wrokers = 2
         for (i, want) in expect.iter().enumerate() {
             assert!(
                 found.get(i).is_some_and(|got| got.starts_with(want)),
-                "problem {i}: want {want:?}\nall: {found:#?}"
+                "mistake {i}: want {want:?}\nall: {found:#?}"
             );
         }
         assert_eq!(found.len(), expect.len(), "{found:#?}");
@@ -998,7 +986,7 @@ wrokers = 2
     #[test]
     fn ports_and_baseline() {
         let source = "[sweep]\nrequests = 3\nbaseline = \"nope\"\n[[variant]]\nname = \"tokio\"\nport = 5\n[[variant]]\nname = \"smol\"\nport = 5\n";
-        let found = problems(source);
+        let found = mistakes(source);
         assert!(found[0].starts_with("m.toml:3:12: baseline `nope` is not a variant"), "{found:?}");
         assert!(found[1].starts_with("m.toml:9:8: port 5 is used by another variant"), "{found:?}");
         // Grouped order runs one server at a time: sharing a port is fine.
@@ -1008,7 +996,7 @@ wrokers = 2
 
     #[test]
     fn no_variants() {
-        assert!(problems("[sweep]\nrequests = 5\n")[0].starts_with("m.toml:1:1: no [[variant]] to measure"));
+        assert!(mistakes("[sweep]\nrequests = 5\n")[0].starts_with("m.toml:1:1: no [[variant]] to measure"));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! # Layout
 //! - [`table`]: padded Markdown tables.
 //! - [`matrices`]: variants × levels, each against the baseline with significance marks.
+//! - [`compare`]: `harness compare`'s tables.
 
+pub mod compare;
 pub mod matrices;
 pub mod table;
 

@@ -7,15 +7,17 @@
 //! tests), the server's cost, and the histograms themselves in HdrHistogram's interchange
 //! encoding, so everything can be recomputed later without rerunning.
 
-pub mod histogram;
+#[cfg(test)]
+pub(crate) mod sample;
 pub mod summarize;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::Failures;
+use crate::load::{Cut, Failures};
 use crate::stats::{Percentiles, Spread};
 
-pub use histogram::Encoded;
+pub use crate::load::histogram::Encoded;
+pub use crate::plan::Mode;
 pub use summarize::{summarize, MeasuredRun};
 
 /// The version of this file format. 1 was the first (no `schema_version` field, no runs'
@@ -137,14 +139,6 @@ pub struct VariantMeta {
     pub notes: Vec<String>,
 }
 
-/// Open loop or closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Closed,
-    Open,
-}
-
 /// How a cell's measurement ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -160,6 +154,17 @@ pub enum Status {
 }
 
 impl Status {
+    /// How one run ended, from how its load ended and whether its server died: the one
+    /// mapping from a load's cut to a status, wherever a run is measured.
+    pub fn of_run(cut: Option<Cut>, server_died: bool) -> Status {
+        match (server_died, cut) {
+            (true, _) => Status::ServerDied,
+            (false, Some(Cut::Deadline)) => Status::CutShort,
+            (false, Some(Cut::Stopped)) => Status::Interrupted,
+            (false, None) => Status::Complete,
+        }
+    }
+
     /// Its name, as in `results.json` and the CSV.
     pub fn name(self) -> &'static str {
         match self {

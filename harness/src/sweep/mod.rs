@@ -3,23 +3,24 @@
 //! cannot start, answers wrongly or dies is reported and cleaned up, and the sweep goes on;
 //! Ctrl-C ends it within a second, whatever the servers do.
 
+pub mod cell;
 pub mod order;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use indicatif::ProgressBar;
 
 use crate::export::Output;
-use crate::load::{self, Cut, LoadSpec, Shape, Stop};
+use crate::hosts::load::Share;
+use crate::load::{self, Job, Shape, Stop};
 use crate::plan::{Launch, Load, Order, Plan, Scenario};
+use crate::process::watchdog::Watchdog;
 use crate::results::summarize::Point;
-use crate::results::{summarize, Cell, MeasuredRun, Problem, ProblemKind, Results, Status};
-use crate::server::{self, AnyServer, StartFailure};
-use crate::watchdog::Watchdog;
+use crate::results::{Cell, MeasuredRun, Problem, ProblemKind, Results, Status};
+use crate::target::{self, Server, StartFailure};
+use cell::{CellKey, Measuring};
 use order::Slot;
 
 /// How the sweep ended.
@@ -38,36 +39,27 @@ pub struct Context {
     pub watchdog: Arc<Watchdog>,
 }
 
-/// One run's load from load hosts: each host's share, and what their runs noted.
-#[derive(Debug)]
-struct Remote {
-    shares: Vec<crate::remote::Share>,
-    notes: Vec<String>,
-}
-
 /// A variant's server over the sweep.
 #[derive(Debug)]
 enum ServerState {
     NotStarted,
-    Running(Box<AnyServer>),
+    Running(Box<Server>),
     /// Stopped, failed or not runnable: its remaining cells are skipped.
     Gone,
 }
 
 /// Runs the whole plan into `results`, writing through `output` after every cell.
 pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Context) -> Ending {
-    let shapes: Vec<order::Shape> =
-        plan.scenarios.iter().map(|s| order::Shape { levels: s.load.levels(), repeat: s.repeat }).collect();
-    let slots = order::schedule(plan.order, &shapes, plan.variants.len());
+    let extents: Vec<order::Extent> =
+        plan.scenarios.iter().map(|s| order::Extent { levels: s.load.levels(), repeat: s.repeat }).collect();
+    let slots = order::schedule(plan.order, &extents, plan.variants.len());
     let mut sweep = Sweep {
         plan,
         context,
         results,
         output,
         servers: plan.variants.iter().map(|_| ServerState::NotStarted).collect(),
-        runs: HashMap::new(),
-        slow: HashMap::new(),
-        split: HashMap::new(),
+        open: cell::Open::new(),
         bar: crate::progress::bar(slots.len() as u64),
     };
     if plan.order == Order::Interleaved {
@@ -114,12 +106,8 @@ struct Sweep<'a> {
     results: &'a mut Results,
     output: &'a mut Output,
     servers: Vec<ServerState>,
-    /// Runs of cells not finished yet, by (scenario, level, variant).
-    runs: HashMap<(usize, usize, usize), Vec<MeasuredRun>>,
-    /// What the slow clients met during those runs.
-    slow: HashMap<(usize, usize, usize), Vec<crate::slow_clients::Trickled>>,
-    /// How the load of those runs was split between load hosts.
-    split: HashMap<(usize, usize, usize), Vec<Remote>>,
+    /// Cells with some of their runs made.
+    open: cell::Open,
     bar: ProgressBar,
 }
 
@@ -133,13 +121,13 @@ impl Sweep<'_> {
     fn bring_up(&mut self, variant: usize) {
         let plan = &self.plan.variants[variant];
         self.bar.set_message(format!("{}: starting", plan.name));
-        let context = server::Context {
+        let context = target::local::Context {
             server_cpus: self.plan.placement.server_cpus.clone(),
             watchdog: self.context.watchdog.clone(),
             interrupt: self.context.interrupt.clone(),
         };
         let started = match (self.plan.placement.server_host, &plan.launch) {
-            (Some(host), Launch::Builtin(builtin)) => crate::remote::RemoteServer::start(
+            (Some(host), Launch::Builtin(builtin)) => target::RemoteServer::start(
                 builtin.name,
                 plan.port,
                 plan.workers,
@@ -148,8 +136,8 @@ impl Sweep<'_> {
                 &self.context.watchdog,
                 &self.context.interrupt,
             )
-            .map(AnyServer::Remote),
-            _ => server::start(plan, &context).map(AnyServer::Local),
+            .map(Server::Remote),
+            _ => target::local::start(plan, &context).map(Server::Local),
         };
         let server = match started {
             Ok(server) => server,
@@ -163,17 +151,17 @@ impl Sweep<'_> {
         // from where the load will come from.
         let mut checked: Vec<Vec<u8>> = Vec::new();
         for scenario in &self.plan.scenarios {
-            let spec = self.load_spec(scenario, 0, server.addr());
-            let request = spec.request();
+            let job = self.job(scenario, 0, server.addr());
+            let request = job.request();
             if checked.contains(&request) {
                 continue;
             }
             let verified = match self.load_hosts().first() {
-                Some(host) => crate::remote::verify_from(host, &spec, plan.verify),
+                Some(host) => target::remote::verify_from(host, &job, plan.verify),
                 None => crate::verify::verify(
                     server.addr(),
                     &request,
-                    spec.keep_alive,
+                    job.keep_alive,
                     plan.verify,
                     &self.context.interrupt,
                 ),
@@ -181,7 +169,7 @@ impl Sweep<'_> {
             match verified {
                 Ok(notes) => self.note(variant, notes),
                 Err(err) => {
-                    let _ = server.stop(server::INTERRUPTED_GRACE);
+                    let _ = server.stop(target::INTERRUPTED_GRACE);
                     return self.give_up(
                         variant,
                         ProblemKind::Failed,
@@ -204,9 +192,9 @@ impl Sweep<'_> {
             return;
         };
         self.bar.set_message(format!("{}: restarting for a scale run", self.plan.variants[variant].name));
-        let status = server.stop(server::STOP_GRACE);
+        let status = server.stop(target::STOP_GRACE);
         let builtin = matches!(self.plan.variants[variant].launch, Launch::Builtin(_));
-        if let Err(why) = server::stopped_cleanly(status, builtin) {
+        if let Err(why) = target::stopped_cleanly(status, builtin) {
             return self.give_up(variant, ProblemKind::Failed, why);
         }
         self.bring_up(variant);
@@ -217,25 +205,25 @@ impl Sweep<'_> {
         self.plan.placement.load_hosts.iter().map(|i| &self.plan.hosts[*i]).collect()
     }
 
-    /// Runs `spec` from the load hosts, or here; `probe` is called while a scale run holds
+    /// Runs `job` from the load hosts, or here; `probe` is called while a scale run holds
     /// its connections idle. Returns the load and, from load hosts, how it was split.
     fn run_load(
         &self,
-        spec: &LoadSpec,
+        job: &Job,
         stop: &Stop,
         hooks: load::Hooks<'_>,
-    ) -> std::io::Result<(load::LoadResult, Option<Remote>)> {
+    ) -> std::io::Result<(load::LoadResult, Option<Vec<Share>>)> {
         let hosts = self.load_hosts();
         if hosts.is_empty() {
-            return load::run_scale(spec, stop, hooks).map(|load| (load, None));
+            return load::run_scale(job, stop, hooks).map(|load| (load, None));
         }
-        let (load, shares, notes) =
-            crate::remote::run_load(spec, &hosts, stop, &self.context.watchdog, hooks.at_window)?;
-        Ok((load, Some(Remote { shares, notes })))
+        let (load, shares) =
+            crate::hosts::load::run_load(job, &hosts, stop, &self.context.watchdog, hooks.at_window)?;
+        Ok((load, Some(shares)))
     }
 
     /// Records what the variant's process really runs on, and warns if that is not the plan.
-    fn note_placement(&mut self, variant: usize, server: &AnyServer) {
+    fn note_placement(&mut self, variant: usize, server: &Server) {
         let name = &self.plan.variants[variant].name;
         let wanted = &self.plan.placement.server_cpus;
         if let Some(meta) = self.results.meta.variants.iter_mut().find(|v| &v.name == name) {
@@ -285,7 +273,7 @@ impl Sweep<'_> {
     }
 
     /// The load of `scenario` at level `level` against `addr`.
-    fn load_spec(&self, scenario: &Scenario, level: usize, addr: SocketAddr) -> LoadSpec {
+    fn job(&self, scenario: &Scenario, level: usize, addr: SocketAddr) -> Job {
         let shape = match &scenario.load {
             Load::Closed { requests, concurrency } => Shape::Closed {
                 requests: *requests,
@@ -302,7 +290,7 @@ impl Sweep<'_> {
                 requests: *requests,
             },
         };
-        LoadSpec {
+        Job {
             addr,
             path: scenario.path.clone(),
             shape,
@@ -316,11 +304,11 @@ impl Sweep<'_> {
 
     /// The warm-up before a measured run: `warmup` requests of a closed loop at the same
     /// concurrency (an open loop warms up on its own schedule, a scale run not at all).
-    fn warmup_spec(&self, scenario: &Scenario, spec: &LoadSpec) -> Option<LoadSpec> {
-        match spec.shape {
+    fn warmup_job(&self, scenario: &Scenario, job: &Job) -> Option<Job> {
+        match job.shape {
             Shape::Closed { concurrency, .. } if scenario.warmup > 0 => {
                 let requests = scenario.warmup.max(concurrency as u64);
-                Some(LoadSpec { shape: Shape::Closed { requests, concurrency }, ..spec.clone() })
+                Some(Job { shape: Shape::Closed { requests, concurrency }, ..job.clone() })
             }
             _ => None,
         }
@@ -331,12 +319,12 @@ impl Sweep<'_> {
         if matches!(self.plan.scenarios[slot.scenario].load, Load::Scale { .. }) && !self.interrupted() {
             self.restart(slot.variant);
         }
+        let key = CellKey { scenario: slot.scenario, level: slot.level, variant: slot.variant };
         let scenario = &self.plan.scenarios[slot.scenario];
         let variant = &self.plan.variants[slot.variant];
         let ServerState::Running(server) = &self.servers[slot.variant] else { return };
-        let addr = server.addr();
-        let spec = self.load_spec(scenario, slot.level, addr);
-        let level = level_name(&spec.shape);
+        let job = self.job(scenario, slot.level, server.addr());
+        let level = level_name(&job.shape);
         let ServerState::Running(server) = &mut self.servers[slot.variant] else { return };
         if let Some(status) = server.exit_status() {
             let why = format!(
@@ -353,7 +341,7 @@ impl Sweep<'_> {
         // Interleaved runs of other variants come between a cell's runs, so each run gets
         // its own warm-up; grouped runs follow each other, so the cell's first does.
         let warm = self.plan.order == Order::Interleaved || slot.round == 0;
-        if let Some(warmup) = self.warmup_spec(scenario, &spec).filter(|_| warm) {
+        if let Some(warmup) = self.warmup_job(scenario, &job).filter(|_| warm) {
             let nothing =
                 load::Hooks { at_window: &mut || {}, idle: std::time::Duration::ZERO, probe: &mut || {} };
             if let Err(err) = self.run_load(&warmup, &stop, nothing) {
@@ -361,10 +349,10 @@ impl Sweep<'_> {
             }
         }
         let slow = (scenario.slow_clients > 0 && !stop.is_set())
-            .then(|| crate::slow_clients::SlowClients::start(addr, scenario.slow_clients));
+            .then(|| crate::slow_clients::SlowClients::start(job.addr, scenario.slow_clients));
         // Sampled as the measured window opens: an open loop's warm-up is not charged.
         let mut before = None;
-        let started_at = unix_ms();
+        let started_at = crate::meta::unix_ms();
         let idle = match scenario.load {
             Load::Scale { idle_time, .. } => idle_time,
             _ => std::time::Duration::ZERO,
@@ -376,23 +364,20 @@ impl Sweep<'_> {
             let mut probe = || idle_sample = self.sample(slot.variant);
             let mut at_window = || before = self.sample(slot.variant);
             Some(self.run_load(
-                &spec,
+                &job,
                 &stop,
                 load::Hooks { at_window: &mut at_window, idle, probe: &mut probe },
             ))
         };
         let after = self.sample(slot.variant);
-        if let Some(slow) = slow {
-            let trickled = slow.stop();
-            self.slow.entry((slot.scenario, slot.level, slot.variant)).or_default().push(trickled);
-        }
+        let trickled = slow.map(crate::slow_clients::SlowClients::stop);
         let exited = match &mut self.servers[slot.variant] {
             ServerState::Running(server) => server.exit_status().is_some(),
             _ => true,
         };
         let died = watch.died.load(Ordering::Relaxed) || exited;
         drop(watch);
-        let (load, remote) = match outcome {
+        let (load, shares) = match outcome {
             None if died => (load::LoadResult::empty(), None),
             None => return,
             Some(Ok(measured)) => measured,
@@ -400,15 +385,7 @@ impl Sweep<'_> {
                 return self.give_up_running(slot.variant, format!("the load generator failed: {err}"))
             }
         };
-        let status = if died {
-            Status::ServerDied
-        } else if self.interrupted() {
-            Status::Interrupted
-        } else if load.cut == Some(Cut::Deadline) {
-            Status::CutShort
-        } else {
-            Status::Complete
-        };
+        let status = Status::of_run(load.cut, died);
         for failure in &load.pin_failures {
             let warning = format!(
                 "a load thread could not be pinned ({failure}); the load ran on CPUs {}",
@@ -423,12 +400,15 @@ impl Sweep<'_> {
             spent.threads = idle.threads;
         }
         let idle_rss_kib = before.zip(idle_sample).map(|(b, idle)| (b.rss_kib, idle.rss_kib));
-        let key = (slot.scenario, slot.level, slot.variant);
-        if let Some(remote) = remote {
-            self.split.entry(key).or_default().push(remote);
+        if !self.open.contains_key(&key) {
+            let point = self.point(key, &job);
+            self.open.insert(key, Measuring::new(point));
         }
-        let run = MeasuredRun { load, started_at, server: server_spent, idle_rss_kib, status };
-        self.runs.entry(key).or_default().push(run);
+        let Some(measuring) = self.open.get_mut(&key) else { return };
+        measuring.trickled.extend(trickled);
+        measuring.splits.extend(shares);
+        measuring.runs.push(MeasuredRun { load, started_at, server: server_spent, idle_rss_kib, status });
+        let runs = measuring.runs.len();
         self.bar.inc(1);
         if died {
             let (status, said) = match &mut self.servers[slot.variant] {
@@ -445,8 +425,37 @@ impl Sweep<'_> {
             self.finish_cell(key);
             return self.server_lost(slot.variant, why);
         }
-        if self.runs.get(&key).map_or(0, Vec::len) == scenario.repeat {
+        if runs == scenario.repeat {
             self.finish_cell(key);
+        }
+    }
+
+    /// What cell `key` is, for the load `job` its runs make.
+    fn point(&self, key: CellKey, job: &Job) -> Point {
+        let (scenario, variant) = (&self.plan.scenarios[key.scenario], &self.plan.variants[key.variant]);
+        let server_cpus = match &self.servers[key.variant] {
+            ServerState::Running(server) if !server.cpus_in_force().is_empty() => {
+                server.cpus_in_force().len()
+            }
+            _ => self.plan.placement.server_cpus.len(),
+        };
+        Point {
+            scenario: scenario.name.clone(),
+            variant: variant.name.clone(),
+            workers: variant.workers,
+            mode: scenario.load.mode(),
+            concurrency: job.shape.connections(),
+            rate: match job.shape {
+                Shape::Open { rate, .. } => Some(rate),
+                _ => None,
+            },
+            keep_alive: job.keep_alive,
+            requests: match &scenario.load {
+                Load::Closed { requests, .. } | Load::Scale { requests, .. } => *requests,
+                // An open loop's requests are those its schedule held: known once it ran.
+                Load::Open { .. } => 0,
+            },
+            server_cpus,
         }
     }
 
@@ -460,13 +469,13 @@ impl Sweep<'_> {
 
     /// The server is gone: finish what it measured, record why, stop what is left of it.
     fn server_lost(&mut self, variant: usize, why: String) {
-        let keys: Vec<_> = self.runs.keys().filter(|k| k.2 == variant).copied().collect();
+        let keys: Vec<CellKey> = self.open.keys().filter(|k| k.variant == variant).copied().collect();
         for key in keys {
             self.finish_cell(key);
         }
         if let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
         {
-            server.stop(server::INTERRUPTED_GRACE);
+            server.stop(target::INTERRUPTED_GRACE);
         }
         self.give_up(variant, ProblemKind::Failed, why);
     }
@@ -474,66 +483,25 @@ impl Sweep<'_> {
     fn give_up_running(&mut self, variant: usize, why: String) {
         if let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
         {
-            server.stop(server::INTERRUPTED_GRACE);
+            server.stop(target::INTERRUPTED_GRACE);
         }
         self.give_up(variant, ProblemKind::Failed, why);
     }
 
     /// Summarizes a cell's runs into the results, prints its line and writes the files.
-    fn finish_cell(&mut self, key: (usize, usize, usize)) {
-        let Some(runs) = self.runs.remove(&key) else { return };
-        if runs.is_empty() {
+    fn finish_cell(&mut self, key: CellKey) {
+        let Some(mut measuring) = self.open.remove(&key) else { return };
+        if measuring.runs.is_empty() {
             return;
         }
-        let (scenario, level, variant) = (&self.plan.scenarios[key.0], key.1, &self.plan.variants[key.2]);
-        let spec = self.load_spec(scenario, level, std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-        let concurrency = spec.shape.connections();
-        let server_cpus = match &self.servers[key.2] {
-            ServerState::Running(server) if !server.cpus_in_force().is_empty() => {
-                server.cpus_in_force().len()
-            }
-            _ => self.plan.placement.server_cpus.len(),
-        };
-        let point = Point {
-            scenario: scenario.name.clone(),
-            variant: variant.name.clone(),
-            workers: variant.workers,
-            mode: scenario.load.mode(),
-            concurrency,
-            rate: match spec.shape {
-                Shape::Open { rate, .. } => Some(rate),
-                _ => None,
-            },
-            keep_alive: spec.keep_alive,
-            requests: match &scenario.load {
-                Load::Closed { requests, .. } | Load::Scale { requests, .. } => *requests,
-                Load::Open { .. } => runs.iter().map(|r| r.load.scheduled).max().unwrap_or(0),
-            },
-            server_cpus,
-        };
-        let mut cell = summarize(&point, &runs);
-        if let Some(remote) = self.split.remove(&key) {
-            let shares: Vec<Vec<crate::remote::Share>> = remote.iter().map(|r| r.shares.clone()).collect();
-            let notes = crate::remote::split_notes(&shares)
-                .into_iter()
-                .chain(remote.into_iter().flat_map(|r| r.notes));
-            for note in notes {
-                if !cell.notes.contains(&note) {
-                    cell.notes.push(note);
-                }
-            }
+        let scenario = &self.plan.scenarios[key.scenario];
+        if let Load::Open { .. } = scenario.load {
+            measuring.point.requests = measuring.runs.iter().map(|r| r.load.scheduled).max().unwrap_or(0);
         }
-        if let Some(trickled) = self.slow.remove(&key) {
-            let closed: u64 = trickled.iter().map(|t| t.closed_by_server).sum();
-            let refused: u64 = trickled.iter().map(|t| t.refused).sum();
-            cell.notes.push(format!(
-                "{} slow clients trickled a request head one byte per second during each run; the server \
-                 closed {closed} of them (its header timeout), {refused} could not connect",
-                scenario.slow_clients
-            ));
-        }
-        if runs.len() < scenario.repeat {
-            cell.notes.push(format!("only {} of {} runs were made", runs.len(), scenario.repeat));
+        let made = measuring.runs.len();
+        let mut cell = measuring.finish(scenario.slow_clients);
+        if made < scenario.repeat {
+            cell.notes.push(format!("only {made} of {} runs were made", scenario.repeat));
             if cell.status == Status::Complete && self.interrupted() {
                 cell.status = Status::Interrupted;
             }
@@ -546,8 +514,7 @@ impl Sweep<'_> {
 
     /// Finishes cells that got some runs but not all (an interrupt, a server lost).
     fn finish_partial_cells(&mut self) {
-        let mut keys: Vec<_> = self.runs.keys().copied().collect();
-        keys.sort_unstable();
+        let keys: Vec<CellKey> = self.open.keys().copied().collect();
         for key in keys {
             self.finish_cell(key);
         }
@@ -556,7 +523,7 @@ impl Sweep<'_> {
     /// Stops the servers of `variants` at once (SIGTERM to all, one grace, SIGKILL), so a
     /// sweep with many servers still stops within the grace; an unclean stop is a problem.
     fn stop(&mut self, variants: &[usize]) {
-        let grace = if self.interrupted() { server::INTERRUPTED_GRACE } else { server::STOP_GRACE };
+        let grace = if self.interrupted() { target::INTERRUPTED_GRACE } else { target::STOP_GRACE };
         let mut stopping = Vec::new();
         for &variant in variants {
             if let ServerState::Running(server) =
@@ -575,7 +542,7 @@ impl Sweep<'_> {
             if self.interrupted() {
                 continue;
             }
-            if let Err(why) = server::stopped_cleanly(status, builtin) {
+            if let Err(why) = target::stopped_cleanly(status, builtin) {
                 self.give_up(variant, ProblemKind::Failed, why);
             }
         }
@@ -597,18 +564,11 @@ fn level_name(shape: &Shape) -> String {
     }
 }
 
-fn last_words(server: &AnyServer) -> String {
+fn last_words(server: &Server) -> String {
     let said = server.last_words();
     if said.is_empty() {
         String::new()
     } else {
         format!("; its stderr: {said}")
     }
-}
-
-/// Now as Unix milliseconds.
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

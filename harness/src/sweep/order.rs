@@ -18,15 +18,15 @@ pub struct Slot {
     pub round: usize,
 }
 
-/// The shape of one scenario: how many levels and repeats.
+/// How big one scenario is: how many levels, and how many repeat rounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
+pub struct Extent {
     pub levels: usize,
     pub repeat: usize,
 }
 
 /// Every run of the sweep, in order.
-pub fn schedule(order: Order, scenarios: &[Shape], variants: usize) -> Vec<Slot> {
+pub fn schedule(order: Order, scenarios: &[Extent], variants: usize) -> Vec<Slot> {
     let mut slots = Vec::new();
     match order {
         Order::Interleaved => {
@@ -66,7 +66,7 @@ mod tests {
 
     #[test]
     fn interleaved_rotates_variants_each_round() {
-        let slots = schedule(Order::Interleaved, &[Shape { levels: 2, repeat: 3 }], 3);
+        let slots = schedule(Order::Interleaved, &[Extent { levels: 2, repeat: 3 }], 3);
         assert_eq!(slots.len(), 2 * 3 * 3);
         let first_of_each_round: Vec<usize> = slots.chunks(6).map(|round| round[0].variant).collect();
         assert_eq!(first_of_each_round, [0, 1, 2], "the first variant rotates");
@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn grouped_runs_one_variant_at_a_time() {
         let slots =
-            schedule(Order::Grouped, &[Shape { levels: 2, repeat: 2 }, Shape { levels: 1, repeat: 1 }], 2);
+            schedule(Order::Grouped, &[Extent { levels: 2, repeat: 2 }, Extent { levels: 1, repeat: 1 }], 2);
         assert_eq!(
             names(&slots),
             [
@@ -106,7 +106,7 @@ mod tests {
     fn scenarios_run_in_order_when_interleaved() {
         let slots = schedule(
             Order::Interleaved,
-            &[Shape { levels: 1, repeat: 2 }, Shape { levels: 1, repeat: 1 }],
+            &[Extent { levels: 1, repeat: 2 }, Extent { levels: 1, repeat: 1 }],
             2,
         );
         assert_eq!(names(&slots), ["s0c0v0r0", "s0c0v1r0", "s0c0v1r1", "s0c0v0r1", "s1c0v0r0", "s1c0v1r0"]);

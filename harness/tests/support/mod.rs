@@ -322,13 +322,13 @@ pub fn wait_for_own_listener(child: &mut Child, port: u16, within: Duration) {
     let started = Instant::now();
     let pid = child.id() as i32;
     loop {
-        let listeners = harness::sockets::listening_inodes(port);
-        let own = harness::sockets::socket_inodes_of(pid);
+        let listeners = harness::target::sockets::listening_inodes(port);
+        let own = harness::target::sockets::socket_inodes_of(pid);
         if !listeners.is_empty() && listeners.iter().all(|inode| own.contains(inode)) {
             return;
         }
         // Who is there instead is worked out only for the message.
-        let others = || harness::sockets::foreign_listeners(port, &[pid]);
+        let others = || harness::target::sockets::foreign_listeners(port, &[pid]);
         if let Some(status) = child.try_wait().expect("wait") {
             panic!("pid {pid} exited ({status}) before listening on {port}; listening there: {:?}", others());
         }

@@ -1,5 +1,6 @@
-//! The deadline heap of the loops that keep their own timers (the floors): one min-heap per
-//! worker, and a per-connection [`Deadline`] that keeps the request path off it.
+//! The deadline heap of the loops that keep their own timers (the floors, and the harness's
+//! load threads): one min-heap per worker, and a per-connection [`Deadline`] that keeps the
+//! request path off it.
 //!
 //! [`Timers`] is a min-heap of `(instant, ticket, key)` entries. Entries are never removed
 //! when they stop mattering (a connection closes, or its deadline moves): each [`Deadline`]

@@ -5,6 +5,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use crate::connection::{Config, Timeouts};
+use crate::limits;
 
 /// Options every server variant accepts.
 #[derive(Debug, Clone, clap::Args)]
@@ -15,19 +16,20 @@ pub struct ServerArgs {
     /// Port to listen on; 0 picks a free one (the `listening on` line tells which).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Threads, pool size or executors, as the variant defines it. Default: the number of CPUs.
-    #[arg(long)]
+    /// Threads, pool size or executors, as the variant defines it (at least 1). Default: the
+    /// number of CPUs.
+    #[arg(long, value_parser = parse_workers)]
     pub workers: Option<NonZeroUsize>,
     /// Close a connection whose request head is not complete this long after it was
     /// accepted (or, on a keep-alive connection, after the head's first byte).
-    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+    #[arg(long, default_value = crate::default_duration!(limits::HEADER_TIMEOUT), value_parser = parse_timeout)]
     pub header_timeout: Duration,
     /// Close a keep-alive connection idle this long between requests.
-    #[arg(long, default_value = "5s", value_parser = parse_timeout)]
+    #[arg(long, default_value = crate::default_duration!(limits::IDLE_TIMEOUT), value_parser = parse_timeout)]
     pub idle_timeout: Duration,
     /// Close a connection whose response makes no write progress this long (the client
     /// stopped reading).
-    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+    #[arg(long, default_value = crate::default_duration!(limits::WRITE_TIMEOUT), value_parser = parse_timeout)]
     pub write_timeout: Duration,
 }
 
@@ -70,6 +72,34 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}`: at most a year"));
     }
     Ok(duration)
+}
+
+/// A duration as the command line, `--help` and the README write it: `10s`, `5m`, `250ms`.
+pub fn shown_duration(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
+/// A default duration, written as [`shown_duration`] writes it, as the `&'static str` clap's
+/// `default_value` takes: every default is stated once, as a `Duration` constant, and `--help`
+/// shows that constant.
+#[macro_export]
+macro_rules! default_duration {
+    ($duration:expr) => {{
+        static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        TEXT.get_or_init(|| $crate::cli::shown_duration($duration)).as_str()
+    }};
+}
+
+/// `--workers`: a whole number, at least 1.
+pub fn parse_workers(text: &str) -> Result<NonZeroUsize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) => NonZeroUsize::new(n).ok_or_else(|| {
+            "must be at least 1 (threads, pool size or executors, as the variant defines it)".to_owned()
+        }),
+        Err(_) => {
+            Err(format!("`{text}` is not a whole number (threads, pool size or executors, at least 1)"))
+        }
+    }
 }
 
 /// A timeout: a duration more than zero (a zero timeout would close every connection at once).
@@ -121,6 +151,14 @@ mod tests {
         }
         let cli = <Cli as clap::Parser>::parse_from(["server"]);
         assert_eq!(cli.args.config().timeouts, Timeouts::default());
+    }
+
+    #[test]
+    fn workers_are_at_least_one() {
+        assert_eq!(parse_workers("2").map(NonZeroUsize::get), Ok(2));
+        assert!(parse_workers("0").unwrap_err().contains("at least 1"));
+        assert!(parse_workers("x").unwrap_err().contains("not a whole number"));
+        assert_eq!(shown_duration(limits::HEADER_TIMEOUT), "10s");
     }
 
     #[test]

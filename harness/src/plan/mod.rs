@@ -1,8 +1,11 @@
 //! A validated sweep: what [`crate::matrix`] makes of `matrix.toml`, in types that cannot hold
 //! an invalid state. The sweep reads only this.
 
+pub mod defaults;
+
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use server_common::Variant;
 
 /// Everything a sweep will do.
@@ -72,12 +75,20 @@ impl Load {
     }
 
     /// The results' mode: a scale run is a closed loop.
-    pub fn mode(&self) -> crate::results::Mode {
+    pub fn mode(&self) -> Mode {
         match self {
-            Load::Closed { .. } | Load::Scale { .. } => crate::results::Mode::Closed,
-            Load::Open { .. } => crate::results::Mode::Open,
+            Load::Closed { .. } | Load::Scale { .. } => Mode::Closed,
+            Load::Open { .. } => Mode::Open,
         }
     }
+}
+
+/// Open loop or closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Closed,
+    Open,
 }
 
 /// In which order cells are measured.

@@ -3,43 +3,27 @@
 //!
 //! No orphans: the child gets `PR_SET_PDEATHSIG(SIGKILL)`, the [`Watchdog`] kills its whole
 //! group (grandchildren included) if the harness dies however it dies, dropping a
-//! [`RunningServer`] kills the group, and a normal stop is SIGTERM, then SIGKILL after a grace.
+//! [`LocalServer`] kills the group, and a normal stop is SIGTERM, then SIGKILL after a grace.
 
-use crate::stderr_tail::StderrTail;
+use crate::process::stderr_tail::StderrTail;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::StartFailure;
 use crate::plan::{Launch, VariantPlan};
-use crate::tied::TiedChild;
-use crate::watchdog::Watchdog;
+use crate::process::tied::TiedChild;
+use crate::process::watchdog::Watchdog;
 
 /// How long a server may take to announce itself or accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How long a stopping server gets between SIGTERM and SIGKILL.
-pub const STOP_GRACE: Duration = Duration::from_secs(2);
-
-/// The grace after an interrupt: the sweep must end within a second whatever servers do.
-pub const INTERRUPTED_GRACE: Duration = Duration::from_millis(300);
-
 /// Exit status of a shell that could not find the command (`sh -c missing`).
 const SHELL_NOT_FOUND: i32 = 127;
-
-/// Why a server could not be started.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StartFailure {
-    /// This machine cannot run it (see [`crate::results::ProblemKind::NotRunnable`]).
-    #[error("not runnable here: {0}")]
-    NotRunnable(String),
-    #[error("{0}")]
-    Failed(String),
-}
 
 /// What starting a server needs besides its plan.
 #[derive(Debug, Clone)]
@@ -52,7 +36,7 @@ pub struct Context {
 
 /// A started server.
 #[derive(Debug)]
-pub struct RunningServer {
+pub struct LocalServer {
     process: TiedChild,
     pub addr: SocketAddr,
     /// Its process group (the child leads it).
@@ -119,7 +103,7 @@ fn write_config(plan: &VariantPlan) -> Result<Option<std::path::PathBuf>, StartF
 }
 
 /// Starts `plan`'s server and waits until it is ready and proven to own its port.
-pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, StartFailure> {
+pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, StartFailure> {
     let argv = command_line(plan);
     let shown = argv.join(" ");
     if plan.port != 0 {
@@ -160,7 +144,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<RunningServer, Sta
             }
         });
     }
-    let mut server = RunningServer {
+    let mut server = LocalServer {
         cpus_in_force: crate::affinity::affinity_of(pgid).unwrap_or_default(),
         process,
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, plan.port)),
@@ -186,11 +170,11 @@ fn port_is_free(port: u16) -> Result<(), String> {
     match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
         Ok(_) => Ok(()),
         Err(err) => {
-            let holders: Vec<String> = crate::sockets::listening_inodes(port)
+            let holders: Vec<String> = super::sockets::listening_inodes(port)
                 .into_iter()
-                .flat_map(crate::sockets::holders_of)
+                .flat_map(super::sockets::holders_of)
                 .collect();
-            if holders.is_empty() && crate::sockets::connections_on(port) > 0 {
+            if holders.is_empty() && crate::target::sockets::connections_on(port) > 0 {
                 // No listener: a connection drew it as its ephemeral port, and keeps it until it closes.
                 return Err(format!(
                     "port {port} is in use by a connection that drew it as its ephemeral port ({err}); it is free again \
@@ -215,7 +199,7 @@ fn install_hint(program: &str) -> &'static str {
     }
 }
 
-impl RunningServer {
+impl LocalServer {
     fn await_listening_line(
         &mut self,
         lines: &mpsc::Receiver<String>,
@@ -274,14 +258,14 @@ impl RunningServer {
     fn owns_its_port(&mut self) -> Result<(), String> {
         let port = self.addr.port();
         let members = crate::cost::group_members(self.pgid);
-        let foreign = crate::sockets::foreign_listeners(port, &members);
+        let foreign = super::sockets::foreign_listeners(port, &members);
         if !foreign.is_empty() {
             return Err(format!(
                 "port {port} is also listened on by {}, outside this server's processes: the load would not all reach it",
                 foreign.join(", ")
             ));
         }
-        let ours = crate::sockets::listening_inodes(port);
+        let ours = super::sockets::listening_inodes(port);
         if ours.is_empty() {
             return Err(format!("no listening socket on port {port} belongs to the server"));
         }
@@ -346,168 +330,9 @@ impl RunningServer {
     }
 }
 
-/// Whether a stop went as it should: built-ins exit 0 on SIGTERM (the spec says so); other
-/// programs may also simply die of the signal.
-pub fn stopped_cleanly(status: Option<ExitStatus>, builtin: bool) -> Result<(), String> {
-    match status {
-        Some(status) if status.success() => Ok(()),
-        Some(status) if !builtin && status.signal() == Some(libc::SIGTERM) => Ok(()),
-        Some(status) => Err(format!("the server did not stop cleanly on SIGTERM ({status})")),
-        None => Err("the server's exit status is unknown".into()),
-    }
-}
-
-impl Drop for RunningServer {
+impl Drop for LocalServer {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-/// Watches a process for its exit from a thread of its own (a pidfd, polled): a run in
-/// progress stops at once when its server dies, instead of hammering a dead port.
-#[derive(Debug)]
-pub struct DeathWatch {
-    /// Set once the process has exited.
-    pub died: Arc<AtomicBool>,
-    done: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl DeathWatch {
-    /// Starts watching `pid`; [`DeathWatch::died`] is set once it exits, while this lives.
-    pub fn start(pid: i32) -> DeathWatch {
-        let died = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicBool::new(false));
-        let (flag, stop) = (died.clone(), done.clone());
-        let thread = std::thread::Builder::new()
-            .name("death-watch".into())
-            .spawn(move || {
-                let pidfd = pidfd_open(pid);
-                while !stop.load(Ordering::Relaxed) {
-                    let exited = match &pidfd {
-                        Some(fd) => poll_readable(fd, 50),
-                        None => {
-                            std::thread::sleep(Duration::from_millis(10));
-                            !alive(pid)
-                        }
-                    };
-                    if exited {
-                        flag.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                }
-            })
-            .ok();
-        DeathWatch { died, done, thread }
-    }
-}
-
-impl Drop for DeathWatch {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// A pidfd for `pid` (Linux 5.3+): readable once the process exits.
-fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
-    // SAFETY: `fd` is a descriptor the kernel just gave us and nobody else owns.
-    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-}
-
-fn poll_readable(fd: &std::os::fd::OwnedFd, timeout_ms: i32) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut pollfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: poll reads and writes the one pollfd we pass.
-    let ready = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
-    ready > 0 && pollfd.revents != 0
-}
-
-/// Whether `pid` is alive and not a zombie (the fallback without pidfds).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit(')').next().map(|rest| !rest.trim_start().starts_with('Z')))
-        .unwrap_or(false)
-}
-
-/// A server under test, on this machine or on another host.
-#[derive(Debug)]
-pub enum AnyServer {
-    Local(RunningServer),
-    Remote(crate::remote::RemoteServer),
-}
-
-impl AnyServer {
-    /// Where clients connect.
-    pub fn addr(&self) -> SocketAddr {
-        match self {
-            AnyServer::Local(server) => server.addr,
-            AnyServer::Remote(server) => server.addr,
-        }
-    }
-
-    /// The exit status (of the launcher, for a remote server), if it has exited.
-    pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        match self {
-            AnyServer::Local(server) => server.exit_status(),
-            AnyServer::Remote(server) => server.exit_status(),
-        }
-    }
-
-    /// Its last stderr lines, as one line.
-    pub fn last_words(&self) -> String {
-        match self {
-            AnyServer::Local(server) => server.last_words(),
-            AnyServer::Remote(server) => server.last_words(),
-        }
-    }
-
-    /// Watches the server's (local) process for its end: a remote server's launcher ends
-    /// with it.
-    pub fn watch(&self) -> DeathWatch {
-        match self {
-            AnyServer::Local(server) => DeathWatch::start(server.pgid),
-            AnyServer::Remote(server) => DeathWatch::start(server.local_pid()),
-        }
-    }
-
-    /// What its process group has spent so far, read on its host.
-    pub fn sample(&self) -> Option<crate::cost::GroupSample> {
-        match self {
-            AnyServer::Local(server) => crate::cost::sample_group(server.pgid).ok(),
-            AnyServer::Remote(server) => server.sample(),
-        }
-    }
-
-    /// The CPUs its process may run on, as read back (unknown for a remote one).
-    pub fn cpus_in_force(&self) -> &[usize] {
-        match self {
-            AnyServer::Local(server) => &server.cpus_in_force,
-            AnyServer::Remote(_) => &[],
-        }
-    }
-
-    /// The command line it was started with.
-    pub fn argv(&self) -> &[String] {
-        match self {
-            AnyServer::Local(server) => &server.argv,
-            AnyServer::Remote(server) => &server.argv,
-        }
-    }
-
-    /// Stops it (SIGTERM, or closing a remote one's lifeline), killing it after `grace`.
-    pub fn stop(self, grace: Duration) -> Option<ExitStatus> {
-        match self {
-            AnyServer::Local(server) => server.stop(grace),
-            AnyServer::Remote(server) => server.stop(grace),
-        }
     }
 }
 
@@ -524,7 +349,7 @@ mod tests {
         let port = client.local_addr().unwrap().port();
         // At least ours: Linux lets connections to other destinations (other tests' clients)
         // draw the same ephemeral port.
-        assert!(crate::sockets::connections_on(port) >= 1);
+        assert!(crate::target::sockets::connections_on(port) >= 1);
         let refused = port_is_free(port).unwrap_err();
         assert!(
             refused.contains("ephemeral port") && refused.contains("ip_local_reserved_ports"),

@@ -22,10 +22,15 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts `harness watchdog`.
+    /// Starts `harness watchdog` (this very executable).
     pub fn start() -> anyhow::Result<Watchdog> {
         let exe = std::env::current_exe().context("cannot find the harness executable")?;
-        let mut child = Command::new(exe)
+        Watchdog::start_with(&exe)
+    }
+
+    /// Starts `HARNESS watchdog`, for a program that is not the harness itself (a test).
+    pub fn start_with(harness: &std::path::Path) -> anyhow::Result<Watchdog> {
+        let mut child = Command::new(harness)
             .arg("watchdog")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

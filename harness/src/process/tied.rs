@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::watchdog::Watchdog;
+use crate::process::watchdog::Watchdog;
 
 /// A started process group and what is known of its end.
 #[derive(Debug)]

@@ -1,0 +1,30 @@
+//! Every default of a sweep and of `harness load`, stated once: the matrix reader fills unset
+//! keys from these, and `harness load`'s options show and use the same values.
+
+use std::time::Duration;
+
+/// Requests per run of a closed-loop cell (ab's `-n`).
+pub const REQUESTS: u64 = 1000;
+/// The classic exercise's concurrency levels (ab's `-c 1..5`).
+pub const CONCURRENCY: [usize; 5] = [1, 2, 3, 4, 5];
+/// One connection: `harness load`'s default, as ab's.
+pub const LOAD_CONCURRENCY: usize = 1;
+/// A request not answered this long after it started fails as a timeout (ab's `-s` is 30 s;
+/// every variant answers in microseconds, so 10 s only ever catches a server that hangs).
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Hard bound on one run: long enough for any default cell many times over, short enough that
+/// a server that crawls cannot hold a sweep for hours.
+pub const MAX_RUN_TIME: Duration = Duration::from_secs(300);
+/// Open loop: measured time per run.
+pub const DURATION: Duration = Duration::from_secs(5);
+/// Open loop: time on the schedule before measuring, so connections and caches are warm.
+pub const WARMUP_TIME: Duration = Duration::from_secs(1);
+/// Open loop: the connections the rate is spread over (wrk2's default pool is of this order).
+pub const OPEN_CONNECTIONS: usize = 50;
+/// Scale: how long connections are held idle before the server's memory is read; under the
+/// servers' 5 s idle timeout, which would close them.
+pub const IDLE_TIME: Duration = Duration::from_secs(2);
+/// Measured runs per cell.
+pub const REPEAT: usize = 1;
+/// Request target.
+pub const PATH: &str = "/";

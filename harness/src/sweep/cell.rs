@@ -1,0 +1,60 @@
+//! A cell being measured: which one it is, what it measures, and what its runs have gathered
+//! so far. Interleaved rounds leave many cells open at once; each is one of these until its
+//! last run (or the end of the sweep) turns it into a results [`Cell`].
+
+use std::collections::BTreeMap;
+
+use crate::hosts::load::{split_notes, Share};
+use crate::results::summarize::Point;
+use crate::results::{summarize, Cell, MeasuredRun};
+use crate::slow_clients::Trickled;
+
+/// Which cell: indices into the plan's scenarios, that scenario's levels, and variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CellKey {
+    pub scenario: usize,
+    pub level: usize,
+    pub variant: usize,
+}
+
+/// A cell with some of its runs made.
+#[derive(Debug)]
+pub struct Measuring {
+    /// What the cell is (scenario, variant, level, …), fixed when its first run was made.
+    pub point: Point,
+    pub runs: Vec<MeasuredRun>,
+    /// What the slow clients met during each run, if the scenario has them.
+    pub trickled: Vec<Trickled>,
+    /// How each run's load was split between load hosts, if it came from load hosts.
+    pub splits: Vec<Vec<Share>>,
+}
+
+impl Measuring {
+    pub fn new(point: Point) -> Measuring {
+        Measuring { point, runs: Vec::new(), trickled: Vec::new(), splits: Vec::new() }
+    }
+
+    /// The results cell: the runs summarized, with what the load hosts and slow clients met.
+    pub fn finish(self, slow_clients: usize) -> Cell {
+        let mut cell = summarize(&self.point, &self.runs);
+        if !self.splits.is_empty() {
+            for note in split_notes(&self.splits) {
+                if !cell.notes.contains(&note) {
+                    cell.notes.push(note);
+                }
+            }
+        }
+        if !self.trickled.is_empty() {
+            let closed: u64 = self.trickled.iter().map(|t| t.closed_by_server).sum();
+            let refused: u64 = self.trickled.iter().map(|t| t.refused).sum();
+            cell.notes.push(format!(
+                "{slow_clients} slow clients trickled a request head one byte per second during each run; the server \
+                 closed {closed} of them (its header timeout), {refused} could not connect"
+            ));
+        }
+        cell
+    }
+}
+
+/// The cells open at once, in key order (scenario, level, variant).
+pub type Open = BTreeMap<CellKey, Measuring>;
