@@ -38,11 +38,28 @@ enum Command {
     /// Checks a server's answer as a sweep does before measuring it (exit 0 when it passes;
     /// prints the notes as JSON): run on a load host through its launcher.
     Verify(commands::host::VerifyArgs),
+    /// Measure the machine's floor alone: a loopback ping-pong between two pinned threads.
+    Calibrate(commands::calibrate::Args),
+    /// Keeps CPUs out of their idle states until standard input closes (`cpu_idle = "awake"`).
+    #[command(hide = true)]
+    Awake(commands::host::AwakeArgs),
 }
 
 /// Subcommand names, as typed; any other first argument is a matrix path (`harness matrix.toml`).
-const SUBCOMMANDS: [&str; 10] =
-    ["run", "list", "serve", "load", "compare", "report", "watchdog", "sample", "verify", "help"];
+const SUBCOMMANDS: [&str; 12] = [
+    "run",
+    "list",
+    "serve",
+    "load",
+    "compare",
+    "report",
+    "calibrate",
+    "watchdog",
+    "sample",
+    "verify",
+    "awake",
+    "help",
+];
 
 /// What the first argument turned out to be.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,7 +89,7 @@ fn classify(args: &[OsString]) -> First {
 
 /// The subcommand within two edits of `word`, if one is (`lst` → `list`).
 fn nearest(word: &str) -> Option<&'static str> {
-    let visible = SUBCOMMANDS.iter().filter(|c| !matches!(**c, "watchdog"));
+    let visible = SUBCOMMANDS.iter().filter(|c| !matches!(**c, "watchdog" | "awake"));
     visible.map(|c| (edit_distance(word, c), *c)).filter(|(d, _)| *d <= 2).min().map(|(_, c)| c)
 }
 
@@ -127,11 +144,18 @@ pub fn run() -> ExitCode {
         Command::Watchdog => crate::process::watchdog::run(),
         Command::Sample(args) => commands::host::sample(&args),
         Command::Verify(args) => commands::host::verify(&args),
+        Command::Calibrate(args) => commands::calibrate::run(&args),
+        Command::Awake(args) => commands::host::awake(&args),
     }
 }
 
 fn visible_commands() -> String {
-    SUBCOMMANDS.iter().filter(|c| !matches!(**c, "watchdog" | "help")).copied().collect::<Vec<_>>().join(", ")
+    SUBCOMMANDS
+        .iter()
+        .filter(|c| !matches!(**c, "watchdog" | "awake" | "help"))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

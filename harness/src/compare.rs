@@ -30,13 +30,39 @@ impl Metric {
         }
     }
 
-    /// Its title in reports.
+    /// Its title in reports, with which way is better.
     pub fn title(self) -> &'static str {
         match self {
-            Metric::RequestsPerSecond => "Requests per second",
-            Metric::P50 => "p50 latency (µs)",
-            Metric::P99 => "p99 latency (µs)",
-            Metric::ServerCpu => "Server CPU per request (µs)",
+            Metric::RequestsPerSecond => "Requests per second (higher is better)",
+            Metric::P50 => "p50 latency, µs (lower is better)",
+            Metric::P99 => "p99 latency, µs (lower is better)",
+            Metric::ServerCpu => "Server CPU per request, µs (lower is better)",
+        }
+    }
+
+    /// Its name in a sentence.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::RequestsPerSecond => "requests per second",
+            Metric::P50 => "p50 latency",
+            Metric::P99 => "p99 latency",
+            Metric::ServerCpu => "server CPU per request",
+        }
+    }
+
+    /// Whether more is better (requests per second) or less (latency, CPU).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::RequestsPerSecond)
+    }
+
+    /// A ratio new/old (or variant/baseline) in words: `better`, `worse` or `same`.
+    pub fn judge(self, ratio: f64) -> &'static str {
+        if (ratio - 1.0).abs() < 1e-9 {
+            "same"
+        } else if (ratio > 1.0) == self.higher_is_better() {
+            "better"
+        } else {
+            "worse"
         }
     }
 
@@ -118,6 +144,9 @@ pub struct Difference {
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub settings_differ: Vec<Difference>,
+    /// Two sweeps of the same commit, build, machine, placement and settings: whatever
+    /// differs between them is the machine drifting (false for one sweep against its baseline).
+    pub same_settings: bool,
     pub rows: Vec<Row>,
     /// Geometric means of the new/old ratios, per metric, over rows that have both sides.
     pub geomean: Vec<GeoMean>,
@@ -135,11 +164,26 @@ pub struct GeoMean {
     pub delta_pct: Option<f64>,
 }
 
+/// `results`' cells in the matrix's order: scenario, then variant (as the matrix lists them),
+/// then level; not in the order they finished (interleaved rounds rotate the variants).
+pub fn in_matrix_order(results: &Results) -> Vec<&Cell> {
+    let scenarios = results.scenario_names();
+    let variants = results.variant_names();
+    let place = |names: &[&str], name: &str| names.iter().position(|n| *n == name).unwrap_or(usize::MAX);
+    let mut cells: Vec<&Cell> = results.cells.iter().collect();
+    cells.sort_by(|a, b| {
+        (place(&scenarios, &a.scenario), place(&variants, &a.variant))
+            .cmp(&(place(&scenarios, &b.scenario), place(&variants, &b.variant)))
+            .then(a.level().total_cmp(&b.level()))
+    });
+    cells
+}
+
 /// Compares every point of `old` with the same point (scenario, variant, level) of `new`.
 pub fn sweeps(old: &Results, new: &Results) -> Comparison {
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
-    for new_cell in &new.cells {
+    for new_cell in in_matrix_order(new) {
         match old.cells.iter().find(|old_cell| old_cell.same_point(new_cell)) {
             Some(old_cell) => rows.extend(Metric::ALL.iter().map(|m| row(old_cell, new_cell, *m))),
             None => unmatched.push(format!(
@@ -150,7 +194,7 @@ pub fn sweeps(old: &Results, new: &Results) -> Comparison {
             )),
         }
     }
-    for old_cell in &old.cells {
+    for old_cell in in_matrix_order(old) {
         if !new.cells.iter().any(|new_cell| new_cell.same_point(old_cell)) {
             unmatched.push(format!(
                 "{} {} {}: only in the old results",
@@ -160,14 +204,23 @@ pub fn sweeps(old: &Results, new: &Results) -> Comparison {
             ));
         }
     }
-    finish(settings_differ(old, new), rows, unmatched)
+    let differ = settings_differ(old, new);
+    let same_settings = differ.is_empty();
+    let mut comparison = finish(differ, rows, unmatched);
+    comparison.same_settings = same_settings;
+    for (side, results) in [("old", old), ("new", new)] {
+        if let Some(interruption) = results.interruption() {
+            comparison.warnings.insert(0, format!("the {side} results were interrupted: {interruption}"));
+        }
+    }
+    comparison
 }
 
 /// Compares every variant of one sweep with its baseline, point by point.
 pub fn against_baseline(results: &Results) -> Comparison {
     let baseline = &results.meta.baseline;
     let mut rows = Vec::new();
-    for cell in results.cells.iter().filter(|c| &c.variant != baseline) {
+    for cell in in_matrix_order(results).into_iter().filter(|c| &c.variant != baseline) {
         let base = results
             .cells
             .iter()
@@ -176,7 +229,11 @@ pub fn against_baseline(results: &Results) -> Comparison {
             rows.extend(Metric::ALL.iter().map(|m| row(base, cell, *m)));
         }
     }
-    finish(Vec::new(), rows, Vec::new())
+    let mut comparison = finish(Vec::new(), rows, Vec::new());
+    if let Some(interruption) = results.interruption() {
+        comparison.warnings.insert(0, format!("these results were interrupted: {interruption}"));
+    }
+    comparison
 }
 
 fn finish(settings_differ: Vec<Difference>, rows: Vec<Row>, unmatched: Vec<String>) -> Comparison {
@@ -202,12 +259,13 @@ fn finish(settings_differ: Vec<Difference>, rows: Vec<Row>, unmatched: Vec<Strin
         .count();
     if few > 0 {
         warnings.push(format!(
-            "{few} comparisons have fewer than {} runs on a side: no difference can be called significant with so few (set repeat ≥ {})",
+            "{few} comparisons have fewer than {} runs on a side: no difference can be called significant with so few \
+             (set repeat ≥ {}, or let an interrupted sweep finish)",
             mann_whitney::MIN_RUNS,
             mann_whitney::MIN_RUNS
         ));
     }
-    Comparison { settings_differ, rows, geomean, warnings, unmatched }
+    Comparison { settings_differ, same_settings: false, rows, geomean, warnings, unmatched }
 }
 
 /// The settings that differ between two sweeps, in words.

@@ -12,6 +12,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use crate::machine::tcp::TcpCounters;
+
 /// One reading of a process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupSample {
@@ -22,12 +24,16 @@ pub struct GroupSample {
     pub rss_kib: u64,
     pub threads: u64,
     pub processes: u64,
+    /// The TCP counters of the network namespace the group was read in (its host's): what a
+    /// run did to the kernel's listen queues and retransmissions is their difference.
+    pub tcp: Option<TcpCounters>,
 }
 
 /// Reads every process whose process group is `pgid`. Fails if there is none.
 pub fn sample_group(pgid: i32) -> io::Result<GroupSample> {
     let at = Instant::now();
-    let mut sample = GroupSample { at, cpu: Duration::ZERO, rss_kib: 0, threads: 0, processes: 0 };
+    let tcp = TcpCounters::read().ok();
+    let mut sample = GroupSample { at, cpu: Duration::ZERO, rss_kib: 0, threads: 0, processes: 0, tcp };
     let page_kib = page_size() / 1024;
     for (pid, fields) in group(pgid)? {
         let own = process_cpu_time(pid).unwrap_or_else(|| ticks(fields.utime + fields.stime));

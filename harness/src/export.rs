@@ -191,6 +191,9 @@ pub fn hgrm_name(cell: &Cell) -> String {
     format!("{scenario}{}-{level}{}.hgrm", safe(&cell.variant), if cell.keep_alive { "-k" } else { "" })
 }
 
+/// The name of the link to the newest results directory, beside the stamped ones.
+pub const LATEST: &str = "latest";
+
 /// A results directory, written after every cell.
 #[derive(Debug)]
 pub struct ResultsDir {
@@ -203,6 +206,17 @@ impl ResultsDir {
         let path = parent.join(stamp);
         std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(ResultsDir { path })
+    }
+
+    /// Points `parent/latest` at this directory (a relative symlink, replaced atomically), so
+    /// `results/latest/report.html` is always the newest run. Best effort: a file system
+    /// without symlinks costs only the shortcut.
+    pub fn mark_latest(&self) -> std::io::Result<()> {
+        let (Some(parent), Some(name)) = (self.path.parent(), self.path.file_name()) else { return Ok(()) };
+        let temporary = parent.join(format!(".latest.{}", std::process::id()));
+        let _ = std::fs::remove_file(&temporary);
+        std::os::unix::fs::symlink(name, &temporary)?;
+        std::fs::rename(&temporary, parent.join(LATEST))
     }
 
     /// Writes every format for `results`, and the histogram of `cell` if given.

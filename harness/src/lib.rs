@@ -23,6 +23,8 @@
 //!   every default; [`registry`]: the built-in variants, one line each.
 //! - [`load`]: the load generator (closed and open loops, scale runs; mio, HDR histograms).
 //! - [`cost`]: what a process group spends (CPU, memory, threads) from `/proc`.
+//! - [`machine`]: the machine's own floor: CPU sleep, a loopback ping-pong, TCP's counters.
+//! - [`histogram`]: latency histograms' bounds and their interchange encoding.
 //! - [`affinity`], [`meta`], [`progress`]: CPU placement, header facts, the progress bar.
 
 pub mod affinity;
@@ -31,9 +33,11 @@ pub mod commands;
 pub mod compare;
 pub mod cost;
 pub mod export;
+pub mod histogram;
 pub mod hosts;
 pub mod html;
 pub mod load;
+pub mod machine;
 pub mod matrix;
 pub mod meta;
 pub mod plan;

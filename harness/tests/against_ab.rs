@@ -4,11 +4,16 @@
 
 mod support;
 
+use server_conformance::test_name;
+use server_conformance::tools::{require, AB};
 use server_conformance::ServerProcess;
 use support::{ab_field, run_tool, HARNESS};
 
 #[test]
 fn harness_and_ab_agree() {
+    if !require(test_name!(harness_and_ab_agree), &[AB]) {
+        return;
+    }
     let server = ServerProcess::start(HARNESS, &["serve", "tokio", "--workers", "1"]);
     let url = format!("http://{}/", server.addr);
     for keep_alive in [false, true] {
@@ -16,8 +21,8 @@ fn harness_and_ab_agree() {
         if keep_alive {
             args.push("-k");
         }
-        let ab = run_tool("ab", &[&args[..], &[url.as_str()]].concat(), "apache2-utils");
-        let ours = run_tool(HARNESS, &[&["load"], &args[1..], &[url.as_str()]].concat(), "(the harness)");
+        let ab = run_tool("ab", &[&args[..], &[url.as_str()]].concat());
+        let ours = run_tool(HARNESS, &[&["load"], &args[1..], &[url.as_str()]].concat());
         assert_eq!(ab_field::<f64>(&ab, "Failed requests:"), 0.0, "{ab}");
         assert_eq!(ab_field::<f64>(&ours, "Failed requests:"), 0.0, "{ours}");
         assert_eq!(ab_field::<f64>(&ab, "Complete requests:"), 3000.0, "{ab}");

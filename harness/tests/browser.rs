@@ -1,15 +1,18 @@
 //! The report in a real browser: headless Chromium renders a real sweep's `report.html` to a
 //! PNG, with the network unused, and the picture must be neither blank nor tiny.
 //!
-//! Chromium is required (CI's `.ci/run` installs Debian's `chromium`); without it this test
-//! fails saying how to install it. `RUNTIME_MATRIX_NO_BROWSER=1` skips it, loudly.
+//! Chromium is required (`scripts/test` installs Debian's `chromium`); without it this test is
+//! skipped, saying how to install it, or fails with `RUNTIME_MATRIX_STRICT=1` (as in CI).
+//! `RUNTIME_MATRIX_NO_BROWSER=1` skips it, loudly, even then.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use server_conformance::test_name;
+use server_conformance::tools::{find, require, CHROMIUM};
 use support::{results_dir, text, Scratch};
 
 /// How long Chromium may take to start, render and write the screenshot.
@@ -17,15 +20,6 @@ const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The smallest screenshot that can hold the page's plots and tables.
 const MIN_PNG_BYTES: u64 = 20 * 1024;
-
-fn chromium() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")]);
-    [PathBuf::from("/usr/bin/chromium")].into_iter().chain(on_path).find(|path| path.is_file())
-}
 
 /// Renders `page` to `png` at 1280×2000 with a throwaway profile and nothing from the network.
 fn screenshot(chromium: &Path, page: &Path, png: &Path, profile: &Path) {
@@ -92,12 +86,10 @@ fn chromium_renders_the_report() {
         eprintln!("SKIPPED: chromium_renders_the_report (RUNTIME_MATRIX_NO_BROWSER=1)");
         return;
     }
-    let Some(chromium) = chromium() else {
-        panic!(
-            "chromium is not installed: `apt-get install chromium` (CI's .ci/run does), or set \
-             RUNTIME_MATRIX_NO_BROWSER=1 to skip this test"
-        );
-    };
+    if !require(test_name!(chromium_renders_the_report), &[CHROMIUM]) {
+        return;
+    }
+    let chromium = find(&CHROMIUM).expect("chromium, found by require");
     let scratch = Scratch::new();
     let matrix = "[sweep]\nrequests = 300\nconcurrency = [1, 2]\nkeep_alive = true\nrepeat = 4\n\n\
                   [[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n";

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::Duration;
 
+use server_conformance::test_name;
+use server_conformance::tools::{require, AB, PYTHON3};
 use support::{ab, ab_field, cells_of, free_ports, results_dir, results_json, text, Scratch};
 
 /// The workspace root: `examples/classic.toml`'s `command` paths are relative to it.
@@ -31,11 +33,8 @@ struct Started(Child);
 
 impl Started {
     fn python(args: &[&str], port: u16) -> Started {
-        let mut child = Command::new("python3")
-            .args(args)
-            .current_dir(root())
-            .spawn()
-            .expect("python3 (apt-get install python3)");
+        let mut child =
+            Command::new("python3").args(args).current_dir(root()).spawn().expect("start python3");
         support::wait_for_own_listener(&mut child, port, Duration::from_secs(10));
         Started(child)
     }
@@ -84,6 +83,9 @@ fn section<'a>(report: &'a str, variant: &str) -> &'a str {
 /// same server, the deviations are notes (once each) in `results.json` and `report.md`, exit 0.
 #[test]
 fn exercise_style_servers_are_measured_as_ab_measures_them() {
+    if !require(test_name!(exercise_style_servers_are_measured_as_ab_measures_them), &[PYTHON3, AB]) {
+        return;
+    }
     let scratch = Scratch::new();
     let ports = free_ports(2);
     let modes = [("exercise-extra", "extra", ports[0]), ("exercise-nolength", "nolength", ports[1])];
@@ -167,6 +169,9 @@ fn exercise_style_servers_are_measured_as_ab_measures_them() {
 /// is refused with the framing reason (in `results.json` and the report), and the exit is 1.
 #[test]
 fn with_keep_alive_the_same_servers_fail_on_framing() {
+    if !require(test_name!(with_keep_alive_the_same_servers_fail_on_framing), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let ports = free_ports(2);
     let matrix = format!(
@@ -204,6 +209,9 @@ fn with_keep_alive_the_same_servers_fail_on_framing() {
 /// names them by the relative paths `examples/classic.toml` uses, run from the workspace root.
 #[test]
 fn the_example_servers_pass_and_match_ab() {
+    if !require(test_name!(the_example_servers_pass_and_match_ab), &[PYTHON3, AB]) {
+        return;
+    }
     let scratch = Scratch::new();
     let ports = free_ports(2);
     let requests = 100u64;
@@ -253,6 +261,9 @@ fn the_example_servers_pass_and_match_ab() {
 /// answer the spec's body byte for byte, and exit 0 on SIGTERM.
 #[test]
 fn the_example_servers_are_robust_and_stop_on_sigterm() {
+    if !require(test_name!(the_example_servers_are_robust_and_stop_on_sigterm), &[PYTHON3]) {
+        return;
+    }
     for ((_, path), port) in EXAMPLES.iter().zip(free_ports(2)) {
         let mut server = Started::python(&[path, &port.to_string()], port);
         let addr = ("127.0.0.1", port);

@@ -28,11 +28,12 @@ fn sweep(scratch: &Scratch, name: &str, path: &str) -> PathBuf {
 }
 
 fn compare(args: &[&Path], json: bool) -> (Option<i32>, String, String) {
+    compare_with(args, if json { &["--json"] } else { &["--long"] })
+}
+
+fn compare_with(args: &[&Path], options: &[&str]) -> (Option<i32>, String, String) {
     let mut command = Command::new(HARNESS);
-    command.arg("compare").args(args);
-    if json {
-        command.arg("--json");
-    }
+    command.arg("compare").args(args).args(options);
     let output = command.output().expect("run harness compare");
     (output.status.code(), text(&output.stdout), text(&output.stderr))
 }
@@ -51,6 +52,16 @@ fn a_run_against_itself_is_all_noise_and_a_heavier_path_is_significant() {
     assert_eq!(deltas.len(), 2 * 2 * 4, "every cell and metric: {stdout}");
     assert!(deltas.iter().all(|d| *d == "~"), "nothing differs from itself: {stdout}");
     assert!(!stdout.contains("Settings that differ"), "{stdout}");
+    // By default: variant × level tables, in the matrix's order, and a word on why nothing
+    // but drift can differ between two sweeps of the same everything.
+    let (code, stdout, _) = compare_with(&[&small, &small], &[]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("Same commit, build, machine and settings"), "{stdout}");
+    let grid: Vec<&str> =
+        stdout.lines().filter(|l| l.starts_with("| tokio ") || l.starts_with("| smol ")).collect();
+    assert_eq!(grid.len(), 2 * 4, "a row per variant in each metric's table: {stdout}");
+    assert!(grid[0].starts_with("| tokio") && grid[1].starts_with("| smol"), "matrix order: {stdout}");
+    assert!(grid.iter().all(|row| row.contains(" → ") && row.matches('~').count() == 2), "{stdout}");
 
     let big = sweep(&scratch, "big", "/bytes/2097152");
     let (code, json, stderr) = compare(&[&small, &big], true);

@@ -6,18 +6,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::cost::{sample_group, GroupSample, Spent};
+use server_conformance::test_name;
+use server_conformance::tools::{require, PYTHON3};
 
 /// Burns about `seconds` of CPU in Python.
 const BURN: &str = "import time\ndef burn(s):\n    end = time.process_time() + s\n    while time.process_time() < end: pass\n";
 
-/// Starts `python3 -c SCRIPT` as the leader of its own process group.
+/// Starts `python3 -c SCRIPT` as the leader of its own process group (the test requires it).
 fn group_of(script: &str) -> Child {
     Command::new("python3")
         .args(["-c", script])
         .stdout(Stdio::piped())
         .process_group(0)
         .spawn()
-        .expect("python3 (apt-get install python3)")
+        .expect("start python3")
 }
 
 /// Reads the child's stdout until it prints `line`.
@@ -55,6 +57,9 @@ fn sampled_around_burn(script: &str) -> Burnt {
 
 #[test]
 fn a_forked_childs_cpu_counts_for_its_group() {
+    if !require(test_name!(a_forked_childs_cpu_counts_for_its_group), &[PYTHON3]) {
+        return;
+    }
     // The leader only waits; its forked child burns 0.4 s of CPU, then both sleep.
     let Burnt { mut child, pgid, before, after } = sampled_around_burn(
         "import os, sys, time\nprint('ready', flush=True)\nif os.fork() == 0:\n    burn(0.4)\n    print('burnt', flush=True)\n    time.sleep(30)\nelse:\n    time.sleep(30)\n",
@@ -72,6 +77,9 @@ fn a_forked_childs_cpu_counts_for_its_group() {
 
 #[test]
 fn threads_that_exited_still_count() {
+    if !require(test_name!(threads_that_exited_still_count), &[PYTHON3]) {
+        return;
+    }
     // A thread burns 0.4 s of CPU and exits; only then is the group sampled again. `join`
     // returns before the OS thread is gone from /proc, so the script also waits (at most 10 s)
     // for its task list to shrink to the main thread.

@@ -8,6 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use server_conformance::test_name;
+use server_conformance::tools::{require, PYTHON3};
 use support::{
     cells_of, free_port, processes_matching, results_dir, results_json, signal, text, wait_for_measuring,
     wait_with_timeout, Scratch, HARNESS,
@@ -54,6 +56,9 @@ fn an_unusable_out_directory_is_a_configuration_error() {
 
 #[test]
 fn wrong_bytes_are_refused_and_the_sweep_goes_on() {
+    if !require(test_name!(wrong_bytes_are_refused_and_the_sweep_goes_on), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let wrong = scratch.tiny_variant("impostor", free_port(), 0, "Hello, world?", "spec");
     let matrix =
@@ -120,6 +125,9 @@ fn a_variant_that_cannot_run_here_does_not_fail_the_sweep() {
 
 #[test]
 fn a_server_that_dies_mid_sweep_is_reported_and_the_sweep_goes_on() {
+    if !require(test_name!(a_server_that_dies_mid_sweep_is_reported_and_the_sweep_goes_on), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     // Verification takes one connection and each cell 30: it dies during the second cell.
     let dying = scratch.tiny_variant("fragile", free_port(), 45, "ok", "status");
@@ -172,6 +180,9 @@ fn a_server_killed_mid_cell_ends_the_cell_at_once() {
 /// A cell cut short by max_run_time reports its rate over the whole window, marked.
 #[test]
 fn a_cut_short_cell_uses_the_whole_window() {
+    if !require(test_name!(a_cut_short_cell_uses_the_whole_window), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let port = free_port();
     // A server that answers 30 connections and then never again: the
@@ -198,6 +209,9 @@ fn a_cut_short_cell_uses_the_whole_window() {
 /// Another program already on a command variant's port is never measured.
 #[test]
 fn a_port_taken_by_another_program_is_refused() {
+    if !require(test_name!(a_port_taken_by_another_program_is_refused), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let port = free_port();
     let mut squatter = std::process::Command::new("python3")
@@ -289,6 +303,9 @@ fn sigterm_exits_143() {
 /// grandchildren included (a `sh -c` wrapper's child).
 #[test]
 fn sigkill_of_the_harness_leaves_no_server() {
+    if !require(test_name!(sigkill_of_the_harness_leaves_no_server), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let port = free_port();
     let marker = format!("{port} 0 wrapped");

@@ -1,7 +1,8 @@
 //! Beyond one machine, tested on network namespaces: servers on one "host", load from another,
 //! through `ip netns exec` launchers and through a real sshd; nothing left behind after a
 //! SIGKILL; two load hosts' results merged exactly. Each test skips, saying so, where network
-//! namespaces cannot be made; a missing `ip` or `sshd` fails it, naming the package.
+//! namespaces cannot be made, or where a program it runs (`ip`, `sshd`, …) is missing, naming
+//! the package (with `RUNTIME_MATRIX_STRICT=1`, as in CI, a missing program fails it instead).
 
 mod netns;
 mod support;
@@ -10,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netns::{bed_or_skip, Bed};
+use server_conformance::test_name;
+use server_conformance::tools::{find, require, IP, PYTHON3, SSH, SSHD, SSH_KEYGEN};
 use support::{cells_of, results_dir, results_json, signal, text, Scratch, HARNESS};
 
 /// A matrix with the servers in the bed's srv namespace and the load from `load_hosts`.
@@ -28,9 +31,11 @@ fn matrix(bed: &Bed, sweep: &str, load_hosts: &str, extra_hosts: &str) -> String
 
 #[test]
 fn a_sweep_with_the_server_on_one_host_and_the_load_on_another() {
-    let Some(bed) = bed_or_skip("a_sweep_with_the_server_on_one_host_and_the_load_on_another") else {
+    let test = test_name!(a_sweep_with_the_server_on_one_host_and_the_load_on_another);
+    if !require(test, &[IP]) {
         return;
-    };
+    }
+    let Some(bed) = bed_or_skip(test) else { return };
     let scratch = Scratch::new();
     let sweep = "requests = 2000\nconcurrency = [1, 4]\nkeep_alive = true\nrepeat = 2";
     let (output, out) = scratch.run(&matrix(&bed, sweep, "[\"cli\"]", ""), &[]);
@@ -58,7 +63,11 @@ fn a_sweep_with_the_server_on_one_host_and_the_load_on_another() {
 
 #[test]
 fn sigkill_of_the_harness_leaves_nothing_in_either_namespace() {
-    let Some(bed) = bed_or_skip("sigkill_of_the_harness_leaves_nothing_in_either_namespace") else { return };
+    let test = test_name!(sigkill_of_the_harness_leaves_nothing_in_either_namespace);
+    if !require(test, &[IP]) {
+        return;
+    }
+    let Some(bed) = bed_or_skip(test) else { return };
     let scratch = Scratch::new();
     let sweep = "requests = 100000000\nconcurrency = [2]\nkeep_alive = true\nmax_run_time = \"60s\"";
     let mut harness = scratch.spawn(&matrix(&bed, sweep, "[\"cli\"]", ""));
@@ -87,7 +96,11 @@ fn sigkill_of_the_harness_leaves_nothing_in_either_namespace() {
 /// percentiles come from the merged histogram.
 #[test]
 fn two_load_hosts_add_up() {
-    let Some(bed) = bed_or_skip("two_load_hosts_add_up") else { return };
+    let test = test_name!(two_load_hosts_add_up);
+    if !require(test, &[IP]) {
+        return;
+    }
+    let Some(bed) = bed_or_skip(test) else { return };
     let scratch = Scratch::new();
     let second = format!(
         "[[host]]\nname = \"cli-2\"\nlauncher = {}\naddress = \"{}\"\nharness = \"{HARNESS}\"\n\n",
@@ -122,7 +135,11 @@ fn two_load_hosts_add_up() {
 /// launcher, for real.
 #[test]
 fn the_ssh_launcher_runs_a_remote_server() {
-    let Some(bed) = bed_or_skip("the_ssh_launcher_runs_a_remote_server") else { return };
+    let test = test_name!(the_ssh_launcher_runs_a_remote_server);
+    if !require(test, &[IP, SSHD, SSH, SSH_KEYGEN]) {
+        return;
+    }
+    let Some(bed) = bed_or_skip(test) else { return };
     let sshd = Sshd::start(&bed);
     let scratch = Scratch::new();
     let launcher = format!(
@@ -163,8 +180,12 @@ fn the_ssh_launcher_runs_a_remote_server() {
 /// removes them.
 #[test]
 fn the_test_bed_script_runs_a_sweep() {
+    let test = test_name!(the_test_bed_script_runs_a_sweep);
+    if !require(test, &[IP]) {
+        return;
+    }
     // Only to learn whether namespaces can be made here; the script makes its own.
-    let Some(probe) = bed_or_skip("the_test_bed_script_runs_a_sweep") else { return };
+    let Some(probe) = bed_or_skip(test) else { return };
     drop(probe);
     let scratch = Scratch::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -205,14 +226,11 @@ struct Sshd {
 }
 
 impl Sshd {
-    /// Starts sshd in `bed`'s server namespace; fails the test, saying what to install, when
-    /// it cannot (CI installs openssh-server and openssh-client).
+    /// Starts sshd in `bed`'s server namespace (the test requires sshd, ssh and ssh-keygen);
+    /// fails the test when it cannot.
     fn start(bed: &Bed) -> Sshd {
         const INSTALL: &str = "apt-get install openssh-server openssh-client";
-        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .unwrap_or_else(|| panic!("no sshd: {INSTALL}"));
+        let sshd = find(&SSHD).expect("sshd, found by require");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let key = dir.path().join("client_key");
         let host_key = dir.path().join("host_key");
@@ -246,7 +264,9 @@ impl Sshd {
         )
         .expect("sshd_config");
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &bed.srv, sshd, "-D", "-e", "-f"])
+            .args(["netns", "exec", &bed.srv])
+            .arg(&sshd)
+            .args(["-D", "-e", "-f"])
             .arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -298,7 +318,11 @@ fn two_load_hosts_send_their_whole_runs() {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
-    let Some(bed) = bed_or_skip("two_load_hosts_send_their_whole_runs") else { return };
+    let test = test_name!(two_load_hosts_send_their_whole_runs);
+    if !require(test, &[IP, PYTHON3]) {
+        return;
+    }
+    let Some(bed) = bed_or_skip(test) else { return };
     let scratch = Scratch::new();
     let watchdog =
         Arc::new(harness::process::watchdog::Watchdog::start_with(HARNESS.as_ref()).expect("watchdog"));

@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use server_conformance::test_name;
+use server_conformance::tools::{require, AB, PYTHON3};
 use support::{text, wait_for_port, Scratch, HARNESS};
 
 /// The tiny Python server in `mode` on a free port, killed when dropped.
@@ -16,13 +18,14 @@ struct Tiny {
 }
 
 impl Tiny {
-    /// Starts it on a port it picks itself (no race with other programs for a free port).
+    /// Starts it on a port it picks itself (no race with other programs for a free port); the
+    /// test requires `python3`.
     fn start(scratch: &Scratch, mode: &str) -> Tiny {
         let mut child = Command::new("python3")
             .args([scratch.script().to_str().expect("a UTF-8 path"), "0", "0", "hello", mode])
             .stdout(Stdio::piped())
             .spawn()
-            .expect("python3 (apt-get install python3)");
+            .expect("start python3");
         let mut line = String::new();
         let stdout = child.stdout.take().expect("stdout");
         BufReader::new(stdout).read_line(&mut line).expect("the port line");
@@ -46,6 +49,9 @@ fn load(args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn prints_the_sweeps_tables_and_exits_0_when_clean() {
+    if !require(test_name!(prints_the_sweeps_tables_and_exits_0_when_clean), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "close");
     let (code, stdout, stderr) = load(&["-n", "50", "-c", "2", &server.url]);
@@ -59,6 +65,9 @@ fn prints_the_sweeps_tables_and_exits_0_when_clean() {
 /// An open loop also prints what it offered and achieved, both latencies and its send lag.
 #[test]
 fn an_open_loop_prints_its_rate_and_send_lag() {
+    if !require(test_name!(an_open_loop_prints_its_rate_and_send_lag), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "close");
     let args =
@@ -72,6 +81,9 @@ fn an_open_loop_prints_its_rate_and_send_lag() {
 /// A server that accepts but never answers: exit 1, said in words.
 #[test]
 fn a_silent_server_is_no_response_within_the_timeout() {
+    if !require(test_name!(a_silent_server_is_no_response_within_the_timeout), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "silent");
     let (code, stdout, stderr) = load(&["-n", "4", "-c", "2", "--timeout", "300ms", &server.url]);
@@ -84,13 +96,16 @@ fn a_silent_server_is_no_response_within_the_timeout() {
 /// body): measured with 0 failed, and the byte counts ab reports for it.
 #[test]
 fn bytes_after_the_body_are_counted_as_ab_counts_them() {
+    if !require(test_name!(bytes_after_the_body_are_counted_as_ab_counts_them), &[PYTHON3, AB]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "extra");
     let (code, stdout, stderr) = load(&["-n", "40", "-c", "2", "--json", &server.url]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     let cell: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(cell["failed"], 0, "{cell}");
-    let ab = support::run_tool("ab", &["-q", "-n", "40", "-c", "2", &server.url], "apache2-utils");
+    let ab = support::run_tool("ab", &["-q", "-n", "40", "-c", "2", &server.url]);
     let field = |name: &str| -> u64 {
         ab.lines()
             .find_map(|line| line.strip_prefix(name))
@@ -107,6 +122,9 @@ fn bytes_after_the_body_are_counted_as_ab_counts_them() {
 /// A body with no length ends with the close: measured like ab.
 #[test]
 fn close_delimited_bodies_are_measured() {
+    if !require(test_name!(close_delimited_bodies_are_measured), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "nolength");
     let (code, stdout, stderr) = load(&["-n", "30", "-c", "3", "--json", &server.url]);
@@ -119,6 +137,9 @@ fn close_delimited_bodies_are_measured() {
 /// With keep-alive a response must be framed: an unframed one fails with the reason.
 #[test]
 fn keep_alive_needs_framed_responses() {
+    if !require(test_name!(keep_alive_needs_framed_responses), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "nolength");
     let (code, stdout, stderr) = load(&["-k", "-n", "5", &server.url]);
@@ -134,6 +155,9 @@ fn keep_alive_needs_framed_responses() {
 /// timeout), the missing close is counted and said, and the wait for it is bounded.
 #[test]
 fn an_unclosed_http10_response_is_complete_not_failed() {
+    if !require(test_name!(an_unclosed_http10_response_is_complete_not_failed), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "noclose");
     let (code, stdout, stderr) = load(&["-n", "3", "-c", "1", "--timeout", "500ms", "--json", &server.url]);
@@ -151,6 +175,9 @@ fn an_unclosed_http10_response_is_complete_not_failed() {
 /// `window open` line once the warm-up is over, then the results.
 #[test]
 fn the_window_is_announced_after_the_warm_up() {
+    if !require(test_name!(the_window_is_announced_after_the_warm_up), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let server = Tiny::start(&scratch, "close");
     let started = std::time::Instant::now();

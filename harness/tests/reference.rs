@@ -4,6 +4,8 @@
 
 mod support;
 
+use server_conformance::test_name;
+use server_conformance::tools::{require, NGINX};
 use support::{cells_of, free_port, results_json, text, Scratch};
 
 /// The repository's `examples/nginx.conf`.
@@ -13,8 +15,8 @@ fn nginx_conf() -> String {
 
 #[test]
 fn nginx_runs_from_a_config_template_and_is_verified_by_body() {
-    if std::process::Command::new("nginx").arg("-v").output().is_err() {
-        panic!("nginx is not installed: apt-get install nginx-light (CI installs it)");
+    if !require(test_name!(nginx_runs_from_a_config_template_and_is_verified_by_body), &[NGINX]) {
+        return;
     }
     let scratch = Scratch::new();
     let matrix = format!(

@@ -3,10 +3,15 @@
 
 mod support;
 
+use server_conformance::test_name;
+use server_conformance::tools::{require, PYTHON3};
 use support::{cells_of, free_port, results_dir, results_json, text, Scratch};
 
 #[test]
 fn tiny_matrix_end_to_end() {
+    if !require(test_name!(tiny_matrix_end_to_end), &[PYTHON3]) {
+        return;
+    }
     let scratch = Scratch::new();
     let port = free_port();
     let matrix = format!(
@@ -30,9 +35,12 @@ fn tiny_matrix_end_to_end() {
         "### tokio (workers 1)",
         "### thread-pool (workers 2)",
         "### tiny (workers 1)",
-        "#### Requests per second",
-        "#### p99 latency (µs)",
-        "#### Server CPU per request (µs)",
+        "#### Requests per second (higher is better)",
+        "#### p99 latency, µs (lower is better)",
+        "#### Server CPU per request, µs (lower is better)",
+        "## Verdict",
+        "- **Server CPU per request** (lower is better): cheapest `",
+        "report.html in a browser",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }

@@ -24,6 +24,10 @@ pub struct Args {
     /// Also write the comparison as a self-contained HTML page, spectra overlaid per cell.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// benchstat's long form: one row per point with both medians, the change and the p-value
+    /// (default: a variant × level table per metric, like the run report's).
+    #[arg(long)]
+    pub long: bool,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -64,7 +68,7 @@ pub fn run(args: &Args) -> ExitCode {
             }
         }
     } else {
-        print!("{}", crate::report::compare::markdown(&title, &comparison, args.new.is_none()));
+        print!("{}", crate::report::compare::markdown(&title, &comparison, args.new.is_none(), args.long));
     }
     ExitCode::SUCCESS
 }

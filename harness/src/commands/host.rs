@@ -1,12 +1,13 @@
-//! The subcommands a sweep runs on other hosts through their launchers, beside `serve
-//! --lifeline` and `load --report`: `harness sample PGID` (what a server's process group has
-//! spent) and `harness verify URL` (a server's answer, checked from where the load comes
-//! from). Each prints one line of [`crate::hosts::protocol`].
+//! The subcommands a sweep runs on other hosts through their launchers (and on this machine),
+//! beside `serve --lifeline` and `load --report`: `harness sample PGID` (what a server's
+//! process group has spent), `harness verify URL` (a server's answer, checked from where the
+//! load comes from) and `harness awake --cpus LIST` (the measured CPUs kept out of their idle
+//! states). Each prints one line of [`crate::hosts::protocol`].
 
 use std::process::ExitCode;
 
 use super::exit;
-use crate::hosts::protocol::{self, Sample, Verified};
+use crate::hosts::protocol::{self, Awake, Sample, Verified};
 
 /// `harness sample`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -29,6 +30,33 @@ pub struct VerifyArgs {
     /// Addresses besides loopback that requests may go to (the hosts a matrix declares).
     #[arg(long = "declared-host", value_delimiter = ',')]
     pub declared_hosts: Vec<std::net::IpAddr>,
+}
+
+/// `harness awake`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct AwakeArgs {
+    /// The CPUs to keep awake, e.g. `0,1`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub cpus: Vec<usize>,
+}
+
+/// `harness awake --cpus LIST`: keeps the CPUs out of their idle states (see
+/// [`crate::machine::idle`]) until standard input closes, after one [`Awake`] line saying how;
+/// exit 69 when it cannot here.
+pub fn awake(args: &AwakeArgs) -> ExitCode {
+    let how = match crate::machine::idle::keep_awake(&args.cpus) {
+        Ok(how) => how,
+        Err(why) => {
+            eprintln!("Error: cannot keep CPUs awake: {why}");
+            return ExitCode::from(server_common::EXIT_NOT_RUNNABLE);
+        }
+    };
+    println!("{}", Awake(how).line());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // Until the harness that started it is gone: its end of our standard input closes.
+    let mut sink = [0u8; 64];
+    while matches!(std::io::Read::read(&mut std::io::stdin().lock(), &mut sink), Ok(n) if n > 0) {}
+    ExitCode::SUCCESS
 }
 
 /// `harness sample PGID`: what the group spends, as one [`Sample`] line.

@@ -12,6 +12,8 @@ use server_spec::default_duration;
 use super::exit;
 use crate::hosts::protocol;
 use crate::load::{Job, Shape, Stop};
+use crate::machine::idle::CpuIdle;
+use crate::machine::tcp::TcpCounters;
 use crate::plan::defaults;
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun, Mode, Status};
@@ -23,11 +25,11 @@ pub struct Args {
     pub url: String,
     /// Requests to complete (closed loop; an open loop runs for --duration).
     #[arg(short = 'n', long, default_value_t = defaults::REQUESTS, conflicts_with = "rate",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = at_least_one::<u64>)]
     pub requests: u64,
     /// Connections at once; with --rate, the pool the rate is spread over (as --connections).
     #[arg(short = 'c', long, default_value_t = defaults::LOAD_CONCURRENCY, conflicts_with = "connections",
-          value_parser = at_least_one)]
+          value_parser = at_least_one::<usize>)]
     pub concurrency: usize,
     /// Whether `-c` was given (not its default): with --rate it then sets the pool.
     #[arg(skip)]
@@ -52,7 +54,7 @@ pub struct Args {
     #[arg(long, default_value = default_duration!(defaults::WARMUP_TIME), value_parser = server_spec::cli::parse_duration)]
     pub warmup_time: Duration,
     /// Open loop: the connections the rate is spread over (`-c` says the same).
-    #[arg(long, default_value_t = defaults::OPEN_CONNECTIONS, requires = "rate", value_parser = at_least_one)]
+    #[arg(long, default_value_t = defaults::OPEN_CONNECTIONS, requires = "rate", value_parser = at_least_one::<usize>)]
     pub connections: usize,
     /// Print the run as a results cell in JSON (histograms encoded) instead of the tables.
     #[arg(long)]
@@ -76,6 +78,14 @@ pub struct Args {
     /// goes anywhere else.
     #[arg(long = "declared-host", value_delimiter = ',')]
     pub declared_hosts: Vec<std::net::IpAddr>,
+    /// `awake` keeps every CPU of this machine out of its idle states for the run (the
+    /// server's, wherever it is pinned, and the load's); `native` lets them sleep.
+    #[arg(long, default_value = "native", value_parser = parse_cpu_idle)]
+    pub cpu_idle: CpuIdle,
+}
+
+fn parse_cpu_idle(text: &str) -> Result<CpuIdle, String> {
+    CpuIdle::named(text).ok_or_else(|| format!("must be native or awake, not {text:?}"))
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -86,7 +96,23 @@ pub fn run(args: &Args) -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    let _awake = match args.cpu_idle {
+        CpuIdle::Native => None,
+        CpuIdle::Awake => match awake() {
+            Ok((keeper, watchdog)) => {
+                eprintln!("CPUs kept awake: {}", keeper.how);
+                Some((keeper, watchdog))
+            }
+            Err(why) => {
+                eprintln!("warning: the CPUs cannot be kept awake ({why}); the run is native");
+                None
+            }
+        },
+    };
     let started_at = crate::meta::unix_ms();
+    // The kernel's TCP counters around the run: a listen queue that overflowed, SYNs
+    // retransmitted (on loopback both ends' are here).
+    let tcp_before = TcpCounters::read().ok();
     let load = match measure(args, &job) {
         Ok(load) => load,
         Err(err) => {
@@ -94,12 +120,13 @@ pub fn run(args: &Args) -> ExitCode {
             return ExitCode::from(exit::FAILURES);
         }
     };
+    let tcp = tcp_before.zip(TcpCounters::read().ok()).map(|(before, after)| after.since(&before));
     let failed = load.failures.total() > 0;
     if args.report {
         println!("{}", protocol::line(&protocol::LoadReport { load }));
         return ExitCode::from(if failed { exit::FAILURES } else { exit::SUCCESS });
     }
-    let cell = cell(args, &job, load, started_at);
+    let cell = cell(args, &job, load, started_at, tcp);
     if args.json {
         match serde_json::to_string_pretty(&cell) {
             Ok(json) => println!("{json}"),
@@ -116,6 +143,13 @@ pub fn run(args: &Args) -> ExitCode {
         return ExitCode::from(exit::FAILURES);
     }
     ExitCode::SUCCESS
+}
+
+/// Every CPU of this machine kept awake, by a child tied to this process.
+fn awake() -> Result<(crate::target::awake::Keeper, Arc<crate::process::watchdog::Watchdog>), String> {
+    let watchdog = Arc::new(crate::process::watchdog::Watchdog::start().map_err(|err| format!("{err:#}"))?);
+    let cpus: Vec<usize> = (0..crate::affinity::online_cpus()).collect();
+    crate::target::awake::Keeper::here(&cpus, &watchdog).map(|keeper| (keeper, watchdog))
 }
 
 /// The run the arguments ask for, or what is wrong with them (bad input: exit 2).
@@ -163,7 +197,13 @@ fn measure(args: &Args, job: &Job) -> anyhow::Result<crate::load::LoadResult> {
 }
 
 /// The run as one results cell, as the sweep would summarize it (no server is sampled).
-fn cell(args: &Args, job: &Job, load: crate::load::LoadResult, started_at: u64) -> Cell {
+fn cell(
+    args: &Args,
+    job: &Job,
+    load: crate::load::LoadResult,
+    started_at: u64,
+    tcp: Option<TcpCounters>,
+) -> Cell {
     let status = Status::of_run(load.cut, false);
     let (mode, rate, requests) = match job.shape {
         Shape::Open { rate, .. } => (Mode::Open, Some(rate), load.scheduled),
@@ -180,13 +220,22 @@ fn cell(args: &Args, job: &Job, load: crate::load::LoadResult, started_at: u64) 
         requests,
         server_cpus: 0,
     };
-    summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status }])
+    summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status, tcp }])
 }
 
 /// ab's classic table and the percentile table (and for an open loop its rate, corrected and
 /// uncorrected latency and send lag), as the sweep prints them, plus the failures in words.
 fn render(cell: &Cell, args: &Args) -> String {
-    let mut out = format!("{}\n\n", args.url);
+    let connection = if cell.keep_alive {
+        "keep-alive on: persistent HTTP/1.1 connections"
+    } else {
+        "keep-alive off: a new HTTP/1.0 connection per request, as ab"
+    };
+    let load = match cell.rate {
+        Some(rate) => format!("open loop at {rate:.0} requests/s over {} connections", cell.concurrency),
+        None => format!("closed loop, {} requests at concurrency {}", cell.requests, cell.concurrency),
+    };
+    let mut out = format!("{}\n{load}; {connection}\n\n", args.url);
     out.push_str(&crate::report::classic_table(&[cell]));
     out.push('\n');
     out.push_str(&crate::report::percentile_table(&[cell]));
@@ -225,10 +274,10 @@ fn failure_summary(cell: &Cell, timeout: Duration) -> String {
     format!("{} of {} requests failed: {}", cell.failed_all_runs, cell.requests, cell.failures.in_words())
 }
 
-/// A count of connections: a whole number, at least 1.
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
+/// A count (requests, connections): a whole number, at least 1.
+fn at_least_one<T: std::str::FromStr + PartialOrd + From<u8>>(text: &str) -> Result<T, String> {
+    match text.trim().parse::<T>() {
+        Ok(n) if n < T::from(1) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{text}` is not a whole number")),
     }

@@ -7,10 +7,12 @@
 //! - [`report`]: redraws a results directory's reports (`harness report DIR`).
 //! - [`serve`]: one built-in server in the foreground (`harness serve NAME`).
 //! - [`list`]: the built-in variants.
-//! - [`host`]: `sample` and `verify`, which a sweep runs on other hosts (with `serve
+//! - [`calibrate`]: the machine's floor alone (`harness calibrate`).
+//! - [`host`]: `sample`, `verify` and `awake`, which a sweep runs on other hosts (with `serve
 //!   --lifeline` and `load --report`).
 //! - [`exit`]: every exit status, defined once.
 
+pub mod calibrate;
 pub mod compare;
 pub mod host;
 pub mod list;

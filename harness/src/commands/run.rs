@@ -80,6 +80,9 @@ fn prepare(args: &Args) -> Result<Prepared, u8> {
         eprintln!("--out {}: unusable: {err:#}", args.out.display());
         EXIT_CONFIG
     })?;
+    if let Err(err) = dir.mark_latest() {
+        eprintln!("note: cannot point {}/latest at this run: {err}", args.out.display());
+    }
     Ok(Prepared { plan, file, output: Output::new(dir) })
 }
 
@@ -156,15 +159,24 @@ fn sweep(prepared: Prepared) -> u8 {
         cells: Vec::new(),
         problems: Vec::new(),
         interrupted: false,
+        calibration: Vec::new(),
     };
     print!("{}", crate::report::header(&results));
     let context = sweep::Context { interrupt: signals.interrupt.clone(), watchdog };
     let ending = sweep::run(&plan, &mut results, &mut output, &context);
+    if let Some(said) = results.replace_missing_baseline() {
+        eprintln!("warning: {said}");
+    }
     print!("\n{}", crate::report::body(&results));
+    print!("{}", crate::report::verdict::markdown(&results));
     let fallback = std::env::temp_dir().join("runtime-matrix-results");
     let written = output.finish(&results, &fallback);
     match &written {
-        Ok(path) => println!("Results: {}", path.display()),
+        Ok(path) => println!(
+            "Results: {} — open {} in a browser (verdict first, then plots); report.md, results.json, results.csv beside it",
+            path.display(),
+            path.join("report.html").display()
+        ),
         Err(why) => eprintln!("error: {why}"),
     }
     if ending == Ending::Interrupted {
@@ -221,6 +233,7 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         connections: None,
         idle_time_s: None,
         slow_clients: s.slow_clients,
+        cpu_idle: s.cpu_idle,
     };
     match &s.load {
         Load::Closed { requests, concurrency } => {
@@ -301,5 +314,6 @@ fn meta(plan: &Plan, file: &str) -> Meta {
             })
             .collect(),
         warnings: plan.warnings.clone(),
+        cpu_awake: Vec::new(),
     }
 }

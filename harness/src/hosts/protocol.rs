@@ -9,6 +9,7 @@
 //! | `harness load --report` | one [`LoadReport`] line: the whole [`LoadResult`], histograms encoded |
 //! | `harness sample PGID` | one [`Sample`] line |
 //! | `harness verify URL` | one [`Verified`] line: the notes on the answer |
+//! | `harness awake --cpus LIST` | [`Awake`] (`awake: HOW`) once the CPUs are kept awake |
 //!
 //! The JSON lines are serde types: a field added here is added on both ends at once, and a
 //! line that does not parse is an error that names it, never a figure silently lost.
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::GroupSample;
 use crate::load::LoadResult;
+use crate::machine::tcp::TcpCounters;
 
 /// `harness serve --lifeline` says which process group it leads before its listening line:
 /// its cost is read by group, so a server that does not say is not measured.
@@ -56,13 +58,16 @@ pub fn is_window_open(line: &str) -> bool {
     line.trim_end() == WINDOW_OPEN
 }
 
-/// What `harness sample PGID` prints: the group's spending so far.
+/// What `harness sample PGID` prints: the group's spending so far, and the TCP counters of
+/// its host's network namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     pub cpu_ns: u64,
     pub rss_kib: u64,
     pub threads: u64,
     pub processes: u64,
+    #[serde(default)]
+    pub tcp: Option<TcpCounters>,
 }
 
 impl Sample {
@@ -72,6 +77,7 @@ impl Sample {
             rss_kib: sample.rss_kib,
             threads: sample.threads,
             processes: sample.processes,
+            tcp: sample.tcp,
         }
     }
 
@@ -83,7 +89,24 @@ impl Sample {
             rss_kib: self.rss_kib,
             threads: self.threads,
             processes: self.processes,
+            tcp: self.tcp,
         }
+    }
+}
+
+/// What `harness awake` prints once it keeps the CPUs awake: how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Awake(pub String);
+
+impl Awake {
+    const PREFIX: &'static str = "awake: ";
+
+    pub fn line(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.0)
+    }
+
+    pub fn parse(line: &str) -> Option<Awake> {
+        line.trim_end().strip_prefix(Self::PREFIX).map(|how| Awake(how.to_owned()))
     }
 }
 
@@ -169,10 +192,16 @@ mod tests {
 
     #[test]
     fn samples_cross() {
-        let sample = Sample { cpu_ns: 12_345, rss_kib: 4096, threads: 3, processes: 1 };
+        let tcp = Some(TcpCounters { listen_overflows: 2, ..TcpCounters::default() });
+        let sample = Sample { cpu_ns: 12_345, rss_kib: 4096, threads: 3, processes: 1, tcp };
         let back: Sample = parse(&line(&sample), "harness sample").unwrap();
         assert_eq!(back, sample);
         let at = Instant::now();
         assert_eq!(Sample::of(&back.at(at)), sample);
+        let older: Sample =
+            parse(r#"{"cpu_ns":1,"rss_kib":2,"threads":3,"processes":4}"#, "an older harness").unwrap();
+        assert_eq!(older.tcp, None, "a host running an older harness still answers");
+        assert_eq!(Awake::parse("awake: spinning\n"), Some(Awake("spinning".into())));
+        assert_eq!(Awake::parse(&Awake("x".into()).line()), Some(Awake("x".into())));
     }
 }

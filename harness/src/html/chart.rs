@@ -30,6 +30,8 @@ pub struct Line {
     pub dashed: bool,
     /// A dot at each point: for a few measured points, not for dense curves.
     pub markers: bool,
+    /// Points whose dot is hollow (flagged: a client-bound cell), of `points`.
+    pub hollow: Vec<(f64, f64)>,
     /// A range around the line: (x, low, high) at some points; a shaded band between
     /// them, and a whisker at each.
     pub band: Vec<(f64, f64, f64)>,
@@ -70,7 +72,11 @@ pub fn lines(frame: Frame, lines: &[Line]) -> anyhow::Result<String> {
                 chart.draw_series(LineSeries::new(points.clone(), style))?;
             }
             if line.markers {
-                chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
+                let filled = points.iter().filter(|p| !line.hollow.contains(p));
+                chart.draw_series(filled.map(|p| Circle::new(*p, 3, colour.filled())))?;
+                let hollow = finite(&line.hollow);
+                chart.draw_series(hollow.iter().map(|p| Circle::new(*p, 5, WHITE.filled())))?;
+                chart.draw_series(hollow.iter().map(|p| Circle::new(*p, 5, colour.stroke_width(2))))?;
             }
         }
         Ok(())
@@ -154,15 +160,18 @@ mod tests {
             dashed: false,
             markers: true,
             band: vec![(1.0, 5.0, 15.0), (5.0, 40.0, 60.0)],
+            hollow: vec![(5.0, 50.0)],
         };
-        let dashed = Line { dashed: true, markers: false, band: Vec::new(), ..line.clone() };
+        let dashed =
+            Line { dashed: true, markers: false, band: Vec::new(), hollow: Vec::new(), ..line.clone() };
         let svg = lines(frame(), &[line, dashed]).expect("drawn");
         assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{svg}");
         assert!(!svg.contains("http"), "{svg}");
         assert!(svg.contains("<polygon"), "the band");
         assert!(svg.contains("#1F77B4") || svg.contains("#1f77b4"), "the colour: {svg}");
         assert!(svg.contains("x (units)") && svg.contains("y (units)"));
-        assert!(svg.matches("<circle").count() == 2, "markers at the finite points");
+        // Markers at the finite points: a dot, and for the hollow one a white disc and a ring.
+        assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
     }
 
     #[test]

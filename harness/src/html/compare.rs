@@ -64,6 +64,11 @@ fn summary(comparison: &Comparison, baseline: bool) -> String {
         }
         out.push_str("</ul>\n");
     }
+    if comparison.same_settings && !baseline {
+        if let Some(same) = crate::report::compare::preamble(comparison, baseline).first() {
+            let _ = writeln!(out, "<p class=\"alert\">{}</p>", inline(same));
+        }
+    }
     for warning in &comparison.warnings {
         let _ = writeln!(out, "<p class=\"alert\"><strong>Warning:</strong> {}</p>", escape(warning));
     }
@@ -129,6 +134,7 @@ fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -
                 dashed,
                 markers: true,
                 band: Vec::new(),
+                hollow: Vec::new(),
             };
             for cell in cells {
                 let Some(median) = Metric::RequestsPerSecond.figure(cell) else { continue };
@@ -224,7 +230,11 @@ mod tests {
         assert_eq!(html.matches("data-plot=\"compare-spectrum\"").count(), 4, "matched cells only");
         assert_eq!(html.matches("data-plot=\"compare-throughput\"").count(), 1);
         assert_eq!(html.matches("<svg ").count(), 5);
-        assert!(html.contains("<h3>Requests per second</h3>") && html.contains("<td>geomean</td>"), "{html}");
+        assert!(
+            html.contains("<h3>Requests per second (higher is better)</h3>")
+                && html.contains("<td>geomean</td>"),
+            "{html}"
+        );
         assert!(html.contains("only in the new results"), "monoio is unmatched");
         assert!(html.contains("tokio old") && html.contains("tokio new"));
         assert!(!html.contains("http://") && !html.contains("<script"));

@@ -74,7 +74,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Markdown-ish text from the report (`code` in backticks) as HTML, escaped.
+/// Markdown-ish text from the report (`code` in backticks, **strong** outside them) as HTML,
+/// escaped.
 pub fn inline(text: &str) -> String {
     let mut out = String::new();
     for (i, part) in text.split('`').enumerate() {
@@ -82,7 +83,13 @@ pub fn inline(text: &str) -> String {
         if i % 2 == 1 {
             out.push_str(&format!("<code>{}</code>", escape(part)));
         } else {
-            out.push_str(&escape(part));
+            for (j, run) in escape(part).split("**").enumerate() {
+                if j % 2 == 1 {
+                    out.push_str(&format!("<strong>{run}</strong>"));
+                } else {
+                    out.push_str(run);
+                }
+            }
         }
     }
     out
@@ -99,6 +106,7 @@ mod tests {
             "&lt;script&gt;alert(&#39;x &amp; &quot;y&quot;&#39;)&lt;/script&gt;"
         );
         assert_eq!(inline("path `/<x>` here"), "path <code>/&lt;x&gt;</code> here");
+        assert_eq!(inline("**best** `a**b`"), "<strong>best</strong> <code>a**b</code>");
     }
 
     #[test]

@@ -145,7 +145,7 @@ pub fn spectrum_plot(lines: &[Line], empty: &str) -> Result<String, String> {
 /// The spectrum of `histogram` as a line, if anything was recorded.
 pub fn spectrum_line(histogram: &Histogram<u64>, colour: RGBColor, dashed: bool) -> Option<Line> {
     let points = spectrum::points(histogram)?;
-    Some(Line { colour, points, dashed, markers: false, band: Vec::new() })
+    Some(Line { colour, points, dashed, markers: false, band: Vec::new(), hollow: Vec::new() })
 }
 
 /// Requests per second against the level, a line per variant through each cell's median
@@ -160,11 +160,15 @@ fn throughput(scenario: &Scenario<'_>) -> Figure {
             dashed: false,
             markers: true,
             band: Vec::new(),
+            hollow: Vec::new(),
         };
         for level in &scenario.levels {
             let Some(cell) = scenario.cell(variant, level) else { continue };
             let Some(median) = Metric::RequestsPerSecond.figure(cell) else { continue };
             line.points.push((cell.level(), median));
+            if cell.client_bound() {
+                line.hollow.push((cell.level(), median));
+            }
             top = top.max(median);
             if let Some(spread) = cell.requests_per_second_spread {
                 line.band.push((cell.level(), spread.min, spread.max));
@@ -182,12 +186,19 @@ fn throughput(scenario: &Scenario<'_>) -> Figure {
     };
     let against = if scenario.open { "offered rate" } else { "concurrency" };
     let repeats = scenario.cells.iter().map(|c| c.runs.len()).max().unwrap_or(0);
+    let mut how = format!(
+        "Line and dots: each cell's median run; shaded band and whiskers: its slowest and fastest of {repeats} runs."
+    );
+    if scenario.cells.iter().any(|c| c.client_bound()) {
+        how.push_str(
+            " A hollow ring: a client-bound cell (‡, the load generator's CPU ≥ 90%): its rate measures the \
+             generator, not the server.",
+        );
+    }
     Figure {
         kind: "throughput",
         title: format!("Requests per second against {against}"),
-        how: format!(
-            "Line and dots: each cell's median run; shaded band and whiskers: its slowest and fastest of {repeats} runs."
-        ),
+        how,
         data: scenario.data(),
         legend: scenario.keys(Swatch::Solid),
         svg: drawn(chart::lines(frame, &lines)),

@@ -36,16 +36,16 @@ pub fn table(class: &str, headers: &[&str], text_columns: usize, rows: &[Vec<Str
     out
 }
 
-/// A scenario's comparison matrices with their legend.
+/// A scenario's comparison matrices, their legend first (how to read them, then them).
 pub fn matrices(matrices: &Matrices, baseline: &str) -> String {
     let headers: Vec<&str> = matrices.headers.iter().map(String::as_str).collect();
     let mut out = String::new();
+    for line in matrices::legend(baseline, matrices).lines() {
+        let _ = writeln!(out, "<p class=\"legend-text\">{}</p>", inline(line));
+    }
     for (metric, rows) in &matrices.tables {
         let _ = writeln!(out, "<h4>{}</h4>", escape(metric.title()));
         out.push_str(&table("matrix", &headers, 1, rows));
-    }
-    for line in matrices::legend(baseline, matrices.few_runs).lines() {
-        let _ = writeln!(out, "<p class=\"legend-text\">{}</p>", inline(line));
     }
     out
 }

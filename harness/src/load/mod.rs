@@ -14,13 +14,11 @@
 //!
 //! # Layout
 //! - [`framing`]: reading one response (head, `Content-Length`, chunked, close-delimited).
-//! - [`histogram`]: latency histograms' bounds and their interchange encoding.
 //! - [`schedule`]: the open loop's intended send times and coordinated-omission correction.
 //! - [`timerfd`]: microsecond wake-ups for the open loop.
 //! - `thread`: one load thread's event loop.
 
 pub mod framing;
-pub mod histogram;
 pub mod schedule;
 mod thread;
 pub mod timerfd;
@@ -33,8 +31,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use crate::histogram::{latency_histogram, MAX_LATENCY_NS};
 pub use framing::{parse_head, Head};
-pub use histogram::{latency_histogram, MAX_LATENCY_NS};
 pub use thread::CLOSE_WAIT;
 
 /// What to send, how hard, and where to run.
@@ -160,25 +158,25 @@ impl Failures {
 }
 
 /// Latency histograms in nanoseconds (recorded with 3 significant digits); serialized in
-/// HdrHistogram's interchange encoding (see [`histogram`]).
+/// HdrHistogram's interchange encoding (see [`crate::histogram`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latencies {
     /// Request start (before connecting, without keep-alive) to the end of the response
     /// (its last byte; without keep-alive, the server's close).
-    #[serde(with = "histogram::encoded")]
+    #[serde(with = "crate::histogram::encoded")]
     pub total: Histogram<u64>,
     /// Connection set-up time, for every connection opened.
-    #[serde(with = "histogram::encoded")]
+    #[serde(with = "crate::histogram::encoded")]
     pub connect: Histogram<u64>,
     /// Request start to the first response byte.
-    #[serde(with = "histogram::encoded")]
+    #[serde(with = "crate::histogram::encoded")]
     pub ttfb: Histogram<u64>,
     /// Open loop: from the actual send (the figure a closed loop would give); `total` is then
     /// from the intended send.
-    #[serde(with = "histogram::encoded")]
+    #[serde(with = "crate::histogram::encoded")]
     pub uncorrected: Histogram<u64>,
     /// Open loop: how late the generator sent each request (see [`schedule::Timing`]).
-    #[serde(with = "histogram::encoded")]
+    #[serde(with = "crate::histogram::encoded")]
     pub send_lag: Histogram<u64>,
 }
 
@@ -245,6 +243,11 @@ pub struct LoadResult {
     pub unclosed: u64,
     /// Requests in progress when a stop flag ended the run.
     pub abandoned: u64,
+    /// Closed loop: connections whose connect the server had not answered when the last
+    /// request was taken (their SYN dropped by a full listen queue, say); closed holding no
+    /// request, as ab closes them.
+    #[serde(default)]
+    pub unanswered_connects: u64,
     /// Open loop: requests intended in the measured window and sent.
     pub scheduled: u64,
     /// Open loop: the measured window's length (the rate's denominator).
@@ -290,6 +293,7 @@ impl LoadResult {
             close_delimited: 0,
             unclosed: 0,
             abandoned: 0,
+            unanswered_connects: 0,
             scheduled: 0,
             window: Duration::ZERO,
             held: 0,
@@ -316,6 +320,7 @@ impl LoadResult {
         self.close_delimited += other.close_delimited;
         self.unclosed += other.unclosed;
         self.abandoned += other.abandoned;
+        self.unanswered_connects += other.unanswered_connects;
         self.scheduled += other.scheduled;
         self.held += other.held;
         self.closed_while_idle += other.closed_while_idle;
@@ -369,6 +374,11 @@ const NO_LENGTH: u64 = u64::MAX;
 impl Shared {
     fn take_request(&self) -> bool {
         !self.stopped() && self.issued.fetch_add(1, Ordering::Relaxed) < self.target
+    }
+
+    /// Every request has been taken.
+    fn exhausted(&self) -> bool {
+        self.issued.load(Ordering::Relaxed) >= self.target
     }
 
     fn stopped(&self) -> bool {

@@ -137,6 +137,11 @@ struct Conn {
     free_since: Instant,
     /// Whether the current request is counted (open loop: intended inside the window).
     measured: bool,
+    /// Closed loop: whether this connection holds a request from the shared counter. A new
+    /// connection takes its request once it is connected, as ab does: a connect the server
+    /// leaves unanswered (its SYN dropped by a full listen queue, to be sent again a second
+    /// later) then holds no request, and requests go to the connections that got through.
+    bound: bool,
 }
 
 impl Conn {
@@ -156,6 +161,7 @@ impl Conn {
             intended: now,
             free_since: now,
             measured: true,
+            bound: true,
         }
     }
 
@@ -255,6 +261,8 @@ impl Worker<'_> {
 
     fn event_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        // Whether the connects left without a request were closed (once every request is taken).
+        let mut swept = false;
         loop {
             let now = Instant::now();
             while let Some(Reverse((at, index))) = self.sends.peek().copied() {
@@ -298,6 +306,10 @@ impl Worker<'_> {
             }
             let conns = &self.conns;
             self.timers.compact(conns.len(), |index, ticket| conns[index].deadline.holds(ticket));
+            if !swept && matches!(self.job.pace, Pace::Closed) && self.job.shared.exhausted() {
+                swept = true;
+                self.close_unanswered_connects();
+            }
             if self.job.shared.stopped() {
                 self.cut(now, false);
                 return Ok(());
@@ -342,6 +354,8 @@ impl Worker<'_> {
             let conn = &mut self.conns[index];
             let measured = conn.measured;
             match conn.phase {
+                // A connect that never got through holds no request.
+                Phase::Connecting if !conn.bound => self.part.counts.unanswered_connects += 1,
                 Phase::Connecting | Phase::Sending | Phase::Receiving | Phase::Opening
                     if timed_out && measured =>
                 {
@@ -364,6 +378,20 @@ impl Worker<'_> {
         self.open = 0;
     }
 
+    /// Every request is taken: connects still unanswered hold none and never will. ab closes
+    /// them as it ends; so does this (counted, and said in the cell's notes), instead of
+    /// waiting out the second their SYN takes to be sent again.
+    fn close_unanswered_connects(&mut self) {
+        for index in 0..self.conns.len() {
+            let conn = &mut self.conns[index];
+            if conn.phase == Phase::Connecting && !conn.bound {
+                self.part.counts.unanswered_connects += 1;
+                conn.deadline.clear();
+                self.retire(index);
+            }
+        }
+    }
+
     /// Starts the next request on `index` (or, when scaling, opens its connection first), or
     /// marks it done.
     fn start(&mut self, index: usize, now: Instant) {
@@ -371,7 +399,14 @@ impl Worker<'_> {
             return self.open_connection(index, now);
         }
         let keep_alive = self.job.keep_alive;
+        let needs_connect = !keep_alive || self.conns[index].stream.is_none();
+        let mut bound = true;
         let go = match &self.job.pace {
+            // A new connection takes its request when it is connected ([`Conn::bound`]).
+            Pace::Closed if needs_connect => {
+                bound = false;
+                !self.job.shared.stopped() && !self.job.shared.exhausted()
+            }
             Pace::Closed | Pace::Scale { .. } => self.job.shared.take_request(),
             Pace::Open { window, .. } => {
                 let window = *window;
@@ -401,6 +436,7 @@ impl Worker<'_> {
         if !keep_alive {
             conn.close();
         }
+        conn.bound = bound;
         conn.request_start = now;
         conn.first_byte = None;
         conn.body_done = None;
@@ -541,6 +577,14 @@ impl Worker<'_> {
             }
             if !connected {
                 return self.fail(index, now, |f| &mut f.connect);
+            }
+            if !conn.bound {
+                if !self.job.shared.take_request() {
+                    // Every request went elsewhere meanwhile: this connection has none.
+                    conn.deadline.clear();
+                    return self.retire(index);
+                }
+                conn.bound = true;
             }
             // Only a connection that will carry a second request can be held up by Nagle's
             // algorithm; without keep-alive the one request goes out at once anyway.
@@ -744,6 +788,16 @@ impl Worker<'_> {
 
     /// Counts a failed request, drops its connection and lets it take its next request.
     fn fail(&mut self, index: usize, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
+        let conn = &mut self.conns[index];
+        if !conn.bound {
+            // A connect that failed before taking its request: it fails the request it
+            // would have carried, if one is left.
+            conn.deadline.clear();
+            if !self.job.shared.take_request() {
+                return self.retire(index);
+            }
+            conn.bound = true;
+        }
         let conn = &mut self.conns[index];
         if conn.measured {
             *kind(&mut self.part.counts.failures) += 1;

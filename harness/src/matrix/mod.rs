@@ -8,7 +8,8 @@
 //!   (`mode = "open"`, `rate`, `duration`, `warmup_time`, `connections`) or many connections
 //!   (`connections = [..]`, `idle_time`).
 //! - `[[scenario]]`: a `name` and any `[sweep]` setting; none means one scenario, `classic`.
-//! - `[placement]`: `server_cpus`, `load_cpus`, `server_host`, `load_hosts`.
+//! - `[placement]`: `server_cpus`, `load_cpus`, `server_host`, `load_hosts`, `cpu_idle` (a
+//!   `[[scenario]]` may set its own `cpu_idle`).
 //! - `[[host]]`: `name`, `launcher`, `address`, `harness` (see `hosts`).
 //! - `[[variant]]`: `name`, `builtin` or `command`, `config`, `port`, `workers`, `verify`.
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
+use crate::machine::idle::CpuIdle;
 use crate::plan::{defaults, Launch, Load, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC};
 use crate::registry;
 pub use document::{line_column, Mistake};
@@ -95,10 +97,17 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
     mistakes.unknown_keys(sweep_table, &sweep_keys, "[sweep]");
     let defaults = settings(sweep_table, &mut mistakes);
     let order = order(sweep_table, &mut mistakes);
-    let scenarios = scenarios(root, &defaults, &mut mistakes);
+    let mut scenarios = scenarios(root, &defaults, &mut mistakes);
     let hosts = hosts::hosts(root, &mut mistakes);
     let placement_table = mistakes.table(root, "placement").unwrap_or(&empty);
     let (mut placement, warnings) = placement(placement_table, cpus, &mut mistakes);
+    let scenarios: Vec<(Scenario, Range<usize>)> = scenarios
+        .drain(..)
+        .map(|(mut scenario, span, own_idle)| {
+            scenario.cpu_idle = own_idle.unwrap_or(placement.cpu_idle);
+            (scenario, span)
+        })
+        .collect();
     (placement.server_host, placement.load_hosts) = hosts::placed(placement_table, &hosts, &mut mistakes);
     let variants = variants(root, order, &mut mistakes);
     hosts::check_remote(
@@ -318,6 +327,8 @@ impl Settings {
             timeout: self.timeout.unwrap_or(defaults::TIMEOUT),
             max_run_time: self.max_run_time.unwrap_or(defaults::MAX_RUN_TIME),
             slow_clients: self.slow_clients.unwrap_or(0),
+            // Set from the scenario's own `cpu_idle` or [placement]'s once both are read.
+            cpu_idle: CpuIdle::Native,
         }
     }
 
@@ -435,13 +446,14 @@ fn scenarios(
     root: &DeTable<'_>,
     defaults: &Settings,
     mistakes: &mut Mistakes<'_>,
-) -> Vec<(Scenario, Range<usize>)> {
+) -> Vec<(Scenario, Range<usize>, Option<CpuIdle>)> {
     let tables = mistakes.tables(root, "scenario");
     if tables.is_empty() {
-        return vec![(defaults.scenario(CLASSIC.to_owned(), defaults, mistakes), 0..0)];
+        return vec![(defaults.scenario(CLASSIC.to_owned(), defaults, mistakes), 0..0, None)];
     }
-    let keys: Vec<&str> = std::iter::once("name").chain(SETTING_KEYS).collect();
-    let mut scenarios: Vec<(Scenario, Range<usize>)> = Vec::new();
+    // A scenario may also keep its CPUs awake (or not) whatever [placement] says.
+    let keys: Vec<&str> = ["name", "cpu_idle"].into_iter().chain(SETTING_KEYS).collect();
+    let mut scenarios: Vec<(Scenario, Range<usize>, Option<CpuIdle>)> = Vec::new();
     for (table, span) in tables {
         mistakes.unknown_keys(table, &keys, "[[scenario]]");
         let name = match mistakes.string(table, "name") {
@@ -457,13 +469,24 @@ fn scenarios(
                 continue;
             }
         };
-        if scenarios.iter().any(|(s, _)| s.name == name.value) {
+        if scenarios.iter().any(|(s, _, _)| s.name == name.value) {
             mistakes.at(name.span.clone(), format!("scenario `{}` is listed twice", name.value));
         }
         let own = settings(table, mistakes);
-        scenarios.push((own.over(defaults).scenario(name.value, &own, mistakes), span));
+        let idle = cpu_idle(table, mistakes);
+        scenarios.push((own.over(defaults).scenario(name.value, &own, mistakes), span, idle));
     }
     scenarios
+}
+
+/// `cpu_idle = "native" | "awake"`, if given.
+fn cpu_idle(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Option<CpuIdle> {
+    let text = mistakes.string(table, "cpu_idle")?;
+    let idle = CpuIdle::named(&text.value);
+    if idle.is_none() {
+        mistakes.at(text.span, format!("cpu_idle must be \"native\" or \"awake\", not {:?}", text.value));
+    }
+    idle
 }
 
 fn order(sweep: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Order {
@@ -523,7 +546,11 @@ fn cpu_list(
 }
 
 fn placement(table: &DeTable<'_>, cpus: usize, mistakes: &mut Mistakes<'_>) -> (Placement, Vec<String>) {
-    mistakes.unknown_keys(table, &["server_cpus", "load_cpus", "server_host", "load_hosts"], "[placement]");
+    mistakes.unknown_keys(
+        table,
+        &["server_cpus", "load_cpus", "server_host", "load_hosts", "cpu_idle"],
+        "[placement]",
+    );
     // Default on two or more CPUs: the server on CPU 0, the load on CPU 1.
     let load_default = usize::from(cpus > 1);
     // CPUs on another host are that host's: they cannot be checked against this machine's.
@@ -542,7 +569,8 @@ fn placement(table: &DeTable<'_>, cpus: usize, mistakes: &mut Mistakes<'_>) -> (
             shared.join(", ")
         ));
     }
-    (Placement { server_cpus, load_cpus, server_host: None, load_hosts: Vec::new() }, warnings)
+    let cpu_idle = cpu_idle(table, mistakes).unwrap_or_default();
+    (Placement { server_cpus, load_cpus, server_host: None, load_hosts: Vec::new(), cpu_idle }, warnings)
 }
 
 const VARIANT_KEYS: [&str; 7] = ["name", "builtin", "command", "port", "workers", "verify", "config"];
@@ -716,7 +744,13 @@ mod tests {
         assert_eq!(classic.path, "/");
         assert_eq!(
             plan.placement,
-            Placement { server_cpus: vec![0], load_cpus: vec![1], server_host: None, load_hosts: vec![] }
+            Placement {
+                server_cpus: vec![0],
+                load_cpus: vec![1],
+                server_host: None,
+                load_hosts: vec![],
+                cpu_idle: CpuIdle::Native
+            }
         );
         assert_eq!(plan.order, Order::Interleaved);
         assert_eq!(plan.baseline, "tokio");
@@ -731,7 +765,13 @@ mod tests {
         let plan = parse("m.toml", "[[variant]]\nname = \"tokio\"\n", 1).unwrap();
         assert_eq!(
             plan.placement,
-            Placement { server_cpus: vec![0], load_cpus: vec![0], server_host: None, load_hosts: vec![] }
+            Placement {
+                server_cpus: vec![0],
+                load_cpus: vec![0],
+                server_host: None,
+                load_hosts: vec![],
+                cpu_idle: CpuIdle::Native
+            }
         );
         assert_eq!(plan.warnings.len(), 1);
     }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use server_common::Variant;
 
+pub use crate::machine::idle::CpuIdle;
+
 /// Everything a sweep will do.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -46,6 +48,8 @@ pub struct Scenario {
     /// Extra connections that trickle a request head one byte per second during every
     /// measured run (slowloris), to show each model under slow clients.
     pub slow_clients: usize,
+    /// Whether the measured CPUs may sleep during its runs (its own, or `[placement]`'s).
+    pub cpu_idle: CpuIdle,
 }
 
 /// How a scenario loads the server; each variant has one cell per level.
@@ -120,6 +124,8 @@ pub struct Placement {
     /// Where the load comes from: empty is this machine; otherwise indices into `Plan::hosts`,
     /// the load split evenly between them.
     pub load_hosts: Vec<usize>,
+    /// Whether the measured CPUs may sleep during the runs, unless a scenario says otherwise.
+    pub cpu_idle: CpuIdle,
 }
 
 /// Another machine, reached by prefixing commands with its launcher.
@@ -204,7 +210,12 @@ impl Plan {
         }
         self.variants.retain(|variant| only.contains(&variant.name));
         if !self.variants.iter().any(|v| v.name == self.baseline) {
-            self.baseline = self.variants[0].name.clone();
+            let instead = self.variants[0].name.clone();
+            self.warnings.push(format!(
+                "--only leaves out the baseline `{}`; `{instead}` (the first variant kept) is the baseline instead",
+                self.baseline
+            ));
+            self.baseline = instead;
         }
         Ok(())
     }

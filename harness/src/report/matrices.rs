@@ -1,7 +1,8 @@
 //! The comparison matrices of a scenario: variants × levels, for requests per second, p99
 //! latency and server CPU per request. Each variant's figure carries its ratio to the baseline
 //! variant's at the same level, and `~` when a Mann–Whitney U test on the two cells' runs
-//! cannot tell them apart (p ≥ 0.05): that difference is noise.
+//! cannot tell them apart (p ≥ 0.05): that difference is noise. A client-bound cell's rate is
+//! marked `‡`, a p99 that one run's outlier drives `◊`.
 
 use std::fmt::Write;
 
@@ -22,6 +23,12 @@ pub struct Matrices {
     pub tables: Vec<(Metric, Vec<Vec<String>>)>,
     /// Some entry has no mark because a side has too few runs for the test.
     pub few_runs: bool,
+    /// The scenario's planned runs per cell (fewer in a cell: the sweep was cut short).
+    pub repeat: usize,
+    /// Some rate is marked client-bound (`‡`).
+    pub client_bound: bool,
+    /// Some p99 is marked as one run's outlier (`◊`).
+    pub outlier: bool,
 }
 
 /// The matrices of `scenario`, or `None` when it has no cells.
@@ -36,6 +43,8 @@ pub fn matrices(results: &Results, scenario: &str) -> Option<Matrices> {
     let headers: Vec<String> =
         std::iter::once("variant".to_owned()).chain(levels.iter().map(|l| l.level_label())).collect();
     let mut few_runs = false;
+    let client_bound = cells.iter().any(|c| c.client_bound());
+    let outlier = cells.iter().any(|c| c.p99_from_one_run());
     let mut tables = Vec::new();
     for metric in SHOWN {
         let rows: Vec<Vec<String>> = variants
@@ -63,7 +72,8 @@ pub fn matrices(results: &Results, scenario: &str) -> Option<Matrices> {
             .collect();
         tables.push((metric, rows));
     }
-    Some(Matrices { headers, tables, few_runs })
+    let repeat = results.scenario(scenario).map_or(0, |s| s.repeat);
+    Some(Matrices { headers, tables, few_runs, repeat, client_bound, outlier })
 }
 
 /// All of a scenario's matrices, with the legend.
@@ -74,28 +84,47 @@ pub fn comparison(results: &Results, scenario: &str) -> String {
     let mut align = vec![Align::Right; header_refs.len()];
     align[0] = Align::Left;
     let mut out = format!("### Comparison ({scenario}, baseline `{baseline}`)\n\n");
+    out.push_str(&legend(baseline, &matrices));
+    out.push('\n');
     for (metric, rows) in &matrices.tables {
         let _ = writeln!(out, "#### {}\n", metric.title());
         out.push_str(&render(&header_refs, &align, rows));
         out.push('\n');
     }
-    out.push_str(&legend(baseline, matrices.few_runs));
-    out.push('\n');
     out
 }
 
-/// What the entries and their marks mean.
-pub fn legend(baseline: &str, few_runs: bool) -> String {
+/// What the entries and their marks mean: read before the tables.
+pub fn legend(baseline: &str, matrices: &Matrices) -> String {
     let mut out = format!(
-        "Each figure is followed by its ratio to `{baseline}` at the same level. `~`: not significant — a two-sided \
-         Mann–Whitney U test on the runs of the two cells gives p ≥ 0.05, so the difference may be noise. A ratio \
-         without `~` is a real difference (p < 0.05). Requests per second is the median run's, CPU the median of \
-         the runs'; p99 comes from the merged histograms.\n"
+        "Each figure is followed by its ratio to `{baseline}` at the same level: above 1 is better for requests per \
+         second, worse for latency and CPU. `~`: not significant — a two-sided Mann–Whitney U test on the runs of the \
+         two cells gives p ≥ 0.05, so the difference may be noise. A ratio without `~` is a real difference \
+         (p < 0.05). Requests per second is the median run's, CPU the median of the runs'; p99 comes from the merged \
+         histograms.\n"
     );
-    if few_runs {
+    if matrices.client_bound {
+        out.push_str(
+            "`‡` client-bound: the load generator's CPU was ≥ 90% busy, so that rate measures the load generator, \
+             not the server; compare server CPU per request there.\n",
+        );
+    }
+    if matrices.outlier {
         out.push_str(&format!(
-            "Some ratios have no mark: significance needs ≥ {MIN_RUNS} runs per side (set `repeat` ≥ {MIN_RUNS}).\n"
+            "`◊` one run's outlier: the merged p99 is more than {:.0}× the median of the runs' p99s.\n",
+            crate::results::OUTLIER_P99
         ));
+    }
+    if matrices.few_runs {
+        if matrices.repeat < MIN_RUNS {
+            out.push_str(&format!(
+                "Ratios have no mark: significance needs ≥ {MIN_RUNS} runs per side (set `repeat` ≥ {MIN_RUNS}).\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "Some ratios have no mark: their cells have fewer than {MIN_RUNS} runs because the sweep was cut short.\n"
+            ));
+        }
     }
     out
 }
@@ -120,9 +149,14 @@ pub fn variants<'a>(results: &'a Results, cells: &[&Cell]) -> Vec<&'a str> {
 /// One entry: the figure, then `×ratio` against the baseline with its mark.
 fn entry(cell: &Cell, baseline: Option<&&Cell>, metric: Metric, few_runs: &mut bool) -> String {
     let Some(value) = metric.figure(cell) else { return "—".to_owned() };
+    let mark = match metric {
+        Metric::RequestsPerSecond if cell.client_bound() => " ‡",
+        Metric::P99 if cell.p99_from_one_run() => " ◊",
+        _ => "",
+    };
     let shown = match metric {
-        Metric::RequestsPerSecond => format!("{value:.0}"),
-        Metric::P50 | Metric::P99 => format!("{value:.1}"),
+        Metric::RequestsPerSecond => format!("{value:.0}{mark}"),
+        Metric::P50 | Metric::P99 => format!("{value:.1}{mark}"),
         Metric::ServerCpu => format!("{value:.2}"),
     };
     let Some(base) = baseline else { return shown };

@@ -6,10 +6,12 @@
 //! - [`table`]: padded Markdown tables.
 //! - [`matrices`]: variants × levels, each against the baseline with significance marks.
 //! - [`compare`]: `harness compare`'s tables.
+//! - [`verdict`]: the answer first: cheapest, tied, client-bound, steadiest.
 
 pub mod compare;
 pub mod matrices;
 pub mod table;
+pub mod verdict;
 
 use std::fmt::Write;
 
@@ -32,10 +34,23 @@ pub const CLASSIC_COLUMNS: [&str; 9] = [
 
 /// The header: where and how the figures were measured.
 pub fn header(results: &Results) -> String {
+    let mut out = title(results);
+    out.push_str(&facts_list(results));
+    out
+}
+
+/// The title, and what an interrupted sweep kept.
+fn title(results: &Results) -> String {
     let mut out = String::from("# runtime-matrix report\n\n");
-    if results.interrupted {
-        out.push_str("**Interrupted:** the sweep was stopped (Ctrl-C or SIGTERM) before its plan was done; the cells below are what was measured.\n\n");
+    if let Some(interruption) = results.interruption() {
+        let _ = writeln!(out, "**Interrupted:** {interruption}.\n");
     }
+    out
+}
+
+/// The header facts as a Markdown list.
+fn facts_list(results: &Results) -> String {
+    let mut out = String::new();
     for (name, value) in facts(results) {
         let _ = writeln!(out, "- **{name}:** {value}");
     }
@@ -72,6 +87,12 @@ pub fn facts(results: &Results) -> Vec<(String, String)> {
         fact(&format!("host {}", host.name), format!("{} via `{}`", host.address, host.launcher.join(" ")));
     }
     fact("load generator", m.load_generator.clone());
+    for floor in &results.calibration {
+        fact(&format!("machine floor, CPUs {}", floor.cpu_idle.name()), floor.describe());
+    }
+    for how in &m.cpu_awake {
+        fact("CPUs kept awake", how.clone());
+    }
     fact("build", format!("{} (harness {})", m.build_profile, m.harness_version));
     fact("git commit", m.git_commit.clone());
     fact("kernel", m.kernel.clone());
@@ -106,6 +127,9 @@ pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
     ));
     if s.slow_clients > 0 {
         text.push_str(&format!(", {} slow clients", s.slow_clients));
+    }
+    if s.cpu_idle == crate::plan::CpuIdle::Awake {
+        text.push_str(", CPUs kept awake (`cpu_idle = \"awake\"`)");
     }
     text
 }
@@ -185,21 +209,29 @@ fn figure(value: Option<f64>, digits: usize, unit: &str) -> String {
     value.map_or_else(|| "—".to_owned(), |v| format!("{v:.digits$}{unit}"))
 }
 
-/// ab's table, one row per level, with what its marks mean.
+/// ab's table, one row per level, with what its marks mean. An open loop's has no "Time per
+/// request": ab's C × T / n is a closed loop's figure, meaningless at a fixed offered rate.
 pub fn classic(cells: &[&Cell]) -> Table {
     let mut marks = Vec::new();
     if cells.iter().any(|c| c.noisy && c.status == Status::Complete) {
         marks.push("`±` noisy: requests per second varied by more than 20% over the repeats.");
     }
     if cells.iter().any(|c| matches!(c.status, Status::CutShort | Status::Interrupted)) {
-        marks.push("`†` cut short: the rate is over the whole window, the requests unanswered then counted as failed or abandoned.");
+        marks.push("`†` cut short: a run was stopped midway; its rate is over the whole window, the requests unanswered then counted as failed or abandoned.");
     }
-    Table {
-        kind: "classic",
-        headers: CLASSIC_COLUMNS.to_vec(),
-        rows: classic_rows(cells),
-        legend: (!marks.is_empty()).then(|| marks.join(" ")),
+    if cells.iter().any(|c| c.client_bound()) {
+        marks.push("`‡` client-bound: the load generator's CPU was ≥ 90% busy; the rate measures it, not the server.");
     }
+    let mut headers = CLASSIC_COLUMNS.to_vec();
+    let mut rows = classic_rows(cells);
+    if !cells.is_empty() && cells.iter().all(|c| c.mode == Mode::Open) {
+        let at = headers.iter().position(|h| *h == "Time per request").unwrap_or(headers.len());
+        headers.remove(at);
+        for row in &mut rows {
+            row.remove(at);
+        }
+    }
+    Table { kind: "classic", headers, rows, legend: (!marks.is_empty()).then(|| marks.join(" ")) }
 }
 
 /// ab's table in Markdown (as `harness load` prints it).
@@ -228,37 +260,65 @@ pub fn classic_rows(cells: &[&Cell]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// What marks a cell's rate: noisy (±), cut short (†), no rate (server died).
-fn mark(cell: &Cell) -> &'static str {
-    match cell.status {
+/// What marks a cell's rate: noisy (±), cut short (†), no rate (server died); client-bound (‡).
+fn mark(cell: &Cell) -> String {
+    let status = match cell.status {
         Status::Complete if cell.noisy => " ±",
         Status::Complete => "",
         Status::CutShort | Status::Interrupted => " †",
         Status::ServerDied => " (server died)",
-    }
+    };
+    let bound = if cell.client_bound() && cell.requests_per_second.is_some() { " ‡" } else { "" };
+    format!("{status}{bound}")
 }
 
 /// The percentile table's columns.
-pub const PERCENTILE_COLUMNS: [&str; 9] = [
+pub const PERCENTILE_COLUMNS: [&str; 11] = [
     "Concurrency",
     "mean µs",
     "p50 µs",
+    "p50 above floor µs",
     "p90 µs",
     "p99 µs",
     "p99.9 µs",
     "max µs",
+    "p99 runs' median µs",
     "non-2xx",
     "server CPU µs/req",
 ];
 
-/// Latency percentiles in microseconds, from the merged histograms, and what the server
-/// spent per request. An open loop's are from the intended send times (corrected).
+/// Latency percentiles in microseconds, from the merged histograms: p50 also above the
+/// machine's floor (a column where the sweep measured it), beside the median of the runs' own
+/// p99s (an outlier run shows as the two apart), and what the server spent per request (a
+/// column only where a server was sampled). An open loop's are from the intended send times
+/// (corrected).
 pub fn percentiles(cells: &[&Cell]) -> Table {
     let mut headers = PERCENTILE_COLUMNS.to_vec();
     if cells.iter().any(|c| c.mode == Mode::Open) {
         headers[0] = "Rate";
     }
-    Table { kind: "percentiles", headers, rows: percentile_rows(cells), legend: None }
+    let mut rows = percentile_rows(cells);
+    let mut drop_column = |name: &str, rows: &mut Vec<Vec<String>>| {
+        if let Some(at) = headers.iter().position(|h| *h == name) {
+            headers.remove(at);
+            for row in rows.iter_mut() {
+                row.remove(at);
+            }
+        }
+    };
+    if !cells.iter().any(|c| c.server.is_some()) {
+        drop_column("server CPU µs/req", &mut rows);
+    }
+    if !cells.iter().any(|c| c.meta.floor_p50_us.is_some()) {
+        drop_column("p50 above floor µs", &mut rows);
+    }
+    let legend = cells.iter().any(|c| c.p99_from_one_run()).then(|| {
+        format!(
+            "`◊` one run's outlier: the merged p99 is more than {:.0}× the median of the runs' p99s.",
+            crate::results::OUTLIER_P99
+        )
+    });
+    Table { kind: "percentiles", headers, rows, legend }
 }
 
 /// The percentile table in Markdown (as `harness load` prints it).
@@ -272,9 +332,24 @@ pub fn percentile_rows(cells: &[&Cell]) -> Vec<Vec<String>> {
         .iter()
         .map(|c| {
             let level = if c.mode == Mode::Open { c.level_label() } else { c.concurrency.to_string() };
+            let mut columns = c.latency_us.columns();
+            if c.p99_from_one_run() {
+                columns[3].push_str(" ◊");
+            }
+            let above = figure(
+                c.meta.floor_p50_us.filter(|_| c.complete > 0).map(|floor| c.latency_us.p50 - floor),
+                1,
+                "",
+            );
             std::iter::once(level)
-                .chain(c.latency_us.columns())
-                .chain([c.non_2xx.to_string(), figure(c.server.and_then(|s| s.cpu_us_per_request), 2, "")])
+                .chain(columns[..2].iter().cloned())
+                .chain([above])
+                .chain(columns[2..].iter().cloned())
+                .chain([
+                    figure(c.p99_of_runs().filter(|_| c.complete > 0), 1, ""),
+                    c.non_2xx.to_string(),
+                    figure(c.server.and_then(|s| s.cpu_us_per_request), 2, ""),
+                ])
                 .collect()
         })
         .collect()
@@ -433,9 +508,12 @@ pub fn problems(results: &Results) -> String {
     out
 }
 
-/// The whole report: header, each scenario's sections and matrices, problems.
+/// The whole report: the title, the verdict, the header facts, each scenario's sections and
+/// matrices, problems.
 pub fn full(results: &Results) -> String {
-    let mut out = header(results);
+    let mut out = title(results);
+    out.push_str(&verdict::markdown(results));
+    out.push_str(&facts_list(results));
     out.push_str(&body(results));
     out
 }
@@ -496,9 +574,9 @@ mod tests {
         let cells = [cell_with_runs("tokio", 1, &[])];
         let refs: Vec<&Cell> = cells.iter().collect();
         let expected = "\
-| Concurrency | mean µs | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | non-2xx | server CPU µs/req |
-|------------:|--------:|-------:|-------:|-------:|---------:|-------:|--------:|------------------:|
-|           1 |    61.2 |   58.0 |   70.5 |  120.0 |    450.5 |  900.0 |       0 |              8.50 |
+| Concurrency | mean µs | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | p99 runs' median µs | non-2xx | server CPU µs/req |
+|------------:|--------:|-------:|-------:|-------:|---------:|-------:|--------------------:|--------:|------------------:|
+|           1 |    61.2 |   58.0 |   70.5 |  120.0 |    450.5 |  900.0 |                   — |       0 |              8.50 |
 ";
         assert_eq!(percentile_table(&refs), expected);
     }

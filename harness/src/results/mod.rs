@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::load::{Cut, Failures};
 use crate::stats::{Percentiles, Spread};
 
-pub use crate::load::histogram::Encoded;
-pub use crate::plan::Mode;
+pub use crate::histogram::Encoded;
+pub use crate::machine::calibrate::Calibration;
+pub use crate::machine::tcp::TcpCounters;
+pub use crate::plan::{CpuIdle, Mode};
 pub use summarize::{summarize, MeasuredRun};
 
 /// The version of this file format. 1 was the first (no `schema_version` field, no runs'
@@ -35,6 +37,10 @@ pub struct Results {
     /// Ctrl-C or SIGTERM ended the sweep before its plan was done.
     #[serde(default)]
     pub interrupted: bool,
+    /// The machine's floor under each CPU sleep policy the scenarios used, measured before the
+    /// variants (see [`crate::machine::calibrate`]).
+    #[serde(default)]
+    pub calibration: Vec<Calibration>,
 }
 
 /// The facts a reader needs to trust (or reproduce) the figures.
@@ -71,6 +77,9 @@ pub struct Meta {
     /// Things the sweep said that do not stop it (placement not in force, overlaps).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// How the CPUs were kept awake for scenarios with `cpu_idle = "awake"` (per host).
+    #[serde(default)]
+    pub cpu_awake: Vec<String>,
 }
 
 /// A host of the matrix.
@@ -112,6 +121,20 @@ pub struct ScenarioMeta {
     /// Connections trickling a request head one byte per second during every measured run.
     #[serde(default)]
     pub slow_clients: usize,
+    /// Whether the measured CPUs were kept out of their idle states during its runs (what was
+    /// in force, which is `native` when `awake` was asked but could not be had).
+    #[serde(default)]
+    pub cpu_idle: CpuIdle,
+}
+
+impl ScenarioMeta {
+    /// Its levels: rates for an open loop, connections otherwise.
+    pub fn levels(&self) -> usize {
+        match self.mode {
+            Mode::Open => self.rate.len(),
+            Mode::Closed => self.concurrency.len(),
+        }
+    }
 }
 
 /// How a variant was run.
@@ -194,6 +217,9 @@ pub struct Run {
     #[serde(default)]
     pub load_cpu_us_per_request: Option<f64>,
     pub status: Status,
+    /// TCP's trouble during the run (listen overflows, SYN retransmits), when it was read.
+    #[serde(default)]
+    pub tcp: Option<TcpCounters>,
 }
 
 /// What the server spent: over one run, or for a cell (CPU figures: the median of its runs';
@@ -214,6 +240,10 @@ pub struct Cost {
     pub rss_per_connection_kib: Option<f64>,
 }
 
+/// A merged p99 more than this many times the median of the runs' p99s is flagged as one run's
+/// outlier.
+pub const OUTLIER_P99: f64 = 2.0;
+
 /// An open-loop run that achieves less than this share of its offered rate is flagged.
 pub const RATE_MET: f64 = 0.99;
 
@@ -228,6 +258,10 @@ pub struct CellMeta {
     pub client_bound: bool,
     /// The CPUs the load threads were allowed on, read back after pinning.
     pub load_cpus_in_force: Vec<usize>,
+    /// The machine's floor p50 for this cell's kind of request (keep-alive or not) under its
+    /// CPU sleep policy, µs: the calibration's (see [`Results::calibration`]).
+    #[serde(default)]
+    pub floor_p50_us: Option<f64>,
 }
 
 /// The merged histograms of a cell's runs (nanoseconds).
@@ -286,6 +320,9 @@ pub struct Cell {
     pub send_lag_us: Option<Percentiles>,
     pub server: Option<Cost>,
     pub meta: CellMeta,
+    /// TCP's trouble over all runs (listen overflows, SYN retransmits), when it was read.
+    #[serde(default)]
+    pub tcp: Option<TcpCounters>,
     pub runs: Vec<Run>,
     /// Requests per second over the runs, with more than one.
     pub requests_per_second_spread: Option<Spread>,
@@ -319,6 +356,28 @@ impl Cell {
     /// An open loop that achieved under [`RATE_MET`] of its offered rate (the median over runs).
     pub fn under_offered_rate(&self) -> bool {
         matches!((self.rate, self.achieved_rate), (Some(rate), Some(got)) if got < rate * RATE_MET)
+    }
+
+    /// The median of the runs' own p99s (µs): unlike the merged histogram's, one run's outlier
+    /// cannot move it.
+    pub fn p99_of_runs(&self) -> Option<f64> {
+        let p99s: Vec<f64> = self.runs.iter().filter(|r| r.complete > 0).map(|r| r.latency_us.p99).collect();
+        crate::stats::median(&p99s)
+    }
+
+    /// Whether the merged p99 is more than [`OUTLIER_P99`] times the median of the runs' p99s:
+    /// it then says more about one run than about the variant.
+    pub fn p99_from_one_run(&self) -> bool {
+        self.runs.len() > 1
+            && self.complete > 0
+            && self
+                .p99_of_runs()
+                .is_some_and(|median| median > 0.0 && self.latency_us.p99 > OUTLIER_P99 * median)
+    }
+
+    /// Whether the load generator's CPUs were saturated: requests per second then measure it.
+    pub fn client_bound(&self) -> bool {
+        self.meta.client_bound
     }
 
     /// Whether the cell is a clean measurement: every run complete, nothing failed.
@@ -360,6 +419,62 @@ impl Results {
     pub fn all_clean(&self) -> bool {
         self.problems.iter().all(|p| p.kind == ProblemKind::NotRunnable)
             && self.cells.iter().all(Cell::is_clean)
+    }
+
+    /// Makes the first variant (in the matrix's order) that has cells the baseline when the
+    /// baseline itself has none (it failed to start, or cannot run here), so every ratio has
+    /// something to divide by; returns what to say about it.
+    pub fn replace_missing_baseline(&mut self) -> Option<String> {
+        let baseline = self.meta.baseline.clone();
+        if self.cells.is_empty() || self.cells.iter().any(|c| c.variant == baseline) {
+            return None;
+        }
+        let instead = self.variant_names().first()?.to_string();
+        let said = format!(
+            "the baseline `{baseline}` has no measured cell (see Problems); `{instead}`, the next variant measured, is the baseline instead"
+        );
+        self.meta.baseline = instead;
+        self.meta.warnings.push(said.clone());
+        Some(said)
+    }
+
+    /// Measured runs kept, and runs the plan held (every scenario's levels × repeats × every
+    /// variant): what an interrupted sweep still has.
+    pub fn runs_kept(&self) -> (usize, usize) {
+        let kept = self.cells.iter().map(|c| c.runs.len()).sum();
+        let planned = self
+            .meta
+            .scenarios
+            .iter()
+            .map(|s| s.levels() * s.repeat * self.meta.variants.len())
+            .sum::<usize>();
+        (kept, planned.max(kept))
+    }
+
+    /// The cells one of whose runs was stopped midway (`†`).
+    pub fn cut_cells(&self) -> Vec<&Cell> {
+        self.cells.iter().filter(|c| matches!(c.status, Status::CutShort | Status::Interrupted)).collect()
+    }
+
+    /// A sentence on what an interrupted sweep kept, for reports and `compare`.
+    pub fn interruption(&self) -> Option<String> {
+        if !self.interrupted {
+            return None;
+        }
+        let (kept, planned) = self.runs_kept();
+        let cut: Vec<String> = self
+            .cut_cells()
+            .iter()
+            .map(|c| format!("{} {} {}", c.scenario, c.variant, c.level_label()))
+            .collect();
+        let cut = if cut.is_empty() {
+            "no run was cut midway".to_owned()
+        } else {
+            format!("cut midway (`†`): {}", cut.join(", "))
+        };
+        Some(format!(
+            "the sweep was stopped (Ctrl-C or SIGTERM) before its plan was done: it kept {kept} of {planned} planned runs; {cut}"
+        ))
     }
 
     /// The variants that have cells, in the matrix's order (then any others, as they appear).
@@ -463,6 +578,7 @@ pub(crate) mod tests {
                 server: Some(Cost { cpu_us_per_request: Some(8.0 + i as f64 / 10.0), ..cost }),
                 load_cpu_us_per_request: Some(5.0),
                 status: Status::Complete,
+                tcp: None,
             })
             .collect();
         Cell {
@@ -496,7 +612,9 @@ pub(crate) mod tests {
                 load_cpu_utilization: Some(0.5),
                 client_bound: false,
                 load_cpus_in_force: vec![1],
+                floor_p50_us: None,
             },
+            tcp: None,
             requests_per_second_spread: Spread::of(rates),
             noisy: false,
             failed_all_runs: 0,

@@ -49,6 +49,7 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
         connections: None,
         idle_time_s: None,
         slow_clients: 0,
+        cpu_idle: crate::plan::CpuIdle::Native,
     };
     let variant_meta = |name: &&str| VariantMeta {
         name: (*name).into(),
@@ -83,9 +84,11 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
             scenarios: vec![scenario],
             variants: variants.iter().map(variant_meta).collect(),
             warnings: Vec::new(),
+            cpu_awake: Vec::new(),
         },
         cells,
         problems: Vec::new(),
         interrupted: false,
+        calibration: Vec::new(),
     }
 }

@@ -5,7 +5,7 @@ use crate::cost::{utilization, Spent};
 use crate::load::{Latencies, LoadResult};
 use crate::stats::{median, Percentiles, Spread, Throughput};
 
-use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mode, Run, Status};
+use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mode, Run, Status, TcpCounters};
 
 /// Load-generator CPU utilization from which a cell is marked client-bound.
 const CLIENT_BOUND: f64 = 0.9;
@@ -24,6 +24,8 @@ pub struct MeasuredRun {
     /// with them open and idle.
     pub idle_rss_kib: Option<(u64, u64)>,
     pub status: Status,
+    /// TCP's trouble during the run, from the kernel's counters (`None`: not read).
+    pub tcp: Option<TcpCounters>,
 }
 
 /// What a cell is, apart from its runs.
@@ -73,7 +75,14 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
     let open = point.mode == Mode::Open;
     let achieved: Vec<f64> = runs.iter().filter_map(|r| r.load.achieved_rate()).collect();
     let server = cell_cost(&run_rows);
+    let tcp = runs.iter().filter_map(|r| r.tcp).reduce(|mut all, run| {
+        all.add(&run);
+        all
+    });
     let mut notes = notes(runs);
+    if let Some(note) = tcp.and_then(|t| t.note()) {
+        notes.push(note);
+    }
     if let Some(rate) = point.rate {
         for got in achieved.iter().filter(|got| **got < rate * RATE_MET) {
             let note = format!(
@@ -117,7 +126,9 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
             load_cpu_utilization: load_utilization,
             client_bound: load_utilization.is_some_and(|u| u >= CLIENT_BOUND),
             load_cpus_in_force: run.load.cpus_in_force.clone(),
+            floor_p50_us: None,
         },
+        tcp,
         requests_per_second_spread: spread,
         noisy: spread.is_some_and(|s| s.is_noisy()),
         failed_all_runs: runs.iter().map(|r| r.load.failures.total()).sum(),
@@ -168,6 +179,7 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
         }),
         load_cpu_us_per_request: (complete > 0).then(|| run.load.cpu.as_secs_f64() * 1e6 / complete as f64),
         status: run.status,
+        tcp: run.tcp,
     }
 }
 
@@ -225,6 +237,13 @@ fn notes(runs: &[MeasuredRun]) -> Vec<String> {
     if closed > 0 {
         say(format!("the server closed {closed} idle connections while they were held (its idle timeout?)"));
     }
+    let unanswered = sum(|l| l.unanswered_connects);
+    if unanswered > 0 {
+        say(format!(
+            "{unanswered} connects were still unanswered when the last request was taken (the server's listen \
+             queue was full?); closed holding no request, as ab does"
+        ));
+    }
     let abandoned = sum(|l| l.abandoned);
     if abandoned > 0 {
         say(format!(
@@ -265,8 +284,14 @@ mod tests {
             requests: 2000,
             server_cpus: 1,
         };
-        let run =
-            MeasuredRun { load, started_at: 0, server: None, idle_rss_kib: None, status: Status::Complete };
+        let run = MeasuredRun {
+            load,
+            started_at: 0,
+            server: None,
+            idle_rss_kib: None,
+            status: Status::Complete,
+            tcp: None,
+        };
         let cell = summarize(&point, &[run]);
         let utilization = cell.meta.load_cpu_utilization.expect("a utilization");
         assert!((utilization - 0.45).abs() < 1e-9, "{utilization}");

@@ -10,15 +10,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use indicatif::ProgressBar;
-
 use crate::export::Output;
 use crate::hosts::load::Share;
 use crate::load::{self, Job, Shape, Stop};
+use crate::machine::calibrate;
+use crate::plan::CpuIdle;
 use crate::plan::{Launch, Load, Order, Plan, Scenario};
 use crate::process::watchdog::Watchdog;
+use crate::progress::{Cost, Progress};
 use crate::results::summarize::Point;
 use crate::results::{Cell, MeasuredRun, Problem, ProblemKind, Results, Status};
+use crate::target::awake::Keeper;
 use crate::target::{self, Server, StartFailure};
 use cell::{CellKey, Measuring};
 use order::Slot;
@@ -60,8 +62,22 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
         output,
         servers: plan.variants.iter().map(|_| ServerState::NotStarted).collect(),
         open: cell::Open::new(),
-        bar: crate::progress::bar(slots.len() as u64),
+        awake: Vec::new(),
+        awake_refused: None,
+        progress: Progress::new(
+            slots.iter().map(|slot| cost(&plan.scenarios[slot.scenario], slot.scenario)).collect(),
+        ),
     };
+    sweep.progress.eprintln(&sweep.progress.plan_line());
+    // About a round: every level of the first scenario for every variant (interleaved), or
+    // every level and repeat of the first variant (grouped).
+    let first_round = match (plan.order, extents.first()) {
+        (Order::Interleaved, Some(first)) => first.levels * plan.variants.len(),
+        (Order::Grouped, Some(first)) => first.levels * first.repeat,
+        (_, None) => 0,
+    };
+    let mut estimated = false;
+    sweep.calibrate();
     if plan.order == Order::Interleaved {
         for variant in 0..plan.variants.len() {
             if sweep.interrupted() {
@@ -74,12 +90,17 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
         if sweep.interrupted() {
             break;
         }
-        sweep.bar.set_position(index as u64);
+        sweep.progress.start_run(index, sweep.describe(*slot));
         if matches!(sweep.servers[slot.variant], ServerState::NotStarted) {
             sweep.bring_up(slot.variant);
         }
-        if matches!(sweep.servers[slot.variant], ServerState::Running(_)) {
-            sweep.measure(*slot);
+        let made = matches!(sweep.servers[slot.variant], ServerState::Running(_)) && sweep.measure(*slot);
+        sweep.progress.end_run(made);
+        if !estimated && index + 1 >= first_round {
+            if let Some(line) = sweep.progress.estimate_line() {
+                sweep.progress.eprintln(&line);
+                estimated = true;
+            }
         }
         let last_of_variant = !slots[index + 1..].iter().any(|later| later.variant == slot.variant);
         if plan.order == Order::Grouped && last_of_variant {
@@ -87,10 +108,11 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
         }
     }
     let interrupted = sweep.interrupted();
+    sweep.keep_awake(CpuIdle::Native);
     sweep.finish_partial_cells();
     let all: Vec<usize> = (0..plan.variants.len()).collect();
     sweep.stop(&all);
-    sweep.bar.finish_and_clear();
+    sweep.progress.finish();
     if interrupted {
         sweep.results.interrupted = true;
         sweep.save(None);
@@ -108,7 +130,11 @@ struct Sweep<'a> {
     servers: Vec<ServerState>,
     /// Cells with some of their runs made.
     open: cell::Open,
-    bar: ProgressBar,
+    /// The processes keeping the measured CPUs awake, while a scenario asks for it.
+    awake: Vec<Keeper>,
+    /// Why the CPUs cannot be kept awake here, once that is known.
+    awake_refused: Option<String>,
+    progress: Progress,
 }
 
 impl Sweep<'_> {
@@ -120,7 +146,7 @@ impl Sweep<'_> {
     /// the variant.
     fn bring_up(&mut self, variant: usize) {
         let plan = &self.plan.variants[variant];
-        self.bar.set_message(format!("{}: starting", plan.name));
+        self.progress.set_message(format!("{}: starting", plan.name));
         let context = target::local::Context {
             server_cpus: self.plan.placement.server_cpus.clone(),
             watchdog: self.context.watchdog.clone(),
@@ -191,7 +217,8 @@ impl Sweep<'_> {
         else {
             return;
         };
-        self.bar.set_message(format!("{}: restarting for a scale run", self.plan.variants[variant].name));
+        self.progress
+            .set_message(format!("{}: restarting for a scale run", self.plan.variants[variant].name));
         let status = server.stop(target::STOP_GRACE);
         let builtin = matches!(self.plan.variants[variant].launch, Launch::Builtin(_));
         if let Err(why) = target::stopped_cleanly(status, builtin) {
@@ -244,7 +271,7 @@ impl Sweep<'_> {
 
     fn warn(&mut self, warning: String) {
         if !self.results.meta.warnings.contains(&warning) {
-            self.bar.suspend(|| eprintln!("warning: {warning}"));
+            self.progress.eprintln(&format!("warning: {warning}"));
             self.results.meta.warnings.push(warning);
         }
     }
@@ -266,7 +293,7 @@ impl Sweep<'_> {
         let name = self.plan.variants[variant].name.clone();
         let line =
             crate::report::problem_line(&Problem { variant: name.clone(), kind, problem: problem.clone() });
-        self.bar.suspend(|| println!("{line}"));
+        self.progress.println(&line);
         self.results.problems.push(Problem { variant: name, kind, problem });
         self.servers[variant] = ServerState::Gone;
         self.save(None);
@@ -314,28 +341,34 @@ impl Sweep<'_> {
         }
     }
 
-    /// Makes one measured run (with its warm-up) and finishes the cell if it was the last.
-    fn measure(&mut self, slot: Slot) {
+    /// Makes one measured run (with its warm-up) and finishes the cell if it was the last;
+    /// whether a run was made.
+    fn measure(&mut self, slot: Slot) -> bool {
         if matches!(self.plan.scenarios[slot.scenario].load, Load::Scale { .. }) && !self.interrupted() {
             self.restart(slot.variant);
         }
         let key = CellKey { scenario: slot.scenario, level: slot.level, variant: slot.variant };
         let scenario = &self.plan.scenarios[slot.scenario];
         let variant = &self.plan.variants[slot.variant];
-        let ServerState::Running(server) = &self.servers[slot.variant] else { return };
+        let ServerState::Running(server) = &self.servers[slot.variant] else { return false };
         let job = self.job(scenario, slot.level, server.addr());
         let level = level_name(&job.shape);
-        let ServerState::Running(server) = &mut self.servers[slot.variant] else { return };
+        let ServerState::Running(server) = &mut self.servers[slot.variant] else { return false };
         if let Some(status) = server.exit_status() {
             let why = format!(
                 "the server exited ({status}) before {} {level}; its remaining cells were not run{}",
                 scenario.name,
                 last_words(server)
             );
-            return self.server_lost(slot.variant, why);
+            self.server_lost(slot.variant, why);
+            return false;
         }
-        self.bar.set_message(format!("{} {} {level}", scenario.name, variant.name));
-        let ServerState::Running(server) = &self.servers[slot.variant] else { return };
+        self.progress.set_message(format!("{} {} {level}", scenario.name, variant.name));
+        let in_force = self.keep_awake(scenario.cpu_idle);
+        if let Some(meta) = self.results.meta.scenarios.get_mut(slot.scenario) {
+            meta.cpu_idle = in_force;
+        }
+        let ServerState::Running(server) = &self.servers[slot.variant] else { return false };
         let watch = server.watch();
         let stop = Stop::any(&[&self.context.interrupt, &watch.died]);
         // Interleaved runs of other variants come between a cell's runs, so each run gets
@@ -345,7 +378,8 @@ impl Sweep<'_> {
             let nothing =
                 load::Hooks { at_window: &mut || {}, idle: std::time::Duration::ZERO, probe: &mut || {} };
             if let Err(err) = self.run_load(&warmup, &stop, nothing) {
-                return self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
+                self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
+                return false;
             }
         }
         let slow = (scenario.slow_clients > 0 && !stop.is_set())
@@ -379,10 +413,11 @@ impl Sweep<'_> {
         drop(watch);
         let (load, shares) = match outcome {
             None if died => (load::LoadResult::empty(), None),
-            None => return,
+            None => return false,
             Some(Ok(measured)) => measured,
             Some(Err(err)) => {
-                return self.give_up_running(slot.variant, format!("the load generator failed: {err}"))
+                self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
+                return false;
             }
         };
         let status = Status::of_run(load.cut, died);
@@ -400,16 +435,23 @@ impl Sweep<'_> {
             spent.threads = idle.threads;
         }
         let idle_rss_kib = before.zip(idle_sample).map(|(b, idle)| (b.rss_kib, idle.rss_kib));
+        let tcp = before.zip(after).and_then(|(b, a)| Some(a.tcp?.since(&b.tcp?)));
         if !self.open.contains_key(&key) {
             let point = self.point(key, &job);
             self.open.insert(key, Measuring::new(point));
         }
-        let Some(measuring) = self.open.get_mut(&key) else { return };
+        let Some(measuring) = self.open.get_mut(&key) else { return false };
         measuring.trickled.extend(trickled);
         measuring.splits.extend(shares);
-        measuring.runs.push(MeasuredRun { load, started_at, server: server_spent, idle_rss_kib, status });
+        measuring.runs.push(MeasuredRun {
+            load,
+            started_at,
+            server: server_spent,
+            idle_rss_kib,
+            status,
+            tcp,
+        });
         let runs = measuring.runs.len();
-        self.bar.inc(1);
         if died {
             let (status, said) = match &mut self.servers[slot.variant] {
                 ServerState::Running(server) => (
@@ -423,11 +465,33 @@ impl Sweep<'_> {
                 scenario.name,
             );
             self.finish_cell(key);
-            return self.server_lost(slot.variant, why);
+            self.server_lost(slot.variant, why);
+            return true;
         }
         if runs == scenario.repeat {
             self.finish_cell(key);
         }
+        true
+    }
+
+    /// What run `slot` measures, for the progress line.
+    fn describe(&self, slot: Slot) -> String {
+        let scenario = &self.plan.scenarios[slot.scenario];
+        let level = match &scenario.load {
+            Load::Closed { concurrency, .. } => {
+                format!("c={}", concurrency.get(slot.level).copied().unwrap_or(1))
+            }
+            Load::Open { rates, .. } => format!("{:.0}/s", rates.get(slot.level).copied().unwrap_or(0.0)),
+            Load::Scale { connections, .. } => {
+                format!("{} connections", connections.get(slot.level).copied().unwrap_or(0))
+            }
+        };
+        format!(
+            "{} {} {level}, round {}",
+            scenario.name,
+            self.plan.variants[slot.variant].name,
+            slot.round + 1
+        )
     }
 
     /// What cell `key` is, for the load `job` its runs make.
@@ -499,15 +563,23 @@ impl Sweep<'_> {
             measuring.point.requests = measuring.runs.iter().map(|r| r.load.scheduled).max().unwrap_or(0);
         }
         let made = measuring.runs.len();
+        let keep_alive = measuring.point.keep_alive;
         let mut cell = measuring.finish(scenario.slow_clients);
+        let in_force =
+            self.results.meta.scenarios.get(key.scenario).map_or(scenario.cpu_idle, |s| s.cpu_idle);
+        cell.meta.floor_p50_us = self
+            .results
+            .calibration
+            .iter()
+            .find(|c| c.cpu_idle == in_force)
+            .map(|c| c.floor(keep_alive).p50_us);
         if made < scenario.repeat {
-            cell.notes.push(format!("only {made} of {} runs were made", scenario.repeat));
-            if cell.status == Status::Complete && self.interrupted() {
-                cell.status = Status::Interrupted;
-            }
+            // Fewer runs is not a run cut short: the status stays what the runs say.
+            let why = if self.interrupted() { "the sweep was stopped" } else { "its server was lost" };
+            cell.notes.push(format!("kept {made} of {} runs: {why} before the others", scenario.repeat));
         }
         let line = crate::report::cell_line(&cell);
-        self.bar.suspend(|| println!("{line}"));
+        self.progress.println(&line);
         self.results.cells.push(cell);
         self.save(self.results.cells.len().checked_sub(1));
     }
@@ -518,6 +590,112 @@ impl Sweep<'_> {
         for key in keys {
             self.finish_cell(key);
         }
+    }
+
+    /// Keeps the measured CPUs awake (or lets them sleep) as `wanted`; what is in force. The
+    /// CPUs are the servers' and the load's, on whichever hosts they run. Asked for and not to
+    /// be had, it is said once and the runs are native.
+    fn keep_awake(&mut self, wanted: CpuIdle) -> CpuIdle {
+        match wanted {
+            CpuIdle::Native => {
+                self.awake.clear();
+                return CpuIdle::Native;
+            }
+            CpuIdle::Awake if !self.awake.is_empty() => return CpuIdle::Awake,
+            CpuIdle::Awake if self.awake_refused.is_some() => return CpuIdle::Native,
+            CpuIdle::Awake => {}
+        }
+        let placement = &self.plan.placement;
+        let mut here: Vec<usize> = Vec::new();
+        let mut there: Vec<(&crate::plan::Host, &[usize])> = Vec::new();
+        match placement.server_host {
+            None => here.extend(&placement.server_cpus),
+            Some(host) => there.push((&self.plan.hosts[host], &placement.server_cpus)),
+        }
+        if placement.load_hosts.is_empty() {
+            here.extend(
+                placement.load_cpus.iter().filter(|cpu| !here.contains(cpu)).copied().collect::<Vec<_>>(),
+            );
+        }
+        there.extend(
+            placement.load_hosts.iter().map(|i| (&self.plan.hosts[*i], placement.load_cpus.as_slice())),
+        );
+        let mut started = Vec::new();
+        let mut said = Vec::new();
+        let mut outcome = Ok(());
+        if !here.is_empty() {
+            match Keeper::here(&here, &self.context.watchdog) {
+                Ok(keeper) => {
+                    said.push(format!("this machine: {}", keeper.how));
+                    started.push(keeper);
+                }
+                Err(why) => outcome = Err(format!("this machine: {why}")),
+            }
+        }
+        for (host, cpus) in there {
+            if outcome.is_err() {
+                break;
+            }
+            let args = vec!["awake".to_owned(), "--cpus".into(), crate::hosts::cpu_args(cpus)];
+            match Keeper::start(host.harness(&args), &self.context.watchdog) {
+                Ok(keeper) => {
+                    said.push(format!("host `{}`: {}", host.name, keeper.how));
+                    started.push(keeper);
+                }
+                Err(why) => outcome = Err(format!("host `{}`: {why}", host.name)),
+            }
+        }
+        match outcome {
+            Ok(()) => {
+                for how in said {
+                    if !self.results.meta.cpu_awake.contains(&how) {
+                        self.results.meta.cpu_awake.push(how);
+                    }
+                }
+                self.awake = started;
+                CpuIdle::Awake
+            }
+            Err(why) => {
+                self.warn(format!(
+                    "cpu_idle = \"awake\" asked, but the CPUs cannot be kept awake ({why}): those runs are native"
+                ));
+                self.awake_refused = Some(why);
+                CpuIdle::Native
+            }
+        }
+    }
+
+    /// The machine's floor under each CPU sleep policy the scenarios use, before any variant
+    /// (see [`calibrate`]): a loopback ping-pong between a thread on the first server CPU and
+    /// one on the first load CPU.
+    fn calibrate(&mut self) {
+        let placement = &self.plan.placement;
+        let server_cpu = placement.server_cpus.first().copied().filter(|_| placement.server_host.is_none());
+        let load_cpu = placement.load_cpus.first().copied().filter(|_| placement.load_hosts.is_empty());
+        let mut policies: Vec<CpuIdle> = Vec::new();
+        for scenario in &self.plan.scenarios {
+            if !policies.contains(&scenario.cpu_idle) {
+                policies.push(scenario.cpu_idle);
+            }
+        }
+        for wanted in policies {
+            if self.interrupted() {
+                break;
+            }
+            self.progress.set_message(format!("the machine's floor (CPUs {})", wanted.name()));
+            let in_force = self.keep_awake(wanted);
+            if self.results.calibration.iter().any(|c| c.cpu_idle == in_force) {
+                continue;
+            }
+            match calibrate::measure(server_cpu, load_cpu, in_force, CALIBRATION_TIME) {
+                Ok(floor) => {
+                    self.progress.println(&format!("floor: {}", floor.describe()));
+                    self.results.calibration.push(floor);
+                }
+                Err(err) => self.warn(format!("the machine's floor could not be measured: {err}")),
+            }
+        }
+        self.keep_awake(CpuIdle::Native);
     }
 
     /// Stops the servers of `variants` at once (SIGTERM to all, one grace, SIGKILL), so a
@@ -551,8 +729,19 @@ impl Sweep<'_> {
     /// Writes every file; a failure is reported once by [`Output`], and the sweep goes on.
     fn save(&mut self, cell: Option<usize>) {
         let cell: Option<&Cell> = cell.and_then(|i| self.results.cells.get(i));
-        let bar = &self.bar;
-        self.output.save(self.results, cell, &|message| bar.suspend(|| eprintln!("{message}")));
+        let progress = &self.progress;
+        self.output.save(self.results, cell, &|message| progress.eprintln(message));
+    }
+}
+
+/// How long each floor is measured (after a warm-up): long enough for a steady p99.
+const CALIBRATION_TIME: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// What a run of `scenario` costs in time, for the estimate: an open loop's is in its plan.
+fn cost(scenario: &Scenario, index: usize) -> Cost {
+    match scenario.load {
+        Load::Open { duration, warmup_time, .. } => Cost::Known(duration + warmup_time),
+        Load::Closed { .. } | Load::Scale { .. } => Cost::Learned { scenario: index },
     }
 }
 

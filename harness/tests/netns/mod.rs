@@ -20,12 +20,9 @@ pub struct Bed {
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
-    // A missing `ip` is a missing package (CI installs it), not a machine that cannot make
-    // namespaces: the test fails instead of skipping.
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run ip ({err}): apt-get install iproute2"));
+    // A missing `ip` is a missing package, not a machine that cannot make namespaces: every
+    // test requires `tools::IP` before it makes a bed, so here `ip` runs.
+    let output = Command::new("ip").args(args).output().unwrap_or_else(|err| panic!("cannot run ip: {err}"));
     if output.status.success() {
         Ok(())
     } else {
@@ -97,7 +94,8 @@ impl Drop for Bed {
 }
 
 /// Makes a bed, or prints why the calling test is skipped and returns `None`: only where
-/// namespaces cannot be made (not root, or a sandbox that forbids them).
+/// namespaces cannot be made (not root, or a sandbox that forbids them). The test has required
+/// `tools::IP` already.
 pub fn bed_or_skip(test: &str) -> Option<Bed> {
     match Bed::create() {
         Ok(bed) => Some(bed),

@@ -1,5 +1,8 @@
 //! Helpers for the harness's end-to-end tests: matrix files, runs of the harness binary,
 //! and a tiny external server in Python that can misbehave on purpose.
+//!
+//! A test that runs an outside program, itself or through a matrix (the tiny server runs on
+//! `python3`), starts with `server_conformance::tools::require`, naming it.
 
 #![allow(dead_code)]
 
@@ -9,7 +12,8 @@ use std::time::{Duration, Instant};
 
 pub const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
 
-/// A tiny external HTTP server: `tiny_server.py PORT LIMIT BODY [MODE]` answers every request
+/// A tiny external HTTP server (a test using it requires `tools::PYTHON3`):
+/// `tiny_server.py PORT LIMIT BODY [MODE]` answers every request
 /// with BODY and exits with status 3 after LIMIT (0 = never) connections; it prints the port it
 /// bound (PORT 0 picks a free one). MODE:
 /// - `close` (default): HTTP/1.1, `Content-Length`, `Connection: close`, then close;
@@ -84,12 +88,13 @@ impl Scratch {
         self.path().join("tiny_server.py")
     }
 
-    /// A `[[variant]]` running the tiny server on `port`.
+    /// A `[[variant]]` running the tiny server on `port` (the test requires `tools::PYTHON3`).
     pub fn tiny_variant(&self, name: &str, port: u16, limit: u32, body: &str, verify: &str) -> String {
         self.tiny_variant_mode(name, port, limit, body, verify, "close")
     }
 
-    /// A `[[variant]]` running the tiny server on `port` in `mode`.
+    /// A `[[variant]]` running the tiny server on `port` in `mode` (the test requires
+    /// `tools::PYTHON3`).
     pub fn tiny_variant_mode(
         &self,
         name: &str,
@@ -159,8 +164,12 @@ pub fn free_port() -> u16 {
 
 /// The single results directory under `out`.
 pub fn results_dir(out: &Path) -> PathBuf {
-    let mut dirs: Vec<PathBuf> =
-        std::fs::read_dir(out).expect("results dir").map(|entry| entry.expect("entry").path()).collect();
+    // `latest` links to the newest stamped directory; the stamped one is the run.
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("results dir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.file_name().is_some_and(|name| name != harness::export::LATEST))
+        .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs.remove(0)
 }
@@ -181,12 +190,11 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Runs a command and returns its stdout; panics (naming the package) if it cannot run.
-pub fn run_tool(program: &str, args: &[&str], package: &str) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {program} ({err}): apt-get install {package}"));
+/// Runs a command and returns its stdout; panics if it cannot run (a test requires an outside
+/// program before it runs it: see `server_conformance::tools`).
+pub fn run_tool(program: &str, args: &[&str]) -> String {
+    let output =
+        Command::new(program).args(args).output().unwrap_or_else(|err| panic!("cannot run {program}: {err}"));
     // What the tool said on stderr (ab's reason for stopping early, say) comes after its
     // report, so a failed assertion on the report shows why.
     let said = text(&output.stderr);
@@ -291,9 +299,9 @@ pub fn ab_field<T: std::str::FromStr>(report: &str, name: &str) -> T {
         .unwrap_or_else(|| panic!("no {name} in:\n{report}"))
 }
 
-/// Runs `ab -q -n N -c C URL` and returns its report.
+/// Runs `ab -q -n N -c C URL` and returns its report (the test requires `tools::AB`).
 pub fn ab(requests: u64, concurrency: usize, url: &str) -> String {
-    run_tool("ab", &["-q", "-n", &requests.to_string(), "-c", &concurrency.to_string(), url], "apache2-utils")
+    run_tool("ab", &["-q", "-n", &requests.to_string(), "-c", &concurrency.to_string(), url])
 }
 
 /// Distinct ports that were free a moment ago, none handed out before in this test process:

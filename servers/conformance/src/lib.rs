@@ -15,12 +15,15 @@
 //! - [`client`]: a raw HTTP/1.1 client that reads responses byte-exactly.
 //! - [`checks`]: the checks.
 //! - [`real_clients`]: `ab` and `curl` against the server.
+//! - [`tools`]: the outside programs tests run; a test whose program is missing skips, saying
+//!   so (or fails, with `RUNTIME_MATRIX_STRICT=1`).
 //! - [`uring`]: proof that an io_uring variant uses io_uring, and fails clearly without it.
 
 pub mod checks;
 pub mod client;
 pub mod process;
 pub mod real_clients;
+pub mod tools;
 pub mod uring;
 
 pub use process::ServerProcess;
@@ -36,11 +39,12 @@ macro_rules! suite {
             pipelined_in_order, byte_at_a_time, expect_continue, chunked_bodies,
             malformed_requests, garbage_is_refused_at_once, stalled_reader_is_closed, oversized_requests, body_limits, large_body,
             header_timeout_spares_others, idle_timeout, concurrent_clients,
-            sigterm_finishes_in_flight, ab_sweep, curl_agrees);
+            sigterm_finishes_in_flight, ab_sweep: [AB], curl_agrees: [CURL]);
     };
     // A module `$name` of `#[test]`s, one per check, each starting `$program` with the extra
-    // arguments `$arg`s (and those the check adds).
-    (@module $name:ident, $program:expr, [$($arg:expr),*]; $($check:ident),*) => {
+    // arguments `$arg`s (and those the check adds). `check: [TOOL, …]` names the outside
+    // programs (constants of `tools`) a check runs: without them its test is skipped.
+    (@module $name:ident, $program:expr, [$($arg:expr),*]; $($check:ident $(: [$($tool:ident),*])?),*) => {
         mod $name {
             fn start(extra: &[&str]) -> $crate::ServerProcess {
                 let mut args: Vec<&str> = vec![$($arg),*];
@@ -50,6 +54,9 @@ macro_rules! suite {
             $(
                 #[test]
                 fn $check() {
+                    if !$crate::tools::require($crate::test_name!($check), &[$($($crate::tools::$tool),*)?]) {
+                        return;
+                    }
                     $crate::checks::$check(&start);
                 }
             )*

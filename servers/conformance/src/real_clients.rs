@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 
 /// Runs `ab -n REQUESTS -c CONCURRENCY [-k]` and asserts every request completed, none
-/// failed and none was non-2xx.
+/// failed and none was non-2xx. The caller has required [`crate::tools::AB`].
 pub fn ab(addr: SocketAddr, requests: usize, concurrency: usize, keep_alive: bool) {
     let mut command = Command::new("ab");
     command.args(["-q", "-s", "10", "-n", &requests.to_string(), "-c", &concurrency.to_string()]);
@@ -12,8 +12,7 @@ pub fn ab(addr: SocketAddr, requests: usize, concurrency: usize, keep_alive: boo
         command.arg("-k");
     }
     command.arg(format!("http://{addr}/"));
-    let output =
-        command.output().unwrap_or_else(|err| panic!("cannot run ab ({err}): apt-get install apache2-utils"));
+    let output = command.output().unwrap_or_else(|err| panic!("cannot run ab: {err}"));
     let report = String::from_utf8_lossy(&output.stdout);
     let what = format!("ab -n {requests} -c {concurrency}{}", if keep_alive { " -k" } else { "" });
     assert!(output.status.success(), "{what} failed: {report}{}", String::from_utf8_lossy(&output.stderr));
@@ -34,6 +33,7 @@ fn field(report: &str, name: &str) -> Option<u64> {
 }
 
 /// Runs curl for a GET, a HEAD, a POST and a chunked upload, and compares what it received.
+/// The caller has required [`crate::tools::CURL`].
 pub fn curl(addr: SocketAddr) {
     let base = format!("http://{addr}");
     let run = |args: &[&str]| -> String {
@@ -41,7 +41,7 @@ pub fn curl(addr: SocketAddr) {
             .args(["--silent", "--show-error", "--fail", "--max-time", "10"])
             .args(args)
             .output()
-            .unwrap_or_else(|err| panic!("cannot run curl ({err}): apt-get install curl"));
+            .unwrap_or_else(|err| panic!("cannot run curl: {err}"));
         assert!(output.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
