@@ -43,23 +43,26 @@ enum Command {
     /// Keeps CPUs out of their idle states until standard input closes (`cpu_idle = "awake"`).
     #[command(hide = true)]
     Awake(commands::host::AwakeArgs),
+    /// Waits until the harness opens the gate, then runs PROGRAM (internal: see process::gate).
+    #[command(hide = true)]
+    Gate {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        program: Vec<std::ffi::OsString>,
+    },
 }
 
-/// Subcommand names, as typed; any other first argument is a matrix path (`harness matrix.toml`).
-const SUBCOMMANDS: [&str; 12] = [
-    "run",
-    "list",
-    "serve",
-    "load",
-    "compare",
-    "report",
-    "calibrate",
-    "watchdog",
-    "sample",
-    "verify",
-    "awake",
-    "help",
-];
+/// The subcommands' names, as clap knows them (hidden ones too), and `help`: any other first
+/// argument is a matrix path (`harness matrix.toml`) or a mistyped command.
+fn subcommands() -> Vec<String> {
+    let mut names: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    names.push("help".into());
+    names
+}
+
+/// The subcommands a user types (not the harness's own), for messages.
+fn visible_subcommands() -> Vec<String> {
+    Cli::command().get_subcommands().filter(|c| !c.is_hide_set()).map(|c| c.get_name().to_owned()).collect()
+}
 
 /// What the first argument turned out to be.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,14 +73,14 @@ enum First {
     Matrix,
     /// Neither an existing file nor a subcommand, and not shaped like a path: a mistyped
     /// subcommand, with the nearest one if it is near.
-    Unknown(String, Option<&'static str>),
+    Unknown(String, Option<String>),
 }
 
 /// Reads the first argument: a path that exists (or looks like a matrix file) is a matrix;
 /// a bare word that is no subcommand is a mistyped one, never "cannot read".
 fn classify(args: &[OsString]) -> First {
     let Some(first) = args.get(1).and_then(|a| a.to_str()) else { return First::AsIs };
-    if first.starts_with('-') || SUBCOMMANDS.contains(&first) {
+    if first.starts_with('-') || subcommands().iter().any(|c| c == first) {
         return First::AsIs;
     }
     let looks_like_a_path = first.contains('/') || first.contains('.');
@@ -88,9 +91,13 @@ fn classify(args: &[OsString]) -> First {
 }
 
 /// The subcommand within two edits of `word`, if one is (`lst` → `list`).
-fn nearest(word: &str) -> Option<&'static str> {
-    let visible = SUBCOMMANDS.iter().filter(|c| !matches!(**c, "watchdog" | "awake"));
-    visible.map(|c| (edit_distance(word, c), *c)).filter(|(d, _)| *d <= 2).min().map(|(_, c)| c)
+fn nearest(word: &str) -> Option<String> {
+    visible_subcommands()
+        .into_iter()
+        .map(|c| (edit_distance(word, &c), c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance, for suggestions.
@@ -146,16 +153,12 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => commands::host::verify(&args),
         Command::Calibrate(args) => commands::calibrate::run(&args),
         Command::Awake(args) => commands::host::awake(&args),
+        Command::Gate { program } => crate::process::gate::run(&program),
     }
 }
 
 fn visible_commands() -> String {
-    SUBCOMMANDS
-        .iter()
-        .filter(|c| !matches!(**c, "watchdog" | "awake" | "help"))
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ")
+    visible_subcommands().join(", ")
 }
 
 #[cfg(test)]
@@ -168,8 +171,9 @@ mod tests {
 
     #[test]
     fn a_mistyped_command_is_not_a_matrix() {
-        assert_eq!(first(&["harness", "lst"]), First::Unknown("lst".into(), Some("list")));
-        assert_eq!(first(&["harness", "comapre"]), First::Unknown("comapre".into(), Some("compare")));
+        assert_eq!(first(&["harness", "lst"]), First::Unknown("lst".into(), Some("list".into())));
+        assert_eq!(first(&["harness", "comapre"]), First::Unknown("comapre".into(), Some("compare".into())));
+        assert_eq!(first(&["harness", "gate"]), First::AsIs, "hidden commands are commands");
         assert_eq!(first(&["harness", "frobnicate"]), First::Unknown("frobnicate".into(), None));
         assert_eq!(
             first(&["harness", "missing.toml"]),

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::results::{Cell, Results, ScenarioMeta};
+use crate::results::{Cell, Mechanics, Results, ScenarioMeta, Sides};
 use crate::stats::{mann_whitney, median};
 
 /// A figure compared between cells.
@@ -14,11 +14,22 @@ pub enum Metric {
     P50,
     P99,
     ServerCpu,
+    /// The server's system calls per request (see [`crate::mechanics`]).
+    ServerSyscalls,
+    /// The server's context switches per request, voluntary and involuntary.
+    ServerSwitches,
 }
 
 impl Metric {
     /// Every metric `harness compare` reports, in order.
-    pub const ALL: [Metric; 4] = [Metric::RequestsPerSecond, Metric::P50, Metric::P99, Metric::ServerCpu];
+    pub const ALL: [Metric; 6] = [
+        Metric::RequestsPerSecond,
+        Metric::P50,
+        Metric::P99,
+        Metric::ServerCpu,
+        Metric::ServerSyscalls,
+        Metric::ServerSwitches,
+    ];
 
     /// Its name in JSON and headings.
     pub fn key(self) -> &'static str {
@@ -27,6 +38,8 @@ impl Metric {
             Metric::P50 => "p50_us",
             Metric::P99 => "p99_us",
             Metric::ServerCpu => "server_cpu_us_per_request",
+            Metric::ServerSyscalls => "server_syscalls_per_request",
+            Metric::ServerSwitches => "server_switches_per_request",
         }
     }
 
@@ -37,6 +50,8 @@ impl Metric {
             Metric::P50 => "p50 latency, µs (lower is better)",
             Metric::P99 => "p99 latency, µs (lower is better)",
             Metric::ServerCpu => "Server CPU per request, µs (lower is better)",
+            Metric::ServerSyscalls => "Server system calls per request (lower is better)",
+            Metric::ServerSwitches => "Server context switches per request (lower is better)",
         }
     }
 
@@ -47,6 +62,8 @@ impl Metric {
             Metric::P50 => "p50 latency",
             Metric::P99 => "p99 latency",
             Metric::ServerCpu => "server CPU per request",
+            Metric::ServerSyscalls => "server system calls per request",
+            Metric::ServerSwitches => "server context switches per request",
         }
     }
 
@@ -75,6 +92,12 @@ impl Metric {
                 Metric::P50 => (run.complete > 0).then_some(run.latency_us.p50),
                 Metric::P99 => (run.complete > 0).then_some(run.latency_us.p99),
                 Metric::ServerCpu => run.server.and_then(|s| s.cpu_us_per_request),
+                Metric::ServerSyscalls => {
+                    server_mechanics(run.mechanics.as_ref()).map(|m| m.syscalls_per_request)
+                }
+                Metric::ServerSwitches => {
+                    server_mechanics(run.mechanics.as_ref()).map(Mechanics::switches_per_request)
+                }
             })
             .collect()
     }
@@ -87,8 +110,19 @@ impl Metric {
             Metric::P50 => (cell.complete > 0).then_some(cell.latency_us.p50),
             Metric::P99 => (cell.complete > 0).then_some(cell.latency_us.p99),
             Metric::ServerCpu => cell.server.and_then(|s| s.cpu_us_per_request),
+            Metric::ServerSyscalls => {
+                server_mechanics(cell.mechanics.as_ref()).map(|m| m.syscalls_per_request)
+            }
+            Metric::ServerSwitches => {
+                server_mechanics(cell.mechanics.as_ref()).map(Mechanics::switches_per_request)
+            }
         }
     }
+}
+
+/// The server's side of some mechanics.
+fn server_mechanics(sides: Option<&Sides>) -> Option<&Mechanics> {
+    sides.and_then(|s| s.server.as_ref())
 }
 
 /// One metric of one point, old against new.
@@ -108,6 +142,16 @@ pub struct Row {
     pub significant: bool,
     /// Runs on each side.
     pub runs: (usize, usize),
+}
+
+/// The metrics to compare two cells on: all, but the mechanics only where either side counted
+/// them (`mechanics = true`).
+fn measured<'a>(old: &'a Cell, new: &'a Cell) -> impl Iterator<Item = Metric> + 'a {
+    Metric::ALL.into_iter().filter(|m| {
+        !matches!(m, Metric::ServerSyscalls | Metric::ServerSwitches)
+            || m.figure(old).is_some()
+            || m.figure(new).is_some()
+    })
 }
 
 /// Compares `metric` of `old` and `new`; `variant` names the row (for a baseline comparison
@@ -185,7 +229,7 @@ pub fn sweeps(old: &Results, new: &Results) -> Comparison {
     let mut unmatched = Vec::new();
     for new_cell in in_matrix_order(new) {
         match old.cells.iter().find(|old_cell| old_cell.same_point(new_cell)) {
-            Some(old_cell) => rows.extend(Metric::ALL.iter().map(|m| row(old_cell, new_cell, *m))),
+            Some(old_cell) => rows.extend(measured(old_cell, new_cell).map(|m| row(old_cell, new_cell, m))),
             None => unmatched.push(format!(
                 "{} {} {}: only in the new results",
                 new_cell.scenario,
@@ -226,7 +270,7 @@ pub fn against_baseline(results: &Results) -> Comparison {
             .iter()
             .find(|b| &b.variant == baseline && b.scenario == cell.scenario && b.level() == cell.level());
         if let Some(base) = base {
-            rows.extend(Metric::ALL.iter().map(|m| row(base, cell, *m)));
+            rows.extend(measured(base, cell).map(|m| row(base, cell, m)));
         }
     }
     let mut comparison = finish(Vec::new(), rows, Vec::new());

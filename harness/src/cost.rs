@@ -13,9 +13,10 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::machine::tcp::TcpCounters;
+use crate::mechanics::Tally;
 
 /// One reading of a process group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSample {
     pub at: Instant,
     /// CPU time of every member, with the children each has reaped.
@@ -27,13 +28,29 @@ pub struct GroupSample {
     /// The TCP counters of the network namespace the group was read in (its host's): what a
     /// run did to the kernel's listen queues and retransmissions is their difference.
     pub tcp: Option<TcpCounters>,
+    /// The group's system calls, context switches and migrations so far, where they are
+    /// counted (see [`crate::mechanics`]).
+    pub mechanics: Option<Tally>,
+    /// The kernel's memory for TCP sockets on the group's host, bytes (see
+    /// [`crate::machine::sockets`]): every socket there, the group's and others'.
+    pub socket_bytes: Option<u64>,
 }
 
 /// Reads every process whose process group is `pgid`. Fails if there is none.
 pub fn sample_group(pgid: i32) -> io::Result<GroupSample> {
     let at = Instant::now();
     let tcp = TcpCounters::read().ok();
-    let mut sample = GroupSample { at, cpu: Duration::ZERO, rss_kib: 0, threads: 0, processes: 0, tcp };
+    let socket_bytes = crate::machine::sockets::socket_bytes().ok();
+    let mut sample = GroupSample {
+        at,
+        cpu: Duration::ZERO,
+        rss_kib: 0,
+        threads: 0,
+        processes: 0,
+        tcp,
+        mechanics: None,
+        socket_bytes,
+    };
     let page_kib = page_size() / 1024;
     for (pid, fields) in group(pgid)? {
         let own = process_cpu_time(pid).unwrap_or_else(|| ticks(fields.utime + fields.stime));
@@ -144,13 +161,15 @@ fn page_size() -> u64 {
 }
 
 /// What a process group spent between two samples.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Spent {
     pub cpu: Duration,
     pub wall: Duration,
     /// At the end of the window.
     pub rss_kib: u64,
     pub threads: u64,
+    /// System calls, context switches and migrations over the window, where counted.
+    pub mechanics: Option<Tally>,
 }
 
 impl Spent {
@@ -160,6 +179,7 @@ impl Spent {
             wall: after.at.saturating_duration_since(before.at),
             rss_kib: after.rss_kib,
             threads: after.threads,
+            mechanics: after.mechanics.as_ref().zip(before.mechanics.as_ref()).map(|(a, b)| a.since(b)),
         }
     }
 
@@ -206,8 +226,13 @@ mod tests {
 
     #[test]
     fn rates() {
-        let spent =
-            Spent { cpu: Duration::from_millis(10), wall: Duration::from_millis(20), rss_kib: 1, threads: 1 };
+        let spent = Spent {
+            cpu: Duration::from_millis(10),
+            wall: Duration::from_millis(20),
+            rss_kib: 1,
+            threads: 1,
+            mechanics: None,
+        };
         assert_eq!(spent.cpu_us_per_request(1000), Some(10.0));
         assert_eq!(spent.cpu_us_per_request(0), None);
         assert_eq!(spent.utilization(1), Some(0.5));

@@ -176,19 +176,28 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
 /// The file name of a cell's histogram: `tokio-c5.hgrm`, with the scenario in front unless
 /// it is the classic one, and `-k` for keep-alive.
 pub fn hgrm_name(cell: &Cell) -> String {
+    format!("{}.hgrm", file_stem(&cell.scenario, &cell.variant, cell.rate, cell.concurrency, cell.keep_alive))
+}
+
+/// A cell's files' common name (`tokio-c5`, `SCENARIO-tokio-r1000-k`): names are data, so
+/// anything but letters, digits and `-` becomes `_`.
+pub fn file_stem(
+    scenario: &str,
+    variant: &str,
+    rate: Option<f64>,
+    concurrency: usize,
+    keep_alive: bool,
+) -> String {
     let safe = |text: &str| -> String {
         text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
     };
-    let scenario = if cell.scenario == crate::plan::CLASSIC {
-        String::new()
-    } else {
-        format!("{}-", safe(&cell.scenario))
-    };
-    let level = match cell.rate {
+    let scenario =
+        if scenario == crate::plan::CLASSIC { String::new() } else { format!("{}-", safe(scenario)) };
+    let level = match rate {
         Some(rate) => format!("r{rate:.0}"),
-        None => format!("c{}", cell.concurrency),
+        None => format!("c{concurrency}"),
     };
-    format!("{scenario}{}-{level}{}.hgrm", safe(&cell.variant), if cell.keep_alive { "-k" } else { "" })
+    format!("{scenario}{}-{level}{}", safe(variant), if keep_alive { "-k" } else { "" })
 }
 
 /// The name of the link to the newest results directory, beside the stamped ones.

@@ -16,13 +16,14 @@
 //!   split over load hosts and merged exactly.
 //! - [`process`]: the children the harness starts, tied to it and never orphaned.
 //! - [`verify`]: checking a server's answer before it is measured; [`slow_clients`]: slowloris
-//!   connections during measured runs.
+//!   connections during measured runs; [`profile`]: flame graphs of a server on request.
 //! - [`compare`]: benchstat for results; [`results`]: the one results model every renderer
 //!   reads (and `results.json`); [`stats`]: ab's formulas, percentiles, spread, Mann–Whitney.
 //! - [`matrix`] → [`plan`]: `matrix.toml`, checked into a plan that cannot be invalid, and
 //!   every default; [`registry`]: the built-in variants, one line each.
 //! - [`load`]: the load generator (closed and open loops, scale runs; mio, HDR histograms).
 //! - [`cost`]: what a process group spends (CPU, memory, threads) from `/proc`.
+//! - [`mechanics`]: system calls, context switches and migrations, counted with perf events.
 //! - [`machine`]: the machine's own floor: CPU sleep, a loopback ping-pong, TCP's counters.
 //! - [`histogram`]: latency histograms' bounds and their interchange encoding.
 //! - [`affinity`], [`meta`], [`progress`]: CPU placement, header facts, the progress bar.
@@ -39,9 +40,11 @@ pub mod html;
 pub mod load;
 pub mod machine;
 pub mod matrix;
+pub mod mechanics;
 pub mod meta;
 pub mod plan;
 pub mod process;
+pub mod profile;
 pub mod progress;
 pub mod registry;
 pub mod report;

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use server_conformance::test_name;
-use server_conformance::tools::{find, require, CHROMIUM};
+use server_conformance::tools::{find, require, CHROMIUM, PERF};
 use support::{results_dir, text, Scratch};
 
 /// How long Chromium may take to start, render and write the screenshot.
@@ -86,12 +86,14 @@ fn chromium_renders_the_report() {
         eprintln!("SKIPPED: chromium_renders_the_report (RUNTIME_MATRIX_NO_BROWSER=1)");
         return;
     }
-    if !require(test_name!(chromium_renders_the_report), &[CHROMIUM]) {
+    if !require(test_name!(chromium_renders_the_report), &[CHROMIUM, PERF]) {
         return;
     }
     let chromium = find(&CHROMIUM).expect("chromium, found by require");
     let scratch = Scratch::new();
-    let matrix = "[sweep]\nrequests = 300\nconcurrency = [1, 2]\nkeep_alive = true\nrepeat = 4\n\n\
+    // Profiled too: one flame graph per cell, to render on its own below.
+    let matrix =
+        "[sweep]\nrequests = 3000\nconcurrency = [1, 2]\nkeep_alive = true\nrepeat = 4\nprofile = true\n\n\
                   [[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n";
     let (output, out) = scratch.run(matrix, &[]);
     assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
@@ -115,4 +117,18 @@ fn chromium_renders_the_report() {
         let count = pixels.iter().filter(|p| **p == colour).count();
         assert!(count > 100, "{variant}'s colour is drawn ({count} pixels)");
     }
+
+    // A flame graph, rendered on its own: its frames are warm colours (reds, oranges, yellows).
+    let flame = results_dir(&out).join("profiles").join("tokio-c2-k.svg");
+    assert!(flame.exists(), "{} was written", flame.display());
+    let png = scratch.path().join("flame.png");
+    screenshot(&chromium, &flame, &png, &scratch.path().join("profile-flame"));
+    let (_, _, flame_pixels) = self::pixels(&png);
+    let warm =
+        flame_pixels.iter().filter(|[r, g, b]| *r > 180 && *b < 120 && *g < 230 && *r > *b + 80).count();
+    assert!(
+        warm * 100 > flame_pixels.len(),
+        "a flame graph's frames are on screen: {warm} warm pixels of {}",
+        flame_pixels.len()
+    );
 }

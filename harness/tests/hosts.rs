@@ -359,6 +359,7 @@ fn two_load_hosts_send_their_whole_runs() {
         max_duration: Duration::from_secs(30),
         cpus: Vec::new(),
         allowed: Vec::new(),
+        mechanics: false,
     };
     let never = Stop::default();
 

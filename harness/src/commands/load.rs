@@ -174,6 +174,7 @@ fn job(args: &Args) -> anyhow::Result<Job> {
         max_duration: args.max_run_time,
         cpus: args.cpus.clone(),
         allowed: args.declared_hosts.clone(),
+        mechanics: true,
     })
 }
 
@@ -220,7 +221,18 @@ fn cell(
         requests,
         server_cpus: 0,
     };
-    summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status, tcp }])
+    summarize(
+        &point,
+        &[MeasuredRun {
+            load,
+            started_at,
+            server: None,
+            idle_rss_kib: None,
+            idle_kernel_kib: None,
+            status,
+            tcp,
+        }],
+    )
 }
 
 /// ab's classic table and the percentile table (and for an open loop its rate, corrected and

@@ -31,6 +31,10 @@ pub struct Args {
     /// Report figures even from an unoptimized build (they mean little).
     #[arg(long)]
     pub allow_unoptimized: bool,
+    /// Profile every scenario (as `profile = true`): one extra run per cell under `perf record`,
+    /// a flame graph beside the results and the top symbols in the report.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// How long after Ctrl-C the harness exits even if something still blocks: the promise is
@@ -67,6 +71,9 @@ fn prepare(args: &Args) -> Result<Prepared, u8> {
         eprintln!("{err}");
         EXIT_CONFIG
     })?;
+    if args.profile {
+        plan.profile_all();
+    }
     if crate::meta::unoptimized() && !args.allow_unoptimized {
         eprintln!(
             "this harness was built without optimization ({}), so its servers would be too and every figure \
@@ -234,6 +241,7 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         idle_time_s: None,
         slow_clients: s.slow_clients,
         cpu_idle: s.cpu_idle,
+        profile: s.profile,
     };
     match &s.load {
         Load::Closed { requests, concurrency } => {

@@ -68,6 +68,9 @@ pub struct Sample {
     pub processes: u64,
     #[serde(default)]
     pub tcp: Option<TcpCounters>,
+    /// The kernel's memory for TCP sockets on the host, bytes.
+    #[serde(default)]
+    pub socket_bytes: Option<u64>,
 }
 
 impl Sample {
@@ -78,6 +81,7 @@ impl Sample {
             threads: sample.threads,
             processes: sample.processes,
             tcp: sample.tcp,
+            socket_bytes: sample.socket_bytes,
         }
     }
 
@@ -90,6 +94,8 @@ impl Sample {
             threads: self.threads,
             processes: self.processes,
             tcp: self.tcp,
+            mechanics: None,
+            socket_bytes: self.socket_bytes,
         }
     }
 }
@@ -193,7 +199,8 @@ mod tests {
     #[test]
     fn samples_cross() {
         let tcp = Some(TcpCounters { listen_overflows: 2, ..TcpCounters::default() });
-        let sample = Sample { cpu_ns: 12_345, rss_kib: 4096, threads: 3, processes: 1, tcp };
+        let sample =
+            Sample { cpu_ns: 12_345, rss_kib: 4096, threads: 3, processes: 1, tcp, socket_bytes: Some(9) };
         let back: Sample = parse(&line(&sample), "harness sample").unwrap();
         assert_eq!(back, sample);
         let at = Instant::now();

@@ -107,6 +107,10 @@ fn scenario(results: &Results, palette: &Palette, index: usize, name: &str) -> S
         out.push_str(&figure.html());
     }
     out.push_str("</div>\n");
+    if let Some(table) = report::time_goes(results, name) {
+        out.push_str("<h3>Where the time goes</h3>\n");
+        out.push_str(&time_goes(&table));
+    }
     for variant in &scenario.variants {
         out.push_str(&variant_tables(results, &scenario, variant));
     }
@@ -139,6 +143,33 @@ fn variants_table(results: &Results, scenario: &Scenario<'_>) -> String {
         );
     }
     out.push_str("</tbody>\n</table></div>\n");
+    out
+}
+
+/// The profiles' table, each flame graph a link to its file beside the page (an SVG that opens
+/// on its own: it is interactive, with scripts this page does not allow).
+fn time_goes(table: &report::Table) -> String {
+    let mut out = String::from("<div class=\"wide\"><table class=\"profile\">\n<thead><tr>");
+    for header in &table.headers {
+        let _ = write!(out, "<th>{}</th>", escape(header));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for row in &table.rows {
+        out.push_str("<tr>");
+        for (i, entry) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                let file = entry.trim_matches('`');
+                let _ = write!(out, "<td><a href=\"{}\">flame graph</a></td>", escape(file));
+            } else {
+                let _ = write!(out, "<td>{}</td>", escape(entry));
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table></div>\n");
+    if let Some(legend) = &table.legend {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", inline(legend));
+    }
     out
 }
 

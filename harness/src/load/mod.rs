@@ -29,6 +29,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+
+use crate::mechanics::{Counters, Tally};
 use serde::{Deserialize, Serialize};
 
 pub use crate::histogram::{latency_histogram, MAX_LATENCY_NS};
@@ -52,6 +54,8 @@ pub struct Job {
     pub cpus: Vec<usize>,
     /// Addresses besides loopback that load may go to: the hosts a matrix declares.
     pub allowed: Vec<std::net::IpAddr>,
+    /// Count each load thread's system calls, context switches and migrations.
+    pub mechanics: bool,
 }
 
 /// How the load is applied.
@@ -270,6 +274,10 @@ pub struct LoadResult {
     pub cpus_in_force: Vec<usize>,
     /// Pins that could not be applied, in words.
     pub pin_failures: Vec<String>,
+    /// The load threads' system calls, context switches and migrations over the run (an open
+    /// loop's from its window on), when every thread could count them.
+    #[serde(default)]
+    pub mechanics: Option<Tally>,
 }
 
 impl LoadResult {
@@ -306,11 +314,14 @@ impl LoadResult {
             threads: 0,
             cpus_in_force: Vec::new(),
             pin_failures: Vec::new(),
+            mechanics: None,
         }
     }
 
     /// Adds another thread's counts and histograms (elapsed time is the caller's to set).
     pub fn absorb(&mut self, other: &LoadResult) {
+        // Nothing absorbed yet: the first part's mechanics are the sum so far.
+        let first = self.threads == 0;
         self.complete += other.complete;
         self.non_2xx += other.non_2xx;
         self.failures.add(&other.failures);
@@ -338,6 +349,15 @@ impl LoadResult {
         }
         self.cpus_in_force.sort_unstable();
         self.pin_failures.extend(other.pin_failures.iter().cloned());
+        // Counted only if every part was: a sum with a part missing would read as cheaper.
+        self.mechanics = match (first, self.mechanics.take(), &other.mechanics) {
+            (true, _, theirs) => theirs.clone(),
+            (false, Some(mut mine), Some(theirs)) => {
+                mine.add(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
     }
 }
 
@@ -522,7 +542,7 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
                 }
             };
             first_index += connections;
-            let assignment = thread::Assignment {
+            let mut assignment = thread::Assignment {
                 addr: job.addr,
                 request: request.clone(),
                 connections,
@@ -531,16 +551,29 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
                 deadline: started + job.max_duration,
                 shared: shared.clone(),
                 pace,
+                counters: None,
             };
+            let mechanics = job.mechanics;
             // A thread that fails before it holds its connections still arrives at the gate,
             // or the run would wait for it until its deadline.
             let gate = gate.clone();
             std::thread::Builder::new().name(format!("load-{index}")).spawn(move || {
                 let placed = crate::affinity::pin_this_thread(cpu);
+                // This thread's own system calls and switches, where perf events allow.
+                assignment.counters =
+                    mechanics.then(Counters::this_thread).and_then(Result::ok).map(Arc::new);
+                let counters = assignment.counters.clone();
+                let tally_before = counters.as_ref().and_then(|c| c.read());
                 let cpu_before = crate::cost::thread_cpu_time();
                 let mut part = assignment.run().inspect_err(|_| gate.arrive(0))?;
                 let cpu_from = part.cpu_at_window.unwrap_or(cpu_before);
                 part.counts.cpu = crate::cost::thread_cpu_time().saturating_sub(cpu_from);
+                let tally_from = part.tally_at_window.take().or(tally_before);
+                part.counts.mechanics = counters
+                    .as_ref()
+                    .and_then(|c| c.read())
+                    .zip(tally_from)
+                    .map(|(after, from)| after.since(&from));
                 part.counts.threads = 1;
                 part.counts.cpus_in_force = placed.in_force;
                 part.counts.pin_failures = placed.failure.into_iter().collect();

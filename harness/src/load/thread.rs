@@ -24,6 +24,7 @@ use super::framing::{Fed, FramingError, ResponseReader};
 use super::schedule::{Schedule, Timing, Window};
 use super::timerfd::TimerFd;
 use super::{Failures, Gate, LoadResult, Shared};
+use crate::mechanics::{Counters, Tally};
 use server_common::deadlines::{Deadline, Timers};
 
 /// Size of the thread's scratch read buffer; bodies are counted, not kept.
@@ -66,6 +67,8 @@ pub(super) struct Assignment {
     pub deadline: Instant,
     pub shared: Arc<Shared>,
     pub pace: Pace,
+    /// This thread's mechanics counters, read as the open loop's window opens.
+    pub counters: Option<Arc<Counters>>,
 }
 
 /// What one thread measured.
@@ -83,6 +86,8 @@ pub(super) struct Part {
     /// Open loop: this thread's CPU time when it sent its first measured request, so its CPU
     /// per request leaves the warm-up out.
     pub cpu_at_window: Option<Duration>,
+    /// Open loop: its mechanics counts then, for the same reason.
+    pub tally_at_window: Option<Tally>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +205,7 @@ impl Assignment {
                 cut_at: None,
                 first_length: None,
                 cpu_at_window: None,
+                tally_at_window: None,
             },
             scratch: vec![0u8; READ_CHUNK],
             conns,
@@ -421,6 +427,7 @@ impl Worker<'_> {
                             self.part.counts.scheduled += 1;
                             if self.part.cpu_at_window.is_none() {
                                 self.part.cpu_at_window = Some(crate::cost::thread_cpu_time());
+                                self.part.tally_at_window = self.job.counters.as_ref().and_then(|c| c.read());
                             }
                         }
                         true

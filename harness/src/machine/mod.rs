@@ -7,7 +7,9 @@
 //! - [`idle`]: the CPU sleep policy (`cpu_idle`) and keeping CPUs awake.
 //! - [`calibrate`]: the loopback ping-pong floor, stored as `calibration` in `results.json`.
 //! - [`tcp`]: the kernel's TCP counters around a run.
+//! - [`sockets`]: the kernel's memory for TCP sockets, which RSS does not show.
 
 pub mod calibrate;
 pub mod idle;
+pub mod sockets;
 pub mod tcp;

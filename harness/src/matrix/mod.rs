@@ -60,7 +60,7 @@ const MAX_WORKERS: i64 = 1024;
 const ANY_HOST_CPUS: usize = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
-const SETTING_KEYS: [&str; 15] = [
+const SETTING_KEYS: [&str; 16] = [
     "requests",
     "concurrency",
     "keep_alive",
@@ -76,6 +76,7 @@ const SETTING_KEYS: [&str; 15] = [
     "connections",
     "idle_time",
     "slow_clients",
+    "profile",
 ];
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
@@ -93,7 +94,8 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
     mistakes.unknown_keys(root, &["sweep", "scenario", "placement", "variant", "host"], "the file");
     let empty = DeTable::new();
     let sweep_table = mistakes.table(root, "sweep").unwrap_or(&empty);
-    let sweep_keys: Vec<&str> = SETTING_KEYS.iter().copied().chain(["order", "baseline"]).collect();
+    let sweep_keys: Vec<&str> =
+        SETTING_KEYS.iter().copied().chain(["order", "baseline", "mechanics"]).collect();
     mistakes.unknown_keys(sweep_table, &sweep_keys, "[sweep]");
     let defaults = settings(sweep_table, &mut mistakes);
     let order = order(sweep_table, &mut mistakes);
@@ -121,9 +123,10 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
     let variants: Vec<VariantPlan> = variants.into_iter().map(|(variant, _)| variant).collect();
     let scenarios: Vec<Scenario> = scenarios.into_iter().map(|(scenario, _)| scenario).collect();
     let baseline = baseline(sweep_table, &variants, &mut mistakes);
+    let mechanics = mistakes.boolean(sweep_table, "mechanics").map_or(defaults::MECHANICS, |b| b.value);
     let mistakes = mistakes.sorted();
     if mistakes.is_empty() {
-        Ok(Plan { scenarios, placement, hosts, variants, order, baseline, warnings })
+        Ok(Plan { scenarios, placement, hosts, variants, order, baseline, mechanics, warnings })
     } else {
         Err(fail(mistakes))
     }
@@ -171,6 +174,7 @@ struct Settings {
     connections: Option<At<OneOrMany>>,
     idle_time: Option<Duration>,
     slow_clients: Option<usize>,
+    profile: Option<bool>,
 }
 
 fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
@@ -260,6 +264,7 @@ fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
         connections: mistakes.integer_or_integers(table, "connections"),
         idle_time: duration(table, "idle_time", mistakes),
         slow_clients,
+        profile: mistakes.boolean(table, "profile").map(|b| b.value),
     }
 }
 
@@ -304,6 +309,7 @@ impl Settings {
             connections: self.connections.clone().or_else(|| base.connections.clone()),
             idle_time: self.idle_time.or(base.idle_time),
             slow_clients: self.slow_clients.or(base.slow_clients),
+            profile: self.profile.or(base.profile),
         }
     }
 
@@ -329,6 +335,7 @@ impl Settings {
             slow_clients: self.slow_clients.unwrap_or(0),
             // Set from the scenario's own `cpu_idle` or [placement]'s once both are read.
             cpu_idle: CpuIdle::Native,
+            profile: self.profile.unwrap_or(false),
         }
     }
 

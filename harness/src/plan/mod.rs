@@ -22,6 +22,9 @@ pub struct Plan {
     pub order: Order,
     /// The variant every other is compared with (a name from `variants`).
     pub baseline: String,
+    /// Count each server's (and load thread's) system calls, context switches and migrations
+    /// (see [`crate::mechanics`]).
+    pub mechanics: bool,
     /// Things worth saying that do not stop the sweep (e.g. overlapping CPUs).
     pub warnings: Vec<String>,
 }
@@ -50,6 +53,8 @@ pub struct Scenario {
     pub slow_clients: usize,
     /// Whether the measured CPUs may sleep during its runs (its own, or `[placement]`'s).
     pub cpu_idle: CpuIdle,
+    /// One extra run per cell under `perf record`: a flame graph and the top symbols.
+    pub profile: bool,
 }
 
 /// How a scenario loads the server; each variant has one cell per level.
@@ -196,6 +201,13 @@ impl Verify {
 }
 
 impl Plan {
+    /// Profiles every scenario (the `--profile` option).
+    pub fn profile_all(&mut self) {
+        for scenario in &mut self.scenarios {
+            scenario.profile = true;
+        }
+    }
+
     /// Keeps only the variants named in `only` (the `--only` option).
     pub fn keep_only(&mut self, only: &[String]) -> anyhow::Result<()> {
         if only.is_empty() {

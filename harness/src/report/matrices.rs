@@ -11,8 +11,14 @@ use crate::compare::{row, Metric};
 use crate::results::{Cell, Results};
 use crate::stats::mann_whitney::MIN_RUNS;
 
-/// The matrices shown, in order.
-const SHOWN: [Metric; 3] = [Metric::RequestsPerSecond, Metric::P99, Metric::ServerCpu];
+/// The matrices shown, in order (the mechanics ones where a cell has them).
+const SHOWN: [Metric; 5] = [
+    Metric::RequestsPerSecond,
+    Metric::P99,
+    Metric::ServerCpu,
+    Metric::ServerSyscalls,
+    Metric::ServerSwitches,
+];
 
 /// A scenario's matrices, ready for any renderer.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +53,11 @@ pub fn matrices(results: &Results, scenario: &str) -> Option<Matrices> {
     let outlier = cells.iter().any(|c| c.p99_from_one_run());
     let mut tables = Vec::new();
     for metric in SHOWN {
+        if !cells.iter().any(|c| metric.figure(c).is_some())
+            && matches!(metric, Metric::ServerSyscalls | Metric::ServerSwitches)
+        {
+            continue;
+        }
         let rows: Vec<Vec<String>> = variants
             .iter()
             .map(|variant| {
@@ -157,7 +168,7 @@ fn entry(cell: &Cell, baseline: Option<&&Cell>, metric: Metric, few_runs: &mut b
     let shown = match metric {
         Metric::RequestsPerSecond => format!("{value:.0}{mark}"),
         Metric::P50 | Metric::P99 => format!("{value:.1}{mark}"),
-        Metric::ServerCpu => format!("{value:.2}"),
+        Metric::ServerCpu | Metric::ServerSyscalls | Metric::ServerSwitches => format!("{value:.2}"),
     };
     let Some(base) = baseline else { return shown };
     let Some(base_value) = metric.figure(base).filter(|v| *v > 0.0) else { return shown };

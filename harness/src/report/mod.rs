@@ -178,6 +178,9 @@ pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> Vari
     if cells.iter().any(|c| c.server.is_some_and(|s| s.rss_per_connection_kib.is_some())) {
         tables.push(scale(&cells));
     }
+    if cells.iter().any(|c| c.mechanics.is_some()) {
+        tables.push(mechanics(&cells));
+    }
     let mut notes: Vec<(String, String)> = cells
         .iter()
         .flat_map(|cell| cell.notes.iter().map(|note| (cell.level_label(), note.clone())))
@@ -413,6 +416,8 @@ pub fn scale(cells: &[&Cell]) -> Table {
         "connect p99 µs",
         "server RSS KiB",
         "RSS per idle connection KiB",
+        "kernel per idle connection KiB",
+        "user + kernel per idle connection KiB",
         "threads",
     ];
     let rows: Vec<Vec<String>> = cells
@@ -425,11 +430,103 @@ pub fn scale(cells: &[&Cell]) -> Table {
                 format!("{:.1}", c.connect_us.p99),
                 server.map_or_else(|| "—".to_owned(), |s| s.rss_kib.to_string()),
                 figure(server.and_then(|s| s.rss_per_connection_kib), 2, ""),
+                figure(server.and_then(|s| s.kernel_kib_per_connection), 2, ""),
+                figure(
+                    server.and_then(|s| Some(s.rss_per_connection_kib? + s.kernel_kib_per_connection?)),
+                    2,
+                    "",
+                ),
                 server.map_or_else(|| "—".to_owned(), |s| s.threads.to_string()),
             ]
         })
         .collect();
-    Table { kind: "scale", headers, rows, legend: None }
+    let legend = cells.iter().any(|c| c.server.is_some_and(|s| s.kernel_kib_per_connection.is_some())).then(|| {
+        "Kernel: what the kernel's socket caches (`TCP`, `sock_inode_cache`, `filp`, `dentry`, `eventpoll_epi`) and \
+         TCP's buffer pages grew by while the connections were held, halved (on loopback each connection is two \
+         sockets, one a side); RSS does not show it."
+            .to_owned()
+    });
+    Table { kind: "scale", headers, rows, legend }
+}
+
+/// Why a request costs what it does: the server's system calls per request (and the most
+/// frequent by name), its context switches and migrations, and the load generator's calls and
+/// switches beside them (see [`crate::mechanics`]).
+pub fn mechanics(cells: &[&Cell]) -> Table {
+    let headers = vec![
+        "Level",
+        "server syscalls/req",
+        "top server syscalls (per request)",
+        "voluntary switches/req",
+        "involuntary switches/req",
+        "migrations/req",
+        "load syscalls/req",
+        "load switches/req",
+    ];
+    let rows = cells
+        .iter()
+        .map(|c| {
+            let server = c.mechanics.as_ref().and_then(|m| m.server.as_ref());
+            let load = c.mechanics.as_ref().and_then(|m| m.load.as_ref());
+            vec![
+                c.level_label(),
+                figure(server.map(|m| m.syscalls_per_request), 2, ""),
+                server.map_or_else(|| "—".to_owned(), crate::mechanics::Mechanics::top_in_words),
+                figure(server.map(|m| m.voluntary_switches_per_request), 2, ""),
+                figure(server.map(|m| m.involuntary_switches_per_request), 3, ""),
+                figure(server.map(|m| m.migrations_per_request), 3, ""),
+                figure(load.map(|m| m.syscalls_per_request), 2, ""),
+                figure(load.map(crate::mechanics::Mechanics::switches_per_request), 2, ""),
+            ]
+        })
+        .collect();
+    Table {
+        kind: "mechanics",
+        headers,
+        rows,
+        legend: Some(
+            "Per complete request, from the kernel's perf events: every thread and child of the server counted \
+             (exited ones too), and the load generator's threads. Voluntary: it blocked; involuntary: it was \
+             preempted (or yielded)."
+                .to_owned(),
+        ),
+    }
+}
+
+/// Where each variant's server spent its time, from its profile at the highest level profiled:
+/// the symbols the most samples ended in, kernel (`[k]`) and user. `None` without profiles.
+pub fn time_goes(results: &Results, scenario: &str) -> Option<Table> {
+    let cells: Vec<&Cell> = results.scenario_cells(scenario).filter(|c| c.profile.is_some()).collect();
+    if cells.is_empty() {
+        return None;
+    }
+    let rows: Vec<Vec<String>> = matrices::variants(results, &cells)
+        .into_iter()
+        .filter_map(|variant| {
+            let cell = cells
+                .iter()
+                .filter(|c| c.variant == variant)
+                .max_by(|a, b| a.level().total_cmp(&b.level()))?;
+            let profile = cell.profile.as_ref()?;
+            Some(vec![
+                variant.to_owned(),
+                cell.level_label(),
+                format!("{:.0}", profile.cpu_ms_sampled),
+                profile.top_in_words(crate::profile::TOP),
+                format!("`{}`", profile.flame_graph),
+            ])
+        })
+        .collect();
+    Some(Table {
+        kind: "profile",
+        headers: vec!["variant", "level", "CPU sampled ms", "top symbols (share of samples; [k]: kernel)", "flame graph"],
+        rows,
+        legend: Some(
+            "One extra run per cell under `perf record -e cpu-clock -g` on every process of the server; a sample's \
+             symbol is where its stack ended (self time)."
+                .to_owned(),
+        ),
+    })
 }
 
 /// One line for a cell as it finishes, printed while the sweep goes on.
@@ -533,6 +630,11 @@ pub fn body(results: &Results) -> String {
             out.push_str(&variant_markdown(&variant_section(results, scenario, variant)));
         }
         out.push_str(&matrices::comparison(results, scenario));
+        if let Some(table) = time_goes(results, scenario) {
+            let _ = writeln!(out, "### Where the time goes ({scenario})\n");
+            out.push_str(&table.markdown());
+            out.push('\n');
+        }
     }
     out.push_str(&problems(results));
     out

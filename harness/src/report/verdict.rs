@@ -180,6 +180,7 @@ fn shown(metric: Metric, value: f64) -> String {
     match metric {
         Metric::RequestsPerSecond => format!("{value:.0}/s"),
         Metric::ServerCpu => format!("{value:.2} µs"),
+        Metric::ServerSyscalls | Metric::ServerSwitches => format!("{value:.2}"),
         Metric::P50 | Metric::P99 => {
             if value >= 1000.0 {
                 format!("{:.2} ms", value / 1000.0)

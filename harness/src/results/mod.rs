@@ -19,7 +19,9 @@ use crate::stats::{Percentiles, Spread};
 pub use crate::histogram::Encoded;
 pub use crate::machine::calibrate::Calibration;
 pub use crate::machine::tcp::TcpCounters;
+pub use crate::mechanics::Mechanics;
 pub use crate::plan::{CpuIdle, Mode};
+pub use crate::profile::Profile;
 pub use summarize::{summarize, MeasuredRun};
 
 /// The version of this file format. 1 was the first (no `schema_version` field, no runs'
@@ -125,6 +127,9 @@ pub struct ScenarioMeta {
     /// in force, which is `native` when `awake` was asked but could not be had).
     #[serde(default)]
     pub cpu_idle: CpuIdle,
+    /// Whether each cell got an extra run under `perf record` (a flame graph, top symbols).
+    #[serde(default)]
+    pub profile: bool,
 }
 
 impl ScenarioMeta {
@@ -220,6 +225,16 @@ pub struct Run {
     /// TCP's trouble during the run (listen overflows, SYN retransmits), when it was read.
     #[serde(default)]
     pub tcp: Option<TcpCounters>,
+    /// System calls, context switches and migrations per request, where counted.
+    #[serde(default)]
+    pub mechanics: Option<Sides>,
+}
+
+/// The server's and the load generator's mechanics per request (see [`crate::mechanics`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sides {
+    pub server: Option<Mechanics>,
+    pub load: Option<Mechanics>,
 }
 
 /// What the server spent: over one run, or for a cell (CPU figures: the median of its runs';
@@ -238,6 +253,13 @@ pub struct Cost {
     /// they were opened, per connection, KiB.
     #[serde(default)]
     pub rss_per_connection_kib: Option<f64>,
+    /// Scale: the kernel's memory for the server's end of the idle connections (its sockets,
+    /// their inodes, files, epoll entries and buffers), KiB; RSS does not show it.
+    #[serde(default)]
+    pub kernel_kib: Option<f64>,
+    /// Scale: `kernel_kib` per connection.
+    #[serde(default)]
+    pub kernel_kib_per_connection: Option<f64>,
 }
 
 /// A merged p99 more than this many times the median of the runs' p99s is flagged as one run's
@@ -323,6 +345,12 @@ pub struct Cell {
     /// TCP's trouble over all runs (listen overflows, SYN retransmits), when it was read.
     #[serde(default)]
     pub tcp: Option<TcpCounters>,
+    /// Mechanics per request, each side's from its run with the median system calls.
+    #[serde(default)]
+    pub mechanics: Option<Sides>,
+    /// Where the server's time went in one extra, profiled run (`profile = true`).
+    #[serde(default)]
+    pub profile: Option<Profile>,
     pub runs: Vec<Run>,
     /// Requests per second over the runs, with more than one.
     pub requests_per_second_spread: Option<Spread>,
@@ -563,6 +591,8 @@ pub(crate) mod tests {
             rss_kib: 4096,
             threads: 2,
             rss_per_connection_kib: None,
+            kernel_kib: None,
+            kernel_kib_per_connection: None,
         };
         let runs: Vec<Run> = rates
             .iter()
@@ -579,6 +609,7 @@ pub(crate) mod tests {
                 load_cpu_us_per_request: Some(5.0),
                 status: Status::Complete,
                 tcp: None,
+                mechanics: None,
             })
             .collect();
         Cell {
@@ -615,6 +646,8 @@ pub(crate) mod tests {
                 floor_p50_us: None,
             },
             tcp: None,
+            mechanics: None,
+            profile: None,
             requests_per_second_spread: Spread::of(rates),
             noisy: false,
             failed_all_runs: 0,

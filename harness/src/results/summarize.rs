@@ -5,7 +5,7 @@ use crate::cost::{utilization, Spent};
 use crate::load::{Latencies, LoadResult};
 use crate::stats::{median, Percentiles, Spread, Throughput};
 
-use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mode, Run, Status, TcpCounters};
+use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mechanics, Mode, Run, Sides, Status, TcpCounters};
 
 /// Load-generator CPU utilization from which a cell is marked client-bound.
 const CLIENT_BOUND: f64 = 0.9;
@@ -23,6 +23,9 @@ pub struct MeasuredRun {
     /// Scale: the server's resident memory (KiB) before the connections were opened, and
     /// with them open and idle.
     pub idle_rss_kib: Option<(u64, u64)>,
+    /// Scale: the kernel's memory for the server's end of the connections open and idle, KiB
+    /// (see [`crate::machine::sockets`]).
+    pub idle_kernel_kib: Option<f64>,
     pub status: Status,
     /// TCP's trouble during the run, from the kernel's counters (`None`: not read).
     pub tcp: Option<TcpCounters>,
@@ -129,6 +132,8 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
             floor_p50_us: None,
         },
         tcp,
+        mechanics: cell_mechanics(&run_rows),
+        profile: None,
         requests_per_second_spread: spread,
         noisy: spread.is_some_and(|s| s.is_noisy()),
         failed_all_runs: runs.iter().map(|r| r.load.failures.total()).sum(),
@@ -166,7 +171,7 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
         non_2xx: run.load.non_2xx,
         latency_us: Percentiles::of(&run.load.latencies.total),
         // A dying server's last window is no measure of what it costs.
-        server: run.server.filter(|_| run.status != Status::ServerDied).map(|spent| Cost {
+        server: run.server.as_ref().filter(|_| run.status != Status::ServerDied).map(|spent| Cost {
             cpu_us_per_request: spent.cpu_us_per_request(complete),
             cpu_utilization: spent.utilization(point.server_cpus),
             rss_kib: spent.rss_kib,
@@ -176,11 +181,38 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
                 .idle_rss_kib
                 .filter(|_| run.load.held > 0)
                 .map(|(before, idle)| (idle as f64 - before as f64) / run.load.held as f64),
+            kernel_kib: run.idle_kernel_kib,
+            kernel_kib_per_connection: run
+                .idle_kernel_kib
+                .filter(|_| run.load.held > 0)
+                .map(|kib| kib / run.load.held as f64),
         }),
         load_cpu_us_per_request: (complete > 0).then(|| run.load.cpu.as_secs_f64() * 1e6 / complete as f64),
         status: run.status,
         tcp: run.tcp,
+        mechanics: {
+            let dead = run.status == Status::ServerDied;
+            let server = run.server.as_ref().filter(|_| !dead).and_then(|s| s.mechanics.as_ref());
+            let sides = Sides {
+                server: server.and_then(|tally| Mechanics::of(tally, complete)),
+                load: run.load.mechanics.as_ref().and_then(|tally| Mechanics::of(tally, complete)),
+            };
+            (sides.server.is_some() || sides.load.is_some()).then_some(sides)
+        },
     }
+}
+
+/// A cell's mechanics: each side's from the run with the median system calls per request
+/// (its top calls stay one run's own).
+fn cell_mechanics(runs: &[Run]) -> Option<Sides> {
+    let median_of = |side: fn(&Sides) -> Option<&Mechanics>| -> Option<Mechanics> {
+        let mut counted: Vec<&Mechanics> =
+            runs.iter().filter_map(|r| r.mechanics.as_ref().and_then(side)).collect();
+        counted.sort_by(|a, b| a.syscalls_per_request.total_cmp(&b.syscalls_per_request));
+        counted.get(counted.len() / 2).map(|m| (*m).clone())
+    };
+    let sides = Sides { server: median_of(|s| s.server.as_ref()), load: median_of(|s| s.load.as_ref()) };
+    (sides.server.is_some() || sides.load.is_some()).then_some(sides)
 }
 
 /// A cell's cost: each CPU figure's median over the runs, the most memory and threads of any run.
@@ -196,6 +228,10 @@ fn cell_cost(runs: &[Run]) -> Option<Cost> {
         threads: costs.iter().map(|c| c.threads).max().unwrap_or(0),
         rss_per_connection_kib: median(
             &costs.iter().filter_map(|c| c.rss_per_connection_kib).collect::<Vec<_>>(),
+        ),
+        kernel_kib: median(&costs.iter().filter_map(|c| c.kernel_kib).collect::<Vec<_>>()),
+        kernel_kib_per_connection: median(
+            &costs.iter().filter_map(|c| c.kernel_kib_per_connection).collect::<Vec<_>>(),
         ),
     })
 }
@@ -289,6 +325,7 @@ mod tests {
             started_at: 0,
             server: None,
             idle_rss_kib: None,
+            idle_kernel_kib: None,
             status: Status::Complete,
             tcp: None,
         };

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::hosts::load::{split_notes, Share};
+use crate::profile::Profile;
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun};
 use crate::slow_clients::Trickled;
@@ -27,11 +28,13 @@ pub struct Measuring {
     pub trickled: Vec<Trickled>,
     /// How each run's load was split between load hosts, if it came from load hosts.
     pub splits: Vec<Vec<Share>>,
+    /// Where the server's time went in the extra, profiled run, or why there is none.
+    pub profile: Option<Result<Profile, String>>,
 }
 
 impl Measuring {
     pub fn new(point: Point) -> Measuring {
-        Measuring { point, runs: Vec::new(), trickled: Vec::new(), splits: Vec::new() }
+        Measuring { point, runs: Vec::new(), trickled: Vec::new(), splits: Vec::new(), profile: None }
     }
 
     /// The results cell: the runs summarized, with what the load hosts and slow clients met.
@@ -43,6 +46,11 @@ impl Measuring {
                     cell.notes.push(note);
                 }
             }
+        }
+        match self.profile {
+            Some(Ok(profile)) => cell.profile = Some(profile),
+            Some(Err(why)) => cell.notes.push(format!("no profile: {why}")),
+            None => {}
         }
         if !self.trickled.is_empty() {
             let closed: u64 = self.trickled.iter().map(|t| t.closed_by_server).sum();

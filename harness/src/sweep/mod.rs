@@ -151,6 +151,7 @@ impl Sweep<'_> {
             server_cpus: self.plan.placement.server_cpus.clone(),
             watchdog: self.context.watchdog.clone(),
             interrupt: self.context.interrupt.clone(),
+            mechanics: self.plan.mechanics,
         };
         let started = match (self.plan.placement.server_host, &plan.launch) {
             (Some(host), Launch::Builtin(builtin)) => target::RemoteServer::start(
@@ -173,6 +174,11 @@ impl Sweep<'_> {
             Err(StartFailure::Failed(why)) => return self.give_up(variant, ProblemKind::Failed, why),
         };
         self.note_placement(variant, &server);
+        if let (true, Server::Local(local)) = (self.plan.mechanics, &server) {
+            if let Err(why) = &local.counters {
+                self.warn(format!("system calls and context switches are not counted: {why}"));
+            }
+        }
         // Each distinct request the scenarios send is checked before anything is measured,
         // from where the load will come from.
         let mut checked: Vec<Vec<u8>> = Vec::new();
@@ -326,6 +332,7 @@ impl Sweep<'_> {
             max_duration: scenario.max_run_time,
             cpus: self.plan.placement.load_cpus.clone(),
             allowed: self.plan.hosts.iter().map(|h| h.address).collect(),
+            mechanics: self.plan.mechanics,
         }
     }
 
@@ -428,14 +435,25 @@ impl Sweep<'_> {
             );
             self.warn(warning);
         }
-        let mut server_spent = before.zip(after).map(|(b, a)| crate::cost::Spent::between(&b, &a));
+        let mut server_spent =
+            before.as_ref().zip(after.as_ref()).map(|(b, a)| crate::cost::Spent::between(b, a));
         // A scale run's memory and threads are those with its connections open and idle.
-        if let (Some(spent), Some(idle)) = (server_spent.as_mut(), idle_sample) {
+        if let (Some(spent), Some(idle)) = (server_spent.as_mut(), idle_sample.as_ref()) {
             spent.rss_kib = idle.rss_kib;
             spent.threads = idle.threads;
         }
-        let idle_rss_kib = before.zip(idle_sample).map(|(b, idle)| (b.rss_kib, idle.rss_kib));
-        let tcp = before.zip(after).and_then(|(b, a)| Some(a.tcp?.since(&b.tcp?)));
+        let idle_rss_kib =
+            before.as_ref().zip(idle_sample.as_ref()).map(|(b, idle)| (b.rss_kib, idle.rss_kib));
+        // On loopback the kernel holds both ends of every connection: the server's is half of
+        // what grew. (A server on another host would need its own host's reading.)
+        let idle_kernel_kib = before
+            .as_ref()
+            .zip(idle_sample.as_ref())
+            .filter(|_| self.plan.placement.server_host.is_none())
+            .and_then(|(b, idle)| {
+                Some(idle.socket_bytes?.saturating_sub(b.socket_bytes?) as f64 / 2.0 / 1024.0)
+            });
+        let tcp = before.as_ref().zip(after.as_ref()).and_then(|(b, a)| Some(a.tcp?.since(&b.tcp?)));
         if !self.open.contains_key(&key) {
             let point = self.point(key, &job);
             self.open.insert(key, Measuring::new(point));
@@ -448,6 +466,7 @@ impl Sweep<'_> {
             started_at,
             server: server_spent,
             idle_rss_kib,
+            idle_kernel_kib,
             status,
             tcp,
         });
@@ -469,9 +488,54 @@ impl Sweep<'_> {
             return true;
         }
         if runs == scenario.repeat {
+            if scenario.profile && !self.interrupted() {
+                let profile = self.profile_run(key, &job, &stop);
+                if let Some(measuring) = self.open.get_mut(&key) {
+                    measuring.profile = Some(profile);
+                }
+            }
             self.finish_cell(key);
         }
         true
+    }
+
+    /// One extra run of cell `key` under `perf record` on its server's processes: the flame
+    /// graph goes beside the results (`profiles/…svg`), the top symbols into the cell.
+    fn profile_run(
+        &mut self,
+        key: CellKey,
+        job: &Job,
+        stop: &Stop,
+    ) -> Result<crate::profile::Profile, String> {
+        let ServerState::Running(server) = &self.servers[key.variant] else {
+            return Err("the server is gone".into());
+        };
+        let Server::Local(local) = server.as_ref() else {
+            return Err("a server on another host is not profiled".into());
+        };
+        let pids = crate::cost::group_members(local.pgid);
+        let Some(point) = self.open.get(&key).map(|m| m.point.clone()) else { return Err("no cell".into()) };
+        let stem = crate::export::file_stem(
+            &point.scenario,
+            &point.variant,
+            point.rate,
+            point.concurrency,
+            point.keep_alive,
+        );
+        let dir = self.output.dir.path.join("profiles");
+        std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        self.progress.set_message(format!("{} {}: profiling", point.scenario, point.variant));
+        let recorder = crate::profile::Recorder::start(&pids, &dir.join(format!(".{stem}.data")))?;
+        let nothing =
+            load::Hooks { at_window: &mut || {}, idle: std::time::Duration::ZERO, probe: &mut || {} };
+        self.run_load(job, stop, nothing).map_err(|err| format!("the profiled run failed: {err}"))?;
+        let title = format!(
+            "{} — {} {}",
+            point.variant,
+            point.scenario,
+            crate::results::level_label(point.rate, point.concurrency)
+        );
+        recorder.finish(&dir.join(format!("{stem}.svg")), &format!("profiles/{stem}.svg"), &title)
     }
 
     /// What run `slot` measures, for the progress line.

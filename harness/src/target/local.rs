@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::StartFailure;
+use crate::mechanics::Counters;
 use crate::plan::{Launch, VariantPlan};
+use crate::process::gate::Gate;
 use crate::process::tied::TiedChild;
 use crate::process::watchdog::Watchdog;
 
@@ -32,6 +34,9 @@ pub struct Context {
     pub watchdog: Arc<Watchdog>,
     /// Set by Ctrl-C/SIGTERM: waits give up at once.
     pub interrupt: Arc<AtomicBool>,
+    /// Count the server's system calls, context switches and migrations (see
+    /// [`crate::mechanics`]): it starts behind a [`Gate`] until its counters are attached.
+    pub mechanics: bool,
 }
 
 /// A started server.
@@ -43,6 +48,8 @@ pub struct LocalServer {
     pub pgid: i32,
     /// The command line as started.
     pub argv: Vec<String>,
+    /// Its mechanics counters, attached before it ran its first instruction; or why not.
+    pub counters: Result<Counters, String>,
     /// The CPUs its process may run on, read back after pinning.
     pub cpus_in_force: Vec<usize>,
     stderr: StderrTail,
@@ -114,7 +121,29 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, Start
     let config = write_config(plan)?;
     let (program, args) = argv.split_first().ok_or_else(|| StartFailure::Failed("empty command".into()))?;
     let mut command = Command::new(program);
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.args(args);
+    let mut gate = None;
+    if context.mechanics {
+        // Behind a gate, the program's absence shows only after the start: say so before.
+        if !on_path(program) {
+            let err = std::io::Error::from(std::io::ErrorKind::NotFound);
+            return Err(StartFailure::NotRunnable(format!(
+                "`{program}` is not installed ({err}){}",
+                install_hint(program)
+            )));
+        }
+        let opened = Gate::new().and_then(|g| g.wrap(&command).map(|gated| (g, gated)));
+        match opened {
+            Ok((g, gated)) => {
+                command = gated;
+                gate = Some(g);
+            }
+            Err(err) => {
+                return Err(StartFailure::Failed(format!("cannot start `{shown}` behind a gate: {err}")))
+            }
+        }
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let cpus = context.server_cpus.clone();
     // sched_setaffinity only, async-signal-safe; a pin that cannot be applied is read back
     // and reported after the start.
@@ -134,6 +163,16 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, Start
         }
     })?;
     let pgid = process.pgid;
+    // Attached while the program waits at the gate: every thread and child it will start is
+    // counted from the first.
+    let counters = match gate.as_mut() {
+        Some(gate) => {
+            let counters = Counters::inherited(pgid);
+            gate.open();
+            counters
+        }
+        None => Err("not counted (mechanics = false)".to_owned()),
+    };
     let stderr = StderrTail::follow(&mut process.child);
     let (line_tx, line_rx) = mpsc::channel();
     if let Some(pipe) = process.child.stdout.take() {
@@ -150,6 +189,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, Start
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, plan.port)),
         pgid,
         argv,
+        counters,
         stderr,
         config,
     };
@@ -163,6 +203,15 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, Start
         return Err(server.start_failure(&shown, &reason));
     }
     Ok(server)
+}
+
+/// Whether `program` can be run: a path that exists, or a name found on PATH.
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).exists();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Whether `port` on loopback is free to bind, or who holds it.

@@ -170,7 +170,10 @@ impl Server {
     /// What its process group has spent so far, read on its host.
     pub fn sample(&self) -> Option<crate::cost::GroupSample> {
         match self {
-            Server::Local(server) => crate::cost::sample_group(server.pgid).ok(),
+            Server::Local(server) => crate::cost::sample_group(server.pgid).ok().map(|mut sample| {
+                sample.mechanics = server.counters.as_ref().ok().and_then(|c| c.read());
+                sample
+            }),
             Server::Remote(server) => server.sample(),
         }
     }

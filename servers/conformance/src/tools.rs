@@ -68,8 +68,11 @@ pub const SSH: Tool = Tool { program: "ssh", package: "openssh-client", also_in:
 /// Makes the SSH launcher test's throwaway keys.
 pub const SSH_KEYGEN: Tool = Tool { program: "ssh-keygen", package: "openssh-client", also_in: &[] };
 
+/// Records a server's stacks for its flame graph (`profile = true`).
+pub const PERF: Tool = Tool { program: "perf", package: "linux-perf", also_in: &[] };
+
 /// Every tool above: the list `scripts/test` installs from (a test keeps the two equal).
-pub const ALL: &[Tool] = &[AB, CURL, PYTHON3, NGINX, CHROMIUM, IP, SSHD, SSH, SSH_KEYGEN];
+pub const ALL: &[Tool] = &[AB, CURL, PYTHON3, NGINX, CHROMIUM, IP, SSHD, SSH, SSH_KEYGEN, PERF];
 
 /// The environment variable that turns a skip into a failure: CI sets it, and `scripts/test`
 /// does when every program is installed, so nothing that could run is silently skipped.

@@ -1,0 +1,158 @@
+//! Why a request costs what it does: system calls and context switches per request for every
+//! variant (and the load generator), counted by the kernel's perf events; a profiled run's flame
+//! graph; the kernel's memory per idle connection beside RSS; and a machine where perf events are
+//! denied still measuring everything else, saying once what is missing.
+
+mod support;
+
+use std::process::Command;
+
+use server_conformance::test_name;
+use server_conformance::tools::{require, PERF};
+use support::{cells_of, results_dir, results_json, text, Scratch, HARNESS};
+
+/// The server's top system calls of a cell, as `name → per request`.
+fn top(cell: &serde_json::Value) -> Vec<(String, f64)> {
+    cell["mechanics"]["server"]["top_syscalls"]
+        .as_array()
+        .map(|calls| {
+            calls
+                .iter()
+                .filter_map(|c| Some((c["name"].as_str()?.to_owned(), c["per_request"].as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn per_request(cell: &serde_json::Value, call: &str) -> f64 {
+    top(cell).into_iter().find(|(name, _)| name == call).map_or(0.0, |(_, n)| n)
+}
+
+/// A keep-alive sweep of three loops that differ in how they wait: floor-epoll's one
+/// `epoll_wait` a turn and a `recvfrom` and `sendto` a request; smol's `epoll_ctl` re-arming;
+/// tokio-uring's two waits a turn (`epoll_wait` on the ring's fd, then `io_uring_enter`).
+#[test]
+fn system_calls_and_switches_per_request_read_off_the_report() {
+    let scratch = Scratch::new();
+    let matrix = "[sweep]\nrequests = 5000\nconcurrency = [5]\nkeep_alive = true\nmechanics = true\n\n\
+                  [[variant]]\nname = \"floor-epoll\"\n[[variant]]\nname = \"smol\"\n[[variant]]\nname = \"tokio-uring\"\n";
+    let (output, out) = scratch.run(matrix, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    let json = results_json(&out);
+    for variant in ["floor-epoll", "smol", "tokio-uring"] {
+        let cell = cells_of(&json, variant)[0];
+        let server = &cell["mechanics"]["server"];
+        let calls = server["syscalls_per_request"].as_f64().expect("system calls counted");
+        assert!(calls > 0.5, "{variant}: {server}");
+        assert!(server["voluntary_switches_per_request"].as_f64().is_some(), "{server}");
+        let load = &cell["mechanics"]["load"];
+        assert!(load["syscalls_per_request"].as_f64().expect("the load's too") >= 1.0, "{load}");
+    }
+    let floor = cells_of(&json, "floor-epoll")[0];
+    for call in ["recvfrom", "sendto"] {
+        let n = per_request(floor, call);
+        assert!((0.95..=1.05).contains(&n), "floor-epoll: one {call} a request, not {n}: {:?}", top(floor));
+    }
+    assert!(
+        per_request(cells_of(&json, "smol")[0], "epoll_ctl") > 0.5,
+        "smol re-arms: {:?}",
+        top(cells_of(&json, "smol")[0])
+    );
+    let uring = cells_of(&json, "tokio-uring")[0];
+    assert!(
+        per_request(uring, "epoll_wait") > 0.05 && per_request(uring, "io_uring_enter") > 0.05,
+        "tokio-uring waits twice a turn: {:?}",
+        top(uring)
+    );
+    for expected in [
+        "| server syscalls/req |",
+        "top server syscalls (per request) |",
+        "#### Server system calls per request (lower is better)",
+        "#### Server context switches per request (lower is better)",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+/// `profile = true`: one flame graph per variant beside the results, linked from the page,
+/// and the top symbols in the report.
+#[test]
+fn a_profiled_run_draws_a_flame_graph_per_variant() {
+    if !require(test_name!(a_profiled_run_draws_a_flame_graph_per_variant), &[PERF]) {
+        return;
+    }
+    let scratch = Scratch::new();
+    let matrix = "[sweep]\nrequests = 20000\nconcurrency = [5]\nkeep_alive = true\nprofile = true\n\n\
+                  [[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"floor-epoll\"\n";
+    let (output, out) = scratch.run(matrix, &[]);
+    assert!(output.status.success(), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    let dir = results_dir(&out);
+    for (variant, stem) in [("tokio", "tokio-c5-k"), ("floor-epoll", "floor-epoll-c5-k")] {
+        let svg =
+            std::fs::read_to_string(dir.join("profiles").join(format!("{stem}.svg"))).expect("a flame graph");
+        assert!(svg.contains("<svg") && svg.contains(&format!("{variant} — classic c=5")), "{stem}");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(report.contains("### Where the time goes (classic)"), "{report}");
+    assert!(report.contains("[k]"), "kernel symbols are named: {report}");
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(page.contains("<a href=\"profiles/tokio-c5-k.svg\">flame graph</a>"), "the page links them");
+}
+
+/// Scale cells: the kernel's memory per idle connection beside the server's RSS.
+#[test]
+fn kernel_memory_per_idle_connection_beside_rss() {
+    let scratch = Scratch::new();
+    let matrix = "[sweep]\nconnections = [400]\nrequests = 800\nidle_time = \"500ms\"\n\n\
+                  [[variant]]\nname = \"floor-epoll\"\n[[variant]]\nname = \"thread-per-connection\"\n";
+    let (output, out) = scratch.run(matrix, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    let json = results_json(&out);
+    for variant in ["floor-epoll", "thread-per-connection"] {
+        let server = &cells_of(&json, variant)[0]["server"];
+        let kernel = server["kernel_kib_per_connection"]
+            .as_f64()
+            .expect("kernel memory per connection (root reads slabinfo)");
+        // A TCP socket and its inode, file, dentry and epoll entry: a few KiB.
+        assert!((1.0..64.0).contains(&kernel), "{variant}: {kernel} KiB: {server}");
+    }
+    assert!(stdout.contains("| kernel per idle connection KiB |"), "{stdout}");
+}
+
+/// Where perf events are denied (not root, `kernel.perf_event_paranoid` 2), the sweep measures
+/// everything else, exits 0, and says once what is missing.
+#[test]
+fn without_perf_events_the_sweep_still_runs_and_says_so() {
+    let scratch = Scratch::new();
+    // Nobody can write the scratch directory's results and read its matrix.
+    let matrix = scratch.matrix("[sweep]\nrequests = 500\nconcurrency = [2]\nkeep_alive = true\nmechanics = true\n\n[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n");
+    let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(scratch.path()).status();
+    let _ = Command::new("chmod").arg("a+x").arg(scratch.path().parent().expect("a parent")).status();
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", HARNESS])
+        .arg(&matrix)
+        .arg("--out")
+        .arg(scratch.out())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv (util-linux)");
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").unwrap_or_default();
+    if paranoid.trim().parse::<i32>().is_ok_and(|level| level < 2) {
+        eprintln!("perf events are open to everyone here (paranoid {paranoid}): nothing to check");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.matches("system calls and context switches are not counted").count(),
+        1,
+        "said once: {stderr}"
+    );
+    let json = results_json(&scratch.out());
+    for cell in json["cells"].as_array().expect("cells") {
+        assert!(cell["mechanics"].is_null() || cell["mechanics"]["server"].is_null(), "{cell}");
+        assert!(cell["server"]["cpu_us_per_request"].as_f64().is_some(), "CPU is still measured: {cell}");
+    }
+}
