@@ -85,8 +85,9 @@ impl Recorder {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|err| format!("cannot start perf record: {err}"))?;
-        // perf attaches within milliseconds; samples before that are simply not taken.
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Samples before perf has opened its events are simply not taken, and on a busy machine
+        // perf can take a second to get there: wait (bounded) until its events are open.
+        wait_attached(child.id(), std::time::Duration::from_secs(5));
         Ok(Recorder { child: Some(child), data: data.to_path_buf() })
     }
 
@@ -184,6 +185,25 @@ fn draw(folded: &[String], svg: &Path, title: &str) -> Result<(), String> {
         std::io::BufWriter::new(file),
     )
     .map_err(|err| format!("drawing the flame graph: {err}"))
+}
+
+/// Waits until process `pid` holds a perf event descriptor, or `limit` passes, or it exits.
+fn wait_attached(pid: u32, limit: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let fds = format!("/proc/{pid}/fd");
+    while started.elapsed() < limit {
+        let Ok(entries) = std::fs::read_dir(&fds) else { return };
+        let attached = entries.flatten().any(|entry| {
+            std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy().contains("perf_event"))
+        });
+        if attached {
+            // The first descriptor opens before the last of its siblings; give them a moment.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[cfg(test)]

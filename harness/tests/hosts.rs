@@ -360,6 +360,9 @@ fn two_load_hosts_send_their_whole_runs() {
         cpus: Vec::new(),
         allowed: Vec::new(),
         mechanics: false,
+        mix: Vec::new(),
+        pipeline: 1,
+        seed: 1,
     };
     let never = Stop::default();
 

@@ -214,20 +214,30 @@ fn a_backlog_of_one_is_measured_as_ab_measures_it() {
     let _server = Backlog1::start(port);
     let url = format!("http://127.0.0.1:{port}/");
     for concurrency in 1..=5 {
-        // Alternating, medians of five each: this machine's noise hits both alike.
+        // Alternating, medians of five each: this machine's noise hits both alike. Another
+        // process's burst still can tip five pairs (the harness, with more threads, loses more
+        // to it), so a ratio outside the bounds earns up to two more sets of five, and the
+        // medians of all of them decide. The fault this guards against is a tenth of ab's rate.
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for _ in 0..5 {
-            ours.push(harness_load(1000, concurrency, &url));
-            theirs.push(ab(1000, concurrency, &url));
+        let (mut rate, mut max, mut ab_rate, mut ab_longest) = (0.0, 0.0, 0.0, 0.0);
+        for _set in 0..3 {
+            for _ in 0..5 {
+                ours.push(harness_load(1000, concurrency, &url));
+                theirs.push(ab(1000, concurrency, &url));
+            }
+            (rate, max) =
+                (median(ours.iter().map(|o| o.0).collect()), median(ours.iter().map(|o| o.1).collect()));
+            (ab_rate, ab_longest) =
+                (median(theirs.iter().map(|t| t.0).collect()), median(theirs.iter().map(|t| t.1).collect()));
+            if (0.8..=1.25).contains(&(rate / ab_rate)) {
+                break;
+            }
         }
-        let (rate, max) =
-            (median(ours.iter().map(|o| o.0).collect()), median(ours.iter().map(|o| o.1).collect()));
-        let (ab_rate, ab_longest) =
-            (median(theirs.iter().map(|t| t.0).collect()), median(theirs.iter().map(|t| t.1).collect()));
         let ratio = rate / ab_rate;
         assert!(
             (0.8..=1.25).contains(&ratio),
-            "c={concurrency}: harness {rate:.0}/s against ab {ab_rate:.0}/s (×{ratio:.2})"
+            "c={concurrency}: harness {rate:.0}/s against ab {ab_rate:.0}/s (×{ratio:.2}, medians of {} pairs)",
+            ours.len()
         );
         // ab prints whole milliseconds (often 0 or 1 here), and one scheduling hiccup on a
         // shared machine is a few: within 2× of its figure plus 5 ms. What this tells apart is

@@ -78,10 +78,46 @@ pub struct Args {
     /// goes anywhere else.
     #[arg(long = "declared-host", value_delimiter = ',')]
     pub declared_hosts: Vec<std::net::IpAddr>,
+    /// Requests each keep-alive connection writes at once before reading their answers
+    /// (HTTP/1.1 pipelining); needs -k and a closed loop.
+    #[arg(long, default_value_t = defaults::PIPELINE, value_parser = at_least_one::<usize>, requires = "keep_alive", conflicts_with = "rate")]
+    pub pipeline: usize,
+    /// A request mix instead of the URL's path: `PATH=WEIGHT,…` (e.g. `/=99,/work/1000=1`),
+    /// each request drawing its path.
+    #[arg(long, value_parser = parse_mix)]
+    pub mix: Option<Mix>,
+    /// Seeds the draw of a mix's paths (a run is reproducible).
+    #[arg(long, default_value_t = defaults::SEED)]
+    pub seed: u64,
     /// `awake` keeps every CPU of this machine out of its idle states for the run (the
     /// server's, wherever it is pinned, and the load's); `native` lets them sleep.
     #[arg(long, default_value = "native", value_parser = parse_cpu_idle)]
     pub cpu_idle: CpuIdle,
+}
+
+/// A request mix as `--mix` gives it: (path, weight) pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mix(pub Vec<(String, u32)>);
+
+/// `PATH=WEIGHT,…`: each path like a request target, each weight a whole number ≥ 1.
+fn parse_mix(text: &str) -> Result<Mix, String> {
+    let pairs: Result<Vec<(String, u32)>, String> = text
+        .split(',')
+        .map(|entry| {
+            let (path, weight) =
+                entry.rsplit_once('=').ok_or_else(|| format!("`{entry}`: give PATH=WEIGHT, e.g. /=99"))?;
+            if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!("`{path}`: a path starts with / and is visible ASCII"));
+            }
+            let weight: u32 =
+                weight.parse().map_err(|_| format!("`{weight}`: a weight is a whole number"))?;
+            if weight == 0 {
+                return Err(format!("`{entry}`: a weight is at least 1"));
+            }
+            Ok((path.to_owned(), weight))
+        })
+        .collect();
+    pairs.map(Mix)
 }
 
 fn parse_cpu_idle(text: &str) -> Result<CpuIdle, String> {
@@ -175,6 +211,9 @@ fn job(args: &Args) -> anyhow::Result<Job> {
         cpus: args.cpus.clone(),
         allowed: args.declared_hosts.clone(),
         mechanics: true,
+        mix: args.mix.clone().map(|mix| mix.0).unwrap_or_default(),
+        pipeline: args.pipeline,
+        seed: args.seed,
     })
 }
 
@@ -220,6 +259,7 @@ fn cell(
         keep_alive: job.keep_alive,
         requests,
         server_cpus: 0,
+        mix: job.mix.clone(),
     };
     summarize(
         &point,
@@ -243,10 +283,13 @@ fn render(cell: &Cell, args: &Args) -> String {
     } else {
         "keep-alive off: a new HTTP/1.0 connection per request, as ab"
     };
-    let load = match cell.rate {
+    let mut load = match cell.rate {
         Some(rate) => format!("open loop at {rate:.0} requests/s over {} connections", cell.concurrency),
         None => format!("closed loop, {} requests at concurrency {}", cell.requests, cell.concurrency),
     };
+    if args.pipeline > 1 {
+        load.push_str(&format!(", {} pipelined at a time", args.pipeline));
+    }
     let mut out = format!("{}\n{load}; {connection}\n\n", args.url);
     out.push_str(&crate::report::classic_table(&[cell]));
     out.push('\n');
@@ -254,6 +297,10 @@ fn render(cell: &Cell, args: &Args) -> String {
     out.push('\n');
     if cell.mode == Mode::Open {
         out.push_str(&crate::report::open_loop_table(&[cell]));
+        out.push('\n');
+    }
+    if !cell.paths.is_empty() {
+        out.push_str(&crate::report::paths(&[cell]).markdown());
         out.push('\n');
     }
     let failures =

@@ -242,6 +242,9 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         slow_clients: s.slow_clients,
         cpu_idle: s.cpu_idle,
         profile: s.profile,
+        pipeline: s.pipeline,
+        mix: s.mix.clone(),
+        seed: s.seed,
     };
     match &s.load {
         Load::Closed { requests, concurrency } => {

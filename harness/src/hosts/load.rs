@@ -219,6 +219,14 @@ fn spawn_load(job: &Job, host: &Host, shape: &Shape, watchdog: &Arc<Watchdog>) -
     if job.keep_alive {
         args.push("-k".into());
     }
+    if job.pipeline > 1 {
+        args.extend(["--pipeline".into(), job.pipeline.to_string()]);
+    }
+    if !job.mix.is_empty() {
+        let mix: Vec<String> = job.mix.iter().map(|(path, weight)| format!("{path}={weight}")).collect();
+        args.extend(["--mix".into(), mix.join(",")]);
+    }
+    args.extend(["--seed".into(), job.seed.to_string()]);
     args.extend(["--timeout".into(), format!("{}ms", job.timeout.as_millis().max(1))]);
     args.extend(["--max-run-time".into(), format!("{}ms", job.max_duration.as_millis().max(1))]);
     if !job.cpus.is_empty() {

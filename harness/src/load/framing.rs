@@ -131,6 +131,10 @@ pub struct ResponseReader {
     wire_body_bytes: u64,
     /// Bytes after a `Content-Length` (or chunked) body, until the close.
     extra_bytes: u64,
+    /// [`ResponseReader::feed_one`]: stop at the end of the framed body and leave the rest.
+    one: bool,
+    /// Bytes of the last fed slice left after this response's end (for the next one).
+    rest: usize,
 }
 
 impl ResponseReader {
@@ -145,6 +149,8 @@ impl ResponseReader {
             body_bytes: 0,
             wire_body_bytes: 0,
             extra_bytes: 0,
+            one: false,
+            rest: 0,
         }
     }
 
@@ -193,6 +199,18 @@ impl ResponseReader {
     /// Whether the body's end is the server's close (no length, no chunking).
     pub fn ends_at_close(&self) -> bool {
         self.body == Body::UntilClose
+    }
+
+    /// Consumes `data` up to the end of this response, leaving what follows it for the next
+    /// one (pipelined responses on a keep-alive connection); returns what feeding did and how
+    /// many bytes of `data` this response took.
+    pub fn feed_one(&mut self, data: &[u8]) -> Result<(Fed, usize), FramingError> {
+        self.one = true;
+        self.rest = 0;
+        let fed = self.feed(data);
+        self.one = false;
+        let used = data.len() - std::mem::take(&mut self.rest);
+        Ok((fed?, used))
     }
 
     /// Consumes `data` from the socket.
@@ -295,7 +313,12 @@ impl ResponseReader {
 
     /// The framed body just completed; `rest` followed it in the same read.
     fn after_body(&mut self, rest: &[u8]) -> Result<Fed, FramingError> {
-        self.extra(rest)?;
+        if self.one {
+            // The next response's bytes: the caller feeds them to it.
+            self.rest = rest.len();
+        } else {
+            self.extra(rest)?;
+        }
         Ok(Fed::BodyComplete)
     }
 
@@ -381,6 +404,27 @@ impl ResponseReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pipelined responses in one read: each takes its own bytes and leaves the rest.
+    #[test]
+    fn one_response_at_a_time() {
+        let two =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyo!";
+        let mut reader = ResponseReader::new(true);
+        let (fed, used) = reader.feed_one(two).unwrap();
+        assert_eq!((fed, used), (Fed::BodyComplete, 40));
+        assert_eq!(reader.document_bytes(), 2);
+        reader.reset(true);
+        let (fed, used) = reader.feed_one(&two[used..]).unwrap();
+        assert_eq!((fed, used, reader.document_bytes()), (Fed::BodyComplete, 41, 3));
+        // A response split across reads still takes only its own bytes.
+        reader.reset(true);
+        assert_eq!(reader.feed_one(&two[..30]).unwrap(), (Fed::More, 30));
+        assert_eq!(reader.feed_one(&two[30..45]).unwrap(), (Fed::BodyComplete, 10));
+        // Without feed_one, keep-alive still refuses trailing bytes.
+        let mut strict = ResponseReader::new(true);
+        assert_eq!(strict.feed(two), Err(FramingError::Trailing));
+    }
 
     /// Feeds `input` whole and a byte at a time; both must end the same.
     fn read(keep_alive: bool, input: &[u8], eof: bool) -> (Result<bool, FramingError>, u64, u64, u64) {

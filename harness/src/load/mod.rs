@@ -41,8 +41,16 @@ pub use thread::CLOSE_WAIT;
 #[derive(Debug, Clone)]
 pub struct Job {
     pub addr: SocketAddr,
-    /// Request target, e.g. `/`.
+    /// Request target, e.g. `/` (with a mix, its first path).
     pub path: String,
+    /// A request mix: each request draws its path by weight (seeded, so a run is
+    /// reproducible). Empty: every request is `path`.
+    pub mix: Vec<(String, u32)>,
+    /// Requests each keep-alive connection writes at once before reading their answers
+    /// (HTTP/1.1 pipelining); 1: one at a time.
+    pub pipeline: usize,
+    /// Seeds the draw of paths (thread i draws from `seed + i`).
+    pub seed: u64,
     pub shape: Shape,
     pub keep_alive: bool,
     /// A request not answered this long after it started fails as a timeout.
@@ -95,6 +103,15 @@ impl Job {
     /// side of the measurement.
     pub fn request(&self) -> Vec<u8> {
         request(&self.path, self.addr, self.keep_alive)
+    }
+
+    /// Every path requests go to, with its weight: the mix's, or `path` alone.
+    pub fn paths(&self) -> Vec<(String, u32)> {
+        if self.mix.is_empty() {
+            vec![(self.path.clone(), 1)]
+        } else {
+            self.mix.clone()
+        }
     }
 }
 
@@ -278,6 +295,39 @@ pub struct LoadResult {
     /// loop's from its window on), when every thread could count them.
     #[serde(default)]
     pub mechanics: Option<Tally>,
+    /// With a request mix, each path's own counts and latencies (in the job's path order).
+    #[serde(default)]
+    pub paths: Vec<PathCounts>,
+}
+
+/// One path's share of a run with a request mix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PathCounts {
+    pub complete: u64,
+    pub failed: u64,
+    pub non_2xx: u64,
+    /// Its requests' latency, as `Latencies::total` records them.
+    #[serde(with = "crate::histogram::encoded")]
+    pub latency: Histogram<u64>,
+}
+
+impl PathCounts {
+    pub fn new() -> PathCounts {
+        PathCounts { complete: 0, failed: 0, non_2xx: 0, latency: latency_histogram() }
+    }
+
+    fn absorb(&mut self, other: &PathCounts) {
+        self.complete += other.complete;
+        self.failed += other.failed;
+        self.non_2xx += other.non_2xx;
+        let _ = self.latency.add(&other.latency);
+    }
+}
+
+impl Default for PathCounts {
+    fn default() -> Self {
+        PathCounts::new()
+    }
 }
 
 impl LoadResult {
@@ -315,6 +365,7 @@ impl LoadResult {
             cpus_in_force: Vec::new(),
             pin_failures: Vec::new(),
             mechanics: None,
+            paths: Vec::new(),
         }
     }
 
@@ -349,6 +400,12 @@ impl LoadResult {
         }
         self.cpus_in_force.sort_unstable();
         self.pin_failures.extend(other.pin_failures.iter().cloned());
+        if self.paths.len() < other.paths.len() {
+            self.paths.resize_with(other.paths.len(), PathCounts::new);
+        }
+        for (mine, theirs) in self.paths.iter_mut().zip(&other.paths) {
+            mine.absorb(theirs);
+        }
         // Counted only if every part was: a sum with a part missing would read as cheaper.
         self.mechanics = match (first, self.mechanics.take(), &other.mechanics) {
             (true, _, theirs) => theirs.clone(),
@@ -384,8 +441,9 @@ struct Shared {
     /// Requests issued so far; a connection takes the next one while this is below the target.
     issued: AtomicU64,
     target: u64,
-    /// Document length of the first response, the reference for the "Length" check.
-    first_length: AtomicU64,
+    /// Per path: the document length of its first response (or of a probe before the run),
+    /// the reference for the "Length" check.
+    first_lengths: Vec<AtomicU64>,
     stop: Stop,
 }
 
@@ -405,12 +463,18 @@ impl Shared {
         self.stop.is_set()
     }
 
-    /// Whether `length` matches the first response's document length (the first sets it).
-    fn length_matches(&self, length: u64) -> bool {
-        match self.first_length.compare_exchange(NO_LENGTH, length, Ordering::Relaxed, Ordering::Relaxed) {
+    /// Whether `length` matches path `path`'s first document length (the first sets it).
+    fn length_matches(&self, path: usize, length: u64) -> bool {
+        let Some(first) = self.first_lengths.get(path) else { return true };
+        match first.compare_exchange(NO_LENGTH, length, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(_) => true,
             Err(first) => first == length,
         }
+    }
+
+    /// Path `path`'s reference document length, once known.
+    fn first_length(&self, path: usize) -> Option<u64> {
+        self.first_lengths.get(path).map(|l| l.load(Ordering::Relaxed)).filter(|l| *l != NO_LENGTH)
     }
 }
 
@@ -506,15 +570,28 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
         ));
     }
     raise_descriptor_limit(job.shape.connections())?;
+    let paths = job.paths();
     let shared = Arc::new(Shared {
         issued: AtomicU64::new(0),
         target: job.shape.requests(),
-        first_length: AtomicU64::new(NO_LENGTH),
+        first_lengths: paths.iter().map(|_| AtomicU64::new(NO_LENGTH)).collect(),
         stop: stop.clone(),
     });
+    // With several paths pipelined, each path's length is learned first, from a request of
+    // its own: an answer out of order then shows as another path's length.
+    if paths.len() > 1 && job.pipeline > 1 {
+        for (index, (path, _)) in paths.iter().enumerate() {
+            if let Some(length) =
+                probe_length(job.addr, &request(path, job.addr, job.keep_alive), job.timeout)
+            {
+                shared.length_matches(index, length);
+            }
+        }
+    }
     let total = job.shape.connections().max(1);
     let threads = job.cpus.len().clamp(1, total);
     let request: Arc<[u8]> = job.request().into();
+    let draw = Arc::new(thread::Draw::new(&paths, |path| request_bytes(path, job)));
     let gate = Arc::new(Gate::default());
     if !matches!(job.shape, Shape::Open { .. }) {
         at_window();
@@ -552,6 +629,9 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
                 shared: shared.clone(),
                 pace,
                 counters: None,
+                draw: draw.clone(),
+                pipeline: job.pipeline.max(1),
+                seed: job.seed.wrapping_add(index as u64),
             };
             let mechanics = job.mechanics;
             // A thread that fails before it holds its connections still arrives at the gate,
@@ -635,6 +715,28 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
         _ => result.elapsed = cut_at.unwrap_or(last_end) - started,
     }
     Ok(result)
+}
+
+/// The bytes of a request for `path` in `job`.
+fn request_bytes(path: &str, job: &Job) -> Vec<u8> {
+    request(path, job.addr, job.keep_alive)
+}
+
+/// One request on a connection of its own, its document length read as the load generator
+/// reads it; `None` if it does not come whole within `timeout`.
+fn probe_length(addr: SocketAddr, request: &[u8], timeout: Duration) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.write_all(request).ok()?;
+    let mut reader = framing::ResponseReader::new(true);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
+        if let Ok((framing::Fed::BodyComplete, _)) = reader.feed_one(&buf[..n]) {
+            return Some(reader.document_bytes());
+        }
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit when `connections` need more than

@@ -23,7 +23,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::framing::{Fed, FramingError, ResponseReader};
 use super::schedule::{Schedule, Timing, Window};
 use super::timerfd::TimerFd;
-use super::{Failures, Gate, LoadResult, Shared};
+use super::{Failures, Gate, LoadResult, PathCounts, Shared};
 use crate::mechanics::{Counters, Tally};
 use server_common::deadlines::{Deadline, Timers};
 
@@ -69,6 +69,58 @@ pub(super) struct Assignment {
     pub pace: Pace,
     /// This thread's mechanics counters, read as the open loop's window opens.
     pub counters: Option<Arc<Counters>>,
+    /// The paths requests go to, with their bytes and weights.
+    pub draw: Arc<Draw>,
+    /// Requests written at once on a keep-alive connection (1: one at a time).
+    pub pipeline: usize,
+    /// Seeds this thread's draw of paths.
+    pub seed: u64,
+}
+
+/// The paths of a run's requests: each one's request bytes, and the cumulative weights a
+/// request's path is drawn from.
+#[derive(Debug)]
+pub struct Draw {
+    requests: Vec<Vec<u8>>,
+    /// Weights summed up to and including each path.
+    cumulative: Vec<u64>,
+}
+
+impl Draw {
+    /// `paths` (path, weight) as requests made by `request`.
+    pub fn new(paths: &[(String, u32)], request: impl Fn(&str) -> Vec<u8>) -> Draw {
+        let mut total = 0u64;
+        let cumulative = paths
+            .iter()
+            .map(|(_, weight)| {
+                total += u64::from(*weight).max(1);
+                total
+            })
+            .collect();
+        Draw { requests: paths.iter().map(|(path, _)| request(path)).collect(), cumulative }
+    }
+
+    /// Paths there are.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// The path a random draw `r` falls on.
+    fn pick(&self, r: u64) -> u16 {
+        let total = self.cumulative.last().copied().unwrap_or(1);
+        let at = r % total;
+        self.cumulative.iter().position(|c| at < *c).unwrap_or(0) as u16
+    }
+}
+
+/// xorshift64*: a fast, seeded, reproducible stream for drawing paths.
+fn next_random(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
 }
 
 /// What one thread measured.
@@ -81,8 +133,8 @@ pub(super) struct Part {
     /// When the run was cut short here, if it was, and whether by the run's deadline (else by
     /// the stop flag), as this thread saw it then.
     pub cut_at: Option<(Instant, bool)>,
-    /// The run's reference body length, once known (saves an atomic per response).
-    pub first_length: Option<u64>,
+    /// Per path, the run's reference body length once known (saves an atomic per response).
+    pub first_lengths: Vec<Option<u64>>,
     /// Open loop: this thread's CPU time when it sent its first measured request, so its CPU
     /// per request leaves the warm-up out.
     pub cpu_at_window: Option<Duration>,
@@ -147,6 +199,13 @@ struct Conn {
     /// leaves unanswered (its SYN dropped by a full listen queue, to be sent again a second
     /// later) then holds no request, and requests go to the connections that got through.
     bound: bool,
+    /// The requests in flight, in the order they were written: each one's path (one request,
+    /// or a pipelined batch).
+    batch: Vec<u16>,
+    /// Responses of the batch read so far.
+    answered: usize,
+    /// The batch's request bytes, when they are not the run's one request (a mix, a pipeline).
+    out: Vec<u8>,
 }
 
 impl Conn {
@@ -167,12 +226,20 @@ impl Conn {
             free_since: now,
             measured: true,
             bound: true,
+            batch: Vec::new(),
+            answered: 0,
+            out: Vec::new(),
         }
     }
 
     fn close(&mut self) {
         // Dropping a mio stream deregisters and closes it.
         self.stream = None;
+    }
+
+    /// Requests of the batch not answered yet (at least the one in progress).
+    fn unanswered(&self) -> u64 {
+        (self.batch.len().saturating_sub(self.answered)).max(1) as u64
     }
 
     /// A request is in progress (it can time out).
@@ -200,10 +267,18 @@ impl Assignment {
             job: &self,
             poll: Poll::new()?,
             part: Part {
-                counts: LoadResult::empty(),
+                counts: LoadResult {
+                    // Per-path counts only with a mix: one path is the run itself.
+                    paths: if self.draw.len() > 1 {
+                        vec![PathCounts::new(); self.draw.len()]
+                    } else {
+                        Vec::new()
+                    },
+                    ..LoadResult::empty()
+                },
                 last_end: now,
                 cut_at: None,
-                first_length: None,
+                first_lengths: vec![None; self.draw.len()],
                 cpu_at_window: None,
                 tally_at_window: None,
             },
@@ -213,6 +288,7 @@ impl Assignment {
             sends: BinaryHeap::new(),
             timer: None,
             timers: Timers::default(),
+            random: self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             open: self.connections,
             opening: if opening { self.connections } else { 0 },
         };
@@ -241,6 +317,8 @@ struct Worker<'a> {
     timer: Option<TimerFd>,
     /// The connections' deadlines, touched only when one moves earlier or comes due.
     timers: Timers<usize>,
+    /// The state of this thread's draw of paths.
+    random: u64,
     /// Connections not yet [`Phase::Done`] or [`Phase::Holding`].
     open: usize,
     /// Scale: connections still being opened.
@@ -365,10 +443,10 @@ impl Worker<'_> {
                 Phase::Connecting | Phase::Sending | Phase::Receiving | Phase::Opening
                     if timed_out && measured =>
                 {
-                    self.part.counts.failures.timeout += 1;
+                    self.part.counts.failures.timeout += conn.unanswered();
                 }
                 Phase::Connecting | Phase::Sending | Phase::Receiving if measured => {
-                    self.part.counts.abandoned += 1
+                    self.part.counts.abandoned += conn.unanswered()
                 }
                 // The response arrived; only the close was pending.
                 Phase::AwaitingClose => {
@@ -413,7 +491,16 @@ impl Worker<'_> {
                 bound = false;
                 !self.job.shared.stopped() && !self.job.shared.exhausted()
             }
-            Pace::Closed | Pace::Scale { .. } => self.job.shared.take_request(),
+            Pace::Closed => {
+                let taken = self.take_batch();
+                self.fill_batch(index, taken);
+                taken > 0
+            }
+            Pace::Scale { .. } => {
+                let taken = self.job.shared.take_request();
+                self.fill_batch(index, usize::from(taken));
+                taken
+            }
             Pace::Open { window, .. } => {
                 let window = *window;
                 let conn = &mut self.conns[index];
@@ -430,6 +517,7 @@ impl Worker<'_> {
                                 self.part.tally_at_window = self.job.counters.as_ref().and_then(|c| c.read());
                             }
                         }
+                        self.fill_batch(index, 1);
                         true
                     }
                     _ => false,
@@ -448,6 +536,7 @@ impl Worker<'_> {
         conn.first_byte = None;
         conn.body_done = None;
         conn.sent = 0;
+        conn.answered = 0;
         conn.reader.reset(keep_alive);
         conn.deadline.set(now + self.job.timeout, index, &mut self.timers);
         if conn.stream.is_some() {
@@ -455,6 +544,34 @@ impl Worker<'_> {
             self.send(index, now);
         } else {
             self.connect(index, now);
+        }
+    }
+
+    /// Takes up to a pipeline's worth of requests from the shared counter; how many.
+    fn take_batch(&mut self) -> usize {
+        let mut taken = 0;
+        while taken < self.job.pipeline && self.job.shared.take_request() {
+            taken += 1;
+        }
+        taken
+    }
+
+    /// Draws the paths of `count` requests for `index` and lays out their bytes (the run's one
+    /// request is sent as it is, without a copy, when there is one path and no pipeline).
+    fn fill_batch(&mut self, index: usize, count: usize) {
+        let conn = &mut self.conns[index];
+        conn.batch.clear();
+        conn.out.clear();
+        conn.answered = 0;
+        let draw = &self.job.draw;
+        for _ in 0..count {
+            let path = if draw.len() > 1 { draw.pick(next_random(&mut self.random)) } else { 0 };
+            conn.batch.push(path);
+        }
+        if draw.len() > 1 || count > 1 {
+            for path in &conn.batch {
+                conn.out.extend_from_slice(&draw.requests[usize::from(*path)]);
+            }
         }
     }
 
@@ -585,25 +702,29 @@ impl Worker<'_> {
             if !connected {
                 return self.fail(index, now, |f| &mut f.connect);
             }
-            if !conn.bound {
-                if !self.job.shared.take_request() {
-                    // Every request went elsewhere meanwhile: this connection has none.
-                    conn.deadline.clear();
-                    return self.retire(index);
-                }
-                conn.bound = true;
-            }
             // Only a connection that will carry a second request can be held up by Nagle's
             // algorithm; without keep-alive the one request goes out at once anyway.
             if self.job.keep_alive {
                 let _ = stream.set_nodelay(true);
             }
+            if !conn.bound {
+                let taken = self.take_batch();
+                let conn = &mut self.conns[index];
+                if taken == 0 {
+                    // Every request went elsewhere meanwhile: this connection has none.
+                    conn.deadline.clear();
+                    return self.retire(index);
+                }
+                conn.bound = true;
+                self.fill_batch(index, taken);
+            }
+            let conn = &mut self.conns[index];
             if conn.measured {
                 let _ = self.part.counts.latencies.connect.record(nanos(now - conn.connect_start));
             }
             conn.phase = Phase::Sending;
         }
-        match conn.phase {
+        match self.conns[index].phase {
             Phase::Sending => self.send(index, now),
             // A write-only wake-up while waiting for the answer needs no read.
             Phase::Receiving | Phase::AwaitingClose if readable => self.receive(index, now),
@@ -613,8 +734,8 @@ impl Worker<'_> {
     }
 
     fn send(&mut self, index: usize, now: Instant) {
-        let request = &self.job.request;
         let conn = &mut self.conns[index];
+        let request: &[u8] = if conn.out.is_empty() { &self.job.request } else { &conn.out };
         let Some(stream) = conn.stream.as_mut() else { return };
         while conn.sent < request.len() {
             match stream.write(&request[conn.sent..]) {
@@ -642,14 +763,24 @@ impl Worker<'_> {
                 // A reset once the body is in still ends the response (its close came hard).
                 Err(_) if conn.phase == Phase::AwaitingClose => {
                     conn.close();
-                    return self.complete(index, now);
+                    self.complete(index, now);
+                    return;
                 }
                 Err(_) => return self.retry_or_fail(index, now, |f| &mut f.receive),
             };
             conn.first_byte.get_or_insert(now);
+            if self.job.pipeline > 1 {
+                if self.pipelined(index, now, n) {
+                    return;
+                }
+                continue;
+            }
             match conn.reader.feed(&self.scratch[..n]) {
                 Ok(Fed::More) => {}
-                Ok(Fed::BodyComplete) if self.job.keep_alive => return self.complete(index, now),
+                Ok(Fed::BodyComplete) if self.job.keep_alive => {
+                    self.complete(index, now);
+                    return;
+                }
                 Ok(Fed::BodyComplete) => {
                     // As in ab, the response ends with the server's close; wait for it, and
                     // count what comes until then.
@@ -662,41 +793,104 @@ impl Worker<'_> {
         }
     }
 
+    /// Feeds `n` bytes read for a pipelined batch, one response at a time; whether the batch
+    /// is over (answered, failed or cut off), so reading stops.
+    fn pipelined(&mut self, index: usize, now: Instant, n: usize) -> bool {
+        let mut at = 0;
+        while at < n {
+            let conn = &mut self.conns[index];
+            match conn.reader.feed_one(&self.scratch[at..n]) {
+                Ok((Fed::More, used)) => at += used,
+                Ok((Fed::BodyComplete, used)) => {
+                    at += used;
+                    if !self.complete(index, now) {
+                        // The batch goes on: the next response starts here.
+                        let conn = &mut self.conns[index];
+                        conn.reader.reset(true);
+                        conn.first_byte = Some(now);
+                        continue;
+                    }
+                    if at < n && self.conns[index].phase == Phase::Ready {
+                        // More than the batch asked for: nothing may follow its last answer.
+                        self.part.counts.first_protocol_error.get_or_insert_with(|| {
+                            format!("{} bytes after the last answer of a pipelined batch", n - at)
+                        });
+                    }
+                    return true;
+                }
+                Err(err) => {
+                    self.protocol_failure(index, now, err);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// The server closed the connection.
     fn end_of_stream(&mut self, index: usize, now: Instant) {
         let conn = &mut self.conns[index];
         if conn.reader.eof() {
             conn.close();
-            return self.complete(index, now);
+            self.complete(index, now);
+            return;
         }
         self.retry_or_fail(index, now, |f| &mut f.receive)
     }
 
-    /// A whole response arrived at `end`.
-    fn complete(&mut self, index: usize, end: Instant) {
+    /// A whole response arrived at `end`: counts it, and either the batch goes on (false) or
+    /// the connection moves on to its next request or its close (true).
+    fn complete(&mut self, index: usize, end: Instant) -> bool {
         let conn = &mut self.conns[index];
-        let Some(head) = conn.reader.head().copied() else { return };
+        let Some(head) = conn.reader.head().copied() else { return true };
+        let path = usize::from(conn.batch.get(conn.answered).copied().unwrap_or(0));
         if conn.measured {
             let counts = &mut self.part.counts;
             counts.complete += 1;
             self.part.last_end = self.part.last_end.max(end);
-            if !(200..300).contains(&head.status) {
+            let non_2xx = !(200..300).contains(&head.status);
+            if non_2xx {
                 counts.non_2xx += 1;
             }
-            // ab's "Length" rule: every document is as long as the first.
+            // ab's "Length" rule: every document is as long as its path's first.
             let document = conn.reader.document_bytes();
-            let length_ok = match self.part.first_length {
+            let length_ok = match self.part.first_lengths.get(path).copied().flatten() {
                 Some(first) => first == document,
                 None => {
-                    let ok = self.job.shared.length_matches(document);
+                    let ok = self.job.shared.length_matches(path, document);
                     if ok {
-                        self.part.first_length = Some(document);
+                        if let Some(first) = self.part.first_lengths.get_mut(path) {
+                            *first = Some(document);
+                        }
                     }
                     ok
                 }
             };
             if !length_ok {
-                counts.failures.length += 1;
+                // In a pipelined batch, another path's length is an answer out of order.
+                let other = conn
+                    .batch
+                    .iter()
+                    .map(|p| usize::from(*p))
+                    .find(|p| *p != path && self.job.shared.first_length(*p) == Some(document));
+                match other {
+                    Some(other) if conn.batch.len() > 1 => {
+                        counts.failures.protocol += 1;
+                        counts.first_protocol_error.get_or_insert_with(|| {
+                            format!(
+                                "an answer out of order in a pipelined batch: request {} (path #{path}) got path #{other}'s",
+                                conn.answered + 1
+                            )
+                        });
+                    }
+                    _ => counts.failures.length += 1,
+                }
+            }
+            if let Some(counted) = counts.paths.get_mut(path) {
+                counted.complete += 1;
+                counted.non_2xx += u64::from(non_2xx);
+                counted.failed += u64::from(!length_ok);
+                let _ = counted.latency.record(nanos(end - conn.request_start));
             }
             counts.total_bytes += conn.reader.total_bytes();
             counts.body_bytes += document;
@@ -713,14 +907,29 @@ impl Worker<'_> {
             }
         }
         conn.served += 1;
+        conn.answered += 1;
+        if conn.answered < conn.batch.len() {
+            if head.close {
+                // The server closes after this answer: the rest of the batch cannot come.
+                let (answered, asked) = (conn.answered, conn.batch.len());
+                self.part.counts.first_protocol_error.get_or_insert_with(|| {
+                    format!("the server closed after {answered} of a pipelined batch of {asked}")
+                });
+                self.fail(index, end, |f| &mut f.receive);
+                return true;
+            }
+            return false;
+        }
         conn.deadline.clear();
         if conn.stream.is_some() && (head.close || !self.job.keep_alive) {
             conn.phase = Phase::Lingering;
             conn.deadline.set(end + CLOSE_WAIT, index, &mut self.timers);
             // The FIN may have come with the response: look before waiting for an event.
-            return self.linger(index, end);
+            self.linger(index, end);
+            return true;
         }
         self.schedule_next(index, end);
+        true
     }
 
     /// Reads (and drops) until the server's FIN; then the connection is closed and takes its
@@ -754,7 +963,15 @@ impl Worker<'_> {
                 self.part.counts.failures.timeout += 1;
                 self.opened(index, false);
             }
-            _ if conn.in_request() => self.fail(index, now, |f| &mut f.timeout),
+            _ if conn.in_request() => {
+                if conn.answered > 0 {
+                    let (answered, asked) = (conn.answered, conn.batch.len());
+                    self.part.counts.first_protocol_error.get_or_insert_with(|| {
+                        format!("the server answered {answered} of a pipelined batch of {asked}, then nothing within the timeout")
+                    });
+                }
+                self.fail(index, now, |f| &mut f.timeout)
+            }
             // The body arrived but the server never closed: the response is complete as of
             // its body; the missing close is counted and reported, never a failure.
             Phase::AwaitingClose => {
@@ -807,8 +1024,13 @@ impl Worker<'_> {
         }
         let conn = &mut self.conns[index];
         if conn.measured {
-            *kind(&mut self.part.counts.failures) += 1;
+            *kind(&mut self.part.counts.failures) += conn.unanswered();
             self.part.last_end = self.part.last_end.max(now);
+            for path in conn.batch.iter().skip(conn.answered) {
+                if let Some(counted) = self.part.counts.paths.get_mut(usize::from(*path)) {
+                    counted.failed += 1;
+                }
+            }
         }
         conn.close();
         conn.deadline.clear();

@@ -29,6 +29,9 @@ pub struct At<T> {
     pub span: Range<usize>,
 }
 
+/// A table of weights as written: each name and its weight, each with where it was written.
+pub type Weights = Vec<(At<String>, At<i64>)>;
+
 impl<'s> Mistakes<'s> {
     pub fn new(source: &'s str) -> Mistakes<'s> {
         Mistakes { source, list: Vec::new() }
@@ -94,6 +97,27 @@ impl<'s> Mistakes<'s> {
                 }
             })
             .collect()
+    }
+
+    /// A table's `key` as an inline table of whole numbers (`{ "/" = 99, "/work/1000" = 1 }`):
+    /// each key with its number and position.
+    pub fn weights(&mut self, table: &DeTable<'_>, key: &str) -> Option<At<Weights>> {
+        let value = get(table, key)?;
+        let DeValue::Table(inner) = value.get_ref() else {
+            self.at(
+                value.span(),
+                format!("`{key}` must be a table of weights, e.g. {{ \"/\" = 99, \"/work/1000\" = 1 }}"),
+            );
+            return None;
+        };
+        let mut entries = Vec::new();
+        for (name, weight) in inner.iter() {
+            let name = At { value: name.get_ref().to_string(), span: name.span() };
+            if let Some(weight) = self.as_integer(weight, &format!("the weight of {:?}", name.value)) {
+                entries.push((name, weight));
+            }
+        }
+        Some(At { value: entries, span: value.span() })
     }
 
     pub fn integer(&mut self, table: &DeTable<'_>, key: &str) -> Option<At<i64>> {

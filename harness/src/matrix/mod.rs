@@ -56,11 +56,15 @@ const MAX_REQUESTS: i64 = 100_000_000;
 const MAX_CONCURRENCY: i64 = 100_000;
 const MAX_REPEAT: i64 = 100;
 const MAX_WORKERS: i64 = 1024;
+/// Deepest pipeline: TechEmpower's is 16; far more only fills socket buffers.
+const MAX_PIPELINE: i64 = 1024;
+/// Largest weight of a path in a mix.
+const MAX_WEIGHT: i64 = 1_000_000;
 /// The CPUs a list for another host may name (Linux's CPU_SETSIZE).
 const ANY_HOST_CPUS: usize = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
-const SETTING_KEYS: [&str; 16] = [
+const SETTING_KEYS: [&str; 19] = [
     "requests",
     "concurrency",
     "keep_alive",
@@ -77,6 +81,9 @@ const SETTING_KEYS: [&str; 16] = [
     "idle_time",
     "slow_clients",
     "profile",
+    "pipeline",
+    "mix",
+    "seed",
 ];
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
@@ -175,6 +182,9 @@ struct Settings {
     idle_time: Option<Duration>,
     slow_clients: Option<usize>,
     profile: Option<bool>,
+    pipeline: Option<At<usize>>,
+    mix: Option<At<Vec<(String, u32)>>>,
+    seed: Option<u64>,
 }
 
 fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
@@ -265,7 +275,38 @@ fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
         idle_time: duration(table, "idle_time", mistakes),
         slow_clients,
         profile: mistakes.boolean(table, "profile").map(|b| b.value),
+        pipeline: mistakes.integer(table, "pipeline").and_then(|n| {
+            let depth = whole(&n, 1..MAX_PIPELINE + 1, "pipeline", mistakes)?;
+            Some(At { value: usize::try_from(depth).ok()?, span: n.span })
+        }),
+        mix: mix(table, mistakes),
+        seed: mistakes.integer(table, "seed").and_then(|n| whole(&n, 0..i64::MAX, "seed", mistakes)),
     }
+}
+
+/// `mix = { "/" = 99, "/work/1000" = 1 }`: paths (each like `path`) with whole weights.
+fn mix(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Option<At<Vec<(String, u32)>>> {
+    let weights = mistakes.weights(table, "mix")?;
+    if weights.value.is_empty() {
+        mistakes
+            .at(weights.span.clone(), "mix needs at least one path, e.g. { \"/\" = 99, \"/work/1000\" = 1 }");
+        return None;
+    }
+    let mut mix = Vec::new();
+    for (path, weight) in weights.value {
+        let valid_path = path.value.starts_with('/') && path.value.bytes().all(|b| b.is_ascii_graphic());
+        if !valid_path {
+            mistakes.at(
+                path.span.clone(),
+                format!("a path in mix must start with / and be visible ASCII, not {:?}", path.value),
+            );
+        }
+        let weight = whole(&weight, 1..MAX_WEIGHT + 1, &format!("the weight of {:?}", path.value), mistakes);
+        if let (true, Some(weight)) = (valid_path, weight.and_then(|w| u32::try_from(w).ok())) {
+            mix.push((path.value, weight));
+        }
+    }
+    Some(At { value: mix, span: weights.span })
 }
 
 /// A duration that may be zero.
@@ -310,6 +351,9 @@ impl Settings {
             idle_time: self.idle_time.or(base.idle_time),
             slow_clients: self.slow_clients.or(base.slow_clients),
             profile: self.profile.or(base.profile),
+            pipeline: self.pipeline.clone().or_else(|| base.pipeline.clone()),
+            mix: self.mix.clone().or_else(|| base.mix.clone()),
+            seed: self.seed.or(base.seed),
         }
     }
 
@@ -323,19 +367,43 @@ impl Settings {
         };
         // Many idle connections are persistent ones: a scale run is keep-alive whatever is set.
         let scale = matches!(load, Load::Scale { .. });
+        let keep_alive = scale || self.keep_alive.unwrap_or(false);
+        if let Some(pipeline) = self.pipeline.as_ref().filter(|p| p.value > 1) {
+            let closed = matches!(load, Load::Closed { .. });
+            if !closed || !keep_alive {
+                mistakes.at(
+                    pipeline.span.clone(),
+                    "pipeline applies to a closed loop with keep_alive = true (requests written at once on a kept-alive connection)",
+                );
+            }
+        }
+        if let (Some(mix), Some(path)) = (&own.mix, &own.path) {
+            mistakes.at(
+                mix.span.clone(),
+                format!("give path ({path:?}) or mix, not both: a mix names every path"),
+            );
+        }
+        let mix: Vec<(String, u32)> = self.mix.as_ref().map(|m| m.value.clone()).unwrap_or_default();
         Scenario {
             name,
             load,
-            keep_alive: scale || self.keep_alive.unwrap_or(false),
+            keep_alive,
             warmup: self.warmup.unwrap_or(0),
             repeat: self.repeat.unwrap_or(defaults::REPEAT),
-            path: self.path.clone().unwrap_or_else(|| defaults::PATH.to_owned()),
+            path: mix
+                .first()
+                .map(|(path, _)| path.clone())
+                .or_else(|| self.path.clone())
+                .unwrap_or_else(|| defaults::PATH.to_owned()),
             timeout: self.timeout.unwrap_or(defaults::TIMEOUT),
             max_run_time: self.max_run_time.unwrap_or(defaults::MAX_RUN_TIME),
             slow_clients: self.slow_clients.unwrap_or(0),
             // Set from the scenario's own `cpu_idle` or [placement]'s once both are read.
             cpu_idle: CpuIdle::Native,
             profile: self.profile.unwrap_or(false),
+            pipeline: self.pipeline.as_ref().map_or(defaults::PIPELINE, |p| p.value),
+            mix,
+            seed: self.seed.unwrap_or(defaults::SEED),
         }
     }
 

@@ -28,6 +28,10 @@ pub const IDLE_TIME: Duration = Duration::from_secs(2);
 pub const REPEAT: usize = 1;
 /// Request target.
 pub const PATH: &str = "/";
+/// One request at a time on a connection, as ab and wrk send them.
+pub const PIPELINE: usize = 1;
+/// The draw of a request mix's paths, so two runs of a matrix send the same sequence.
+pub const SEED: u64 = 1;
 
 /// Whether system calls, context switches and migrations are counted during the measured runs:
 /// off unless `[sweep] mechanics = true`, because the counters cost the servers more than 3% of

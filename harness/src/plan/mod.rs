@@ -55,6 +55,13 @@ pub struct Scenario {
     pub cpu_idle: CpuIdle,
     /// One extra run per cell under `perf record`: a flame graph and the top symbols.
     pub profile: bool,
+    /// Requests each keep-alive connection writes at once (HTTP/1.1 pipelining); 1: one at a time.
+    pub pipeline: usize,
+    /// A request mix: (path, weight), each request drawing its path; empty: every request is
+    /// `path`.
+    pub mix: Vec<(String, u32)>,
+    /// Seeds the draw of paths, so a mix's run is reproducible.
+    pub seed: u64,
 }
 
 /// How a scenario loads the server; each variant has one cell per level.

@@ -128,6 +128,13 @@ pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
     if s.slow_clients > 0 {
         text.push_str(&format!(", {} slow clients", s.slow_clients));
     }
+    if s.pipeline > 1 {
+        text.push_str(&format!(", pipelined {} requests at a time", s.pipeline));
+    }
+    if !s.mix.is_empty() {
+        let mix: Vec<String> = s.mix.iter().map(|(path, weight)| format!("{weight} × `{path}`")).collect();
+        text.push_str(&format!(", a mix of {} (seed {})", mix.join(" + "), s.seed));
+    }
     if s.cpu_idle == crate::plan::CpuIdle::Awake {
         text.push_str(", CPUs kept awake (`cpu_idle = \"awake\"`)");
     }
@@ -180,6 +187,9 @@ pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> Vari
     }
     if cells.iter().any(|c| c.mechanics.is_some()) {
         tables.push(mechanics(&cells));
+    }
+    if cells.iter().any(|c| !c.paths.is_empty()) {
+        tables.push(paths(&cells));
     }
     let mut notes: Vec<(String, String)> = cells
         .iter()
@@ -447,6 +457,47 @@ pub fn scale(cells: &[&Cell]) -> Table {
             .to_owned()
     });
     Table { kind: "scale", headers, rows, legend }
+}
+
+/// A request mix, path by path: each path's requests and its own latency percentiles, so a
+/// cheap path held up behind an expensive one (head-of-line blocking) shows in its p99.
+pub fn paths(cells: &[&Cell]) -> Table {
+    let headers = vec![
+        "Level",
+        "path",
+        "weight",
+        "complete",
+        "failed",
+        "mean µs",
+        "p50 µs",
+        "p90 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "max µs",
+    ];
+    let rows = cells
+        .iter()
+        .flat_map(|c| {
+            c.paths.iter().map(move |p| {
+                [
+                    c.level_label(),
+                    p.path.clone(),
+                    p.weight.to_string(),
+                    p.complete.to_string(),
+                    p.failed.to_string(),
+                ]
+                .into_iter()
+                .chain(p.latency_us.columns())
+                .collect()
+            })
+        })
+        .collect();
+    Table {
+        kind: "paths",
+        headers,
+        rows,
+        legend: Some("Each path of the mix over all runs, from its own merged histogram.".to_owned()),
+    }
 }
 
 /// Why a request costs what it does: the server's system calls per request (and the most

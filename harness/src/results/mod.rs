@@ -130,6 +130,19 @@ pub struct ScenarioMeta {
     /// Whether each cell got an extra run under `perf record` (a flame graph, top symbols).
     #[serde(default)]
     pub profile: bool,
+    /// Requests each keep-alive connection wrote at once (1: one at a time).
+    #[serde(default = "one")]
+    pub pipeline: usize,
+    /// A request mix: each path and its weight (empty: every request was `path`).
+    #[serde(default)]
+    pub mix: Vec<(String, u32)>,
+    /// The seed of the draw of a mix's paths.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl ScenarioMeta {
@@ -228,6 +241,21 @@ pub struct Run {
     /// System calls, context switches and migrations per request, where counted.
     #[serde(default)]
     pub mechanics: Option<Sides>,
+}
+
+/// One path of a request mix in a cell: its share of the requests and its own latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathStats {
+    pub path: String,
+    pub weight: u32,
+    /// Over all runs.
+    pub complete: u64,
+    pub failed: u64,
+    pub non_2xx: u64,
+    /// From its merged histogram, µs.
+    pub latency_us: Percentiles,
+    /// The merged histogram of its requests' latency (nanoseconds).
+    pub histogram: Encoded,
 }
 
 /// The server's and the load generator's mechanics per request (see [`crate::mechanics`]).
@@ -351,6 +379,9 @@ pub struct Cell {
     /// Where the server's time went in one extra, profiled run (`profile = true`).
     #[serde(default)]
     pub profile: Option<Profile>,
+    /// With a request mix, each path's own figures over all runs (the cell's are of them all).
+    #[serde(default)]
+    pub paths: Vec<PathStats>,
     pub runs: Vec<Run>,
     /// Requests per second over the runs, with more than one.
     pub requests_per_second_spread: Option<Spread>,
@@ -648,6 +679,7 @@ pub(crate) mod tests {
             tcp: None,
             mechanics: None,
             profile: None,
+            paths: Vec::new(),
             requests_per_second_spread: Spread::of(rates),
             noisy: false,
             failed_all_runs: 0,

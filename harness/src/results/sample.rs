@@ -51,6 +51,9 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
         slow_clients: 0,
         cpu_idle: crate::plan::CpuIdle::Native,
         profile: false,
+        pipeline: 1,
+        mix: Vec::new(),
+        seed: 1,
     };
     let variant_meta = |name: &&str| VariantMeta {
         name: (*name).into(),

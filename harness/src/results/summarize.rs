@@ -5,7 +5,9 @@ use crate::cost::{utilization, Spent};
 use crate::load::{Latencies, LoadResult};
 use crate::stats::{median, Percentiles, Spread, Throughput};
 
-use super::{Cell, CellMeta, Cost, Encoded, Histograms, Mechanics, Mode, Run, Sides, Status, TcpCounters};
+use super::{
+    Cell, CellMeta, Cost, Encoded, Histograms, Mechanics, Mode, PathStats, Run, Sides, Status, TcpCounters,
+};
 
 /// Load-generator CPU utilization from which a cell is marked client-bound.
 const CLIENT_BOUND: f64 = 0.9;
@@ -44,6 +46,8 @@ pub struct Point {
     pub requests: u64,
     /// How many CPUs the server was pinned to, for its utilization.
     pub server_cpus: usize,
+    /// A request mix's paths and weights (empty: one path).
+    pub mix: Vec<(String, u32)>,
 }
 
 /// Builds the cell of `point` from `runs` (at least one).
@@ -134,6 +138,7 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
         tcp,
         mechanics: cell_mechanics(&run_rows),
         profile: None,
+        paths: path_stats(&point.mix, runs),
         requests_per_second_spread: spread,
         noisy: spread.is_some_and(|s| s.is_noisy()),
         failed_all_runs: runs.iter().map(|r| r.load.failures.total()).sum(),
@@ -200,6 +205,36 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
             (sides.server.is_some() || sides.load.is_some()).then_some(sides)
         },
     }
+}
+
+/// Each path of a mix over every run: counts summed, histograms merged.
+fn path_stats(mix: &[(String, u32)], runs: &[MeasuredRun]) -> Vec<PathStats> {
+    if mix.len() < 2 {
+        return Vec::new();
+    }
+    mix.iter()
+        .enumerate()
+        .map(|(index, (path, weight))| {
+            let mut merged = crate::load::PathCounts::new();
+            for run in runs {
+                if let Some(counts) = run.load.paths.get(index) {
+                    merged.complete += counts.complete;
+                    merged.failed += counts.failed;
+                    merged.non_2xx += counts.non_2xx;
+                    let _ = merged.latency.add(&counts.latency);
+                }
+            }
+            PathStats {
+                path: path.clone(),
+                weight: *weight,
+                complete: merged.complete,
+                failed: merged.failed,
+                non_2xx: merged.non_2xx,
+                latency_us: Percentiles::of(&merged.latency),
+                histogram: Encoded(merged.latency),
+            }
+        })
+        .collect()
 }
 
 /// A cell's mechanics: each side's from the run with the median system calls per request
@@ -319,6 +354,7 @@ mod tests {
             keep_alive: false,
             requests: 2000,
             server_cpus: 1,
+            mix: Vec::new(),
         };
         let run = MeasuredRun {
             load,

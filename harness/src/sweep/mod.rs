@@ -182,8 +182,13 @@ impl Sweep<'_> {
         // Each distinct request the scenarios send is checked before anything is measured,
         // from where the load will come from.
         let mut checked: Vec<Vec<u8>> = Vec::new();
-        for scenario in &self.plan.scenarios {
+        let jobs = self.plan.scenarios.iter().flat_map(|scenario| {
+            // Every path of a mix is a request of its own to check.
             let job = self.job(scenario, 0, server.addr());
+            job.paths().into_iter().map(move |(path, _)| Job { path, mix: Vec::new(), ..job.clone() })
+        });
+        let jobs: Vec<Job> = jobs.collect();
+        for job in jobs {
             let request = job.request();
             if checked.contains(&request) {
                 continue;
@@ -333,6 +338,9 @@ impl Sweep<'_> {
             cpus: self.plan.placement.load_cpus.clone(),
             allowed: self.plan.hosts.iter().map(|h| h.address).collect(),
             mechanics: self.plan.mechanics,
+            mix: scenario.mix.clone(),
+            pipeline: scenario.pipeline,
+            seed: scenario.seed,
         }
     }
 
@@ -584,6 +592,7 @@ impl Sweep<'_> {
                 Load::Open { .. } => 0,
             },
             server_cpus,
+            mix: job.mix.clone(),
         }
     }
 
