@@ -1,10 +1,24 @@
 //! Comparing measurements, like benchstat: two cells (the same point in two sweeps, or a
 //! variant and the baseline in one), metric by metric, with a Mann–Whitney U test on their
-//! runs saying whether the difference is more than noise.
+//! runs saying whether the difference is more than noise; beside it the same point compared
+//! within interleaved rounds, which drift cannot fake ([`rounds`]); p-values corrected over
+//! each metric's table ([`Correction`]); and a gate of thresholds on top ([`gate`]).
+//!
+//! Each row carries a *decision*: the comparison a gate trusts. Within rounds when the rounds
+//! can be recovered and are enough to say anything, else run against run. The baseline's own
+//! rows between two sweeps have no within-round comparison (they are what the others are
+//! divided by); while other variants are judged against it, the baseline is the yardstick and
+//! is not judged itself: run against run, its change would be whatever the machine drifted by
+//! between the sweeps as much as any change to it. Alone in a sweep, it is judged run against
+//! run.
+
+pub mod gate;
+pub mod rounds;
 
 use serde::Serialize;
 
 use crate::results::{Cell, Results, ScenarioMeta};
+pub use crate::stats::Correction;
 use crate::stats::{mann_whitney, median};
 
 /// A figure compared between cells.
@@ -19,6 +33,26 @@ pub enum Metric {
 impl Metric {
     /// Every metric `harness compare` reports, in order.
     pub const ALL: [Metric; 4] = [Metric::RequestsPerSecond, Metric::P50, Metric::P99, Metric::ServerCpu];
+
+    /// Its short name on the command line (`--fail-on rps:-5%`).
+    pub fn short(self) -> &'static str {
+        match self {
+            Metric::RequestsPerSecond => "rps",
+            Metric::P50 => "p50",
+            Metric::P99 => "p99",
+            Metric::ServerCpu => "cpu",
+        }
+    }
+
+    /// The metric of a short name.
+    pub fn from_short(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.short() == name)
+    }
+
+    /// The metric of a JSON key (a row's `metric`).
+    pub fn from_key(key: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.key() == key)
+    }
 
     /// Its name in JSON and headings.
     pub fn key(self) -> &'static str {
@@ -68,15 +102,18 @@ impl Metric {
 
     /// Each run's value (the samples the test compares).
     pub fn runs(self, cell: &Cell) -> Vec<f64> {
-        cell.runs
-            .iter()
-            .filter_map(|run| match self {
-                Metric::RequestsPerSecond => run.requests_per_second,
-                Metric::P50 => (run.complete > 0).then_some(run.latency_us.p50),
-                Metric::P99 => (run.complete > 0).then_some(run.latency_us.p99),
-                Metric::ServerCpu => run.server.and_then(|s| s.cpu_us_per_request),
-            })
-            .collect()
+        cell.runs.iter().filter_map(|run| self.of_run(run)).collect()
+    }
+
+    /// One run's value: none when the server died (rate), nothing completed (latency) or its
+    /// cost was not read.
+    pub fn of_run(self, run: &crate::results::Run) -> Option<f64> {
+        match self {
+            Metric::RequestsPerSecond => run.requests_per_second,
+            Metric::P50 => (run.complete > 0).then_some(run.latency_us.p50),
+            Metric::P99 => (run.complete > 0).then_some(run.latency_us.p99),
+            Metric::ServerCpu => run.server.and_then(|s| s.cpu_us_per_request),
+        }
     }
 
     /// The cell's figure for this metric, as its tables show it: the median run's rate (none
@@ -103,21 +140,106 @@ pub struct Row {
     pub new_median: Option<f64>,
     /// (new − old) / old, in percent.
     pub delta_pct: Option<f64>,
+    /// Mann–Whitney U on the two cells' runs, uncorrected.
     pub p_value: Option<f64>,
-    /// p < 0.05 with at least 4 runs a side.
+    /// `p_value` corrected over this metric's rows (the comparison's correction; the same as
+    /// `p_value` without one); none for a row with too few runs to be significant at all.
+    pub corrected_p: Option<f64>,
+    /// The corrected p < 0.05 with at least 4 runs a side.
     pub significant: bool,
     /// Runs on each side.
     pub runs: (usize, usize),
+    /// The same point within rounds, when they can be recovered (see [`rounds`]).
+    pub within_rounds: Option<rounds::WithinRounds>,
+    /// The comparison a gate trusts.
+    pub decision: Decision,
+}
+
+/// Which comparison a row's decision rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Each run over the baseline's in the same round: drift divides out.
+    WithinRounds,
+    /// Run against run: drift between the two sides counts as a difference.
+    Runs,
+    /// The baseline the others were judged against within rounds: not judged itself.
+    Yardstick,
+}
+
+impl Basis {
+    /// In a table cell.
+    pub fn describe(self, reference: Option<&str>) -> String {
+        match (self, reference) {
+            (Basis::WithinRounds, Some(reference)) => format!("within rounds, over `{reference}`"),
+            (Basis::WithinRounds, None) => "within rounds".into(),
+            (Basis::Runs, _) => "runs".into(),
+            (Basis::Yardstick, _) => "the yardstick, not judged".into(),
+        }
+    }
+}
+
+/// What a row says once it is judged: the change and p-value of its basis, corrected over the
+/// metric's decisions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub basis: Basis,
+    /// The change in percent: of the median (runs), of the median per-round ratio (within
+    /// rounds).
+    pub delta_pct: Option<f64>,
+    pub p_value: Option<f64>,
+    /// `p_value` corrected over the decisions of this metric's rows that can say anything.
+    pub corrected_p: Option<f64>,
+    /// Whether the sides have runs enough for a difference to be called real at all.
+    pub enough: bool,
+    /// The smallest p-value its test can give with these runs.
+    pub smallest_p: f64,
+    /// The corrected p < 0.05, with enough runs.
+    pub significant: bool,
+}
+
+impl Row {
+    /// Whether both sides have runs enough for a run-against-run difference to be real.
+    fn runs_enough(&self) -> bool {
+        self.runs.0 >= mann_whitney::MIN_RUNS && self.runs.1 >= mann_whitney::MIN_RUNS
+    }
+
+    /// The baseline the decision divides by, if it is within rounds.
+    pub fn reference(&self) -> Option<&str> {
+        match self.decision.basis {
+            Basis::WithinRounds => self.within_rounds.as_ref().map(|w| w.reference.as_str()),
+            Basis::Runs | Basis::Yardstick => None,
+        }
+    }
+
+    /// Takes the comparison within rounds and, when it can say anything, decides on it.
+    fn with_rounds(mut self, within: Option<rounds::WithinRounds>) -> Row {
+        if let Some(w) = within.as_ref().filter(|w| w.enough || !self.decision.enough) {
+            self.decision = Decision {
+                basis: Basis::WithinRounds,
+                delta_pct: w.delta_pct,
+                p_value: w.p_value,
+                corrected_p: w.p_value,
+                enough: w.enough,
+                smallest_p: w.smallest_p,
+                significant: w.enough && w.p_value.is_some_and(|p| p < mann_whitney::ALPHA),
+            };
+        }
+        self.within_rounds = within;
+        self
+    }
 }
 
 /// Compares `metric` of `old` and `new`; `variant` names the row (for a baseline comparison
-/// it is the new cell's variant).
+/// it is the new cell's variant). Run against run, uncorrected.
 pub fn row(old: &Cell, new: &Cell, metric: Metric) -> Row {
     let (a, b) = (metric.runs(old), metric.runs(new));
     let (old_median, new_median) = (median(&a), median(&b));
     let delta_pct = old_median.zip(new_median).and_then(|(o, n)| (o != 0.0).then(|| (n - o) / o * 100.0));
     let outcome = mann_whitney::test(&a, &b);
     let enough = a.len() >= mann_whitney::MIN_RUNS && b.len() >= mann_whitney::MIN_RUNS;
+    let p_value = outcome.map(|o| o.p_value);
+    let significant = enough && outcome.is_some_and(|o| o.significant());
     Row {
         scenario: new.scenario.clone(),
         variant: new.variant.clone(),
@@ -126,9 +248,20 @@ pub fn row(old: &Cell, new: &Cell, metric: Metric) -> Row {
         old_median,
         new_median,
         delta_pct,
-        p_value: outcome.map(|o| o.p_value),
-        significant: enough && outcome.is_some_and(|o| o.significant()),
+        p_value,
+        corrected_p: p_value,
+        significant,
         runs: (a.len(), b.len()),
+        within_rounds: None,
+        decision: Decision {
+            basis: Basis::Runs,
+            delta_pct,
+            p_value,
+            corrected_p: p_value,
+            enough,
+            smallest_p: mann_whitney::smallest_p(a.len(), b.len()),
+            significant,
+        },
     }
 }
 
@@ -144,6 +277,12 @@ pub struct Difference {
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub settings_differ: Vec<Difference>,
+    /// The correction applied over each metric's rows (`Holm`, `Benjamini–Hochberg` or `none`
+    /// in JSON).
+    pub correction: Correction,
+    /// The gate's verdict, when thresholds were given (`--fail-on`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<gate::Gate>,
     /// Two sweeps of the same commit, build, machine, placement and settings: whatever
     /// differs between them is the machine drifting (false for one sweep against its baseline).
     pub same_settings: bool,
@@ -179,19 +318,33 @@ pub fn in_matrix_order(results: &Results) -> Vec<&Cell> {
     cells
 }
 
-/// Compares every point of `old` with the same point (scenario, variant, level) of `new`.
-pub fn sweeps(old: &Results, new: &Results) -> Comparison {
+/// Compares every point of `old` with the same point (scenario, variant, level) of `new`:
+/// run against run, and within rounds where both sweeps' rounds can be recovered and divide by
+/// the same baseline; p-values corrected over each metric's rows by `correction`.
+pub fn sweeps(old: &Results, new: &Results, correction: Correction) -> Comparison {
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
+    let same_reference = old.meta.baseline == new.meta.baseline;
+    let mut unpaired: Vec<(rounds::Unpaired, String)> = Vec::new();
     for new_cell in in_matrix_order(new) {
-        match old.cells.iter().find(|old_cell| old_cell.same_point(new_cell)) {
-            Some(old_cell) => rows.extend(Metric::ALL.iter().map(|m| row(old_cell, new_cell, *m))),
-            None => unmatched.push(format!(
+        let Some(old_cell) = old.cells.iter().find(|old_cell| old_cell.same_point(new_cell)) else {
+            unmatched.push(format!(
                 "{} {} {}: only in the new results",
                 new_cell.scenario,
                 new_cell.variant,
                 new_cell.level_label()
-            )),
+            ));
+            continue;
+        };
+        for metric in Metric::ALL {
+            let within = if same_reference {
+                rounds::between_sweeps(old, old_cell, new, new_cell, metric)
+                    .map_err(|why| note_unpaired(&mut unpaired, why, new_cell))
+                    .ok()
+            } else {
+                None
+            };
+            rows.push(row(old_cell, new_cell, metric).with_rounds(within));
         }
     }
     for old_cell in in_matrix_order(old) {
@@ -204,10 +357,20 @@ pub fn sweeps(old: &Results, new: &Results) -> Comparison {
             ));
         }
     }
+    mark_yardstick(&mut rows, &new.meta.baseline);
     let differ = settings_differ(old, new);
     let same_settings = differ.is_empty();
-    let mut comparison = finish(differ, rows, unmatched);
+    let mut comparison = finish(differ, rows, unmatched, correction);
     comparison.same_settings = same_settings;
+    if !same_reference {
+        comparison.warnings.push(format!(
+            "the two sweeps have different baselines (`{}` → `{}`), so nothing is compared within rounds: every row is \
+             run against run, and drift between the sweeps counts as a difference.",
+            old.meta.baseline, new.meta.baseline
+        ));
+    }
+    comparison.warnings.extend(rounds_warnings(&unpaired, &new.meta.baseline));
+    comparison.warnings.extend(reference_moved(&comparison, &new.meta.baseline));
     for (side, results) in [("old", old), ("new", new)] {
         if let Some(interruption) = results.interruption() {
             comparison.warnings.insert(0, format!("the {side} results were interrupted: {interruption}"));
@@ -216,27 +379,121 @@ pub fn sweeps(old: &Results, new: &Results) -> Comparison {
     comparison
 }
 
-/// Compares every variant of one sweep with its baseline, point by point.
-pub fn against_baseline(results: &Results) -> Comparison {
-    let baseline = &results.meta.baseline;
+/// Compares every variant of one sweep with its baseline, point by point: run against run,
+/// and paired within rounds (the signed-rank test, which decides from 6 rounds on).
+pub fn against_baseline(results: &Results, correction: Correction) -> Comparison {
     let mut rows = Vec::new();
-    for cell in in_matrix_order(results).into_iter().filter(|c| &c.variant != baseline) {
-        let base = results
-            .cells
-            .iter()
-            .find(|b| &b.variant == baseline && b.scenario == cell.scenario && b.level() == cell.level());
-        if let Some(base) = base {
-            rows.extend(Metric::ALL.iter().map(|m| row(base, cell, *m)));
+    let mut unpaired: Vec<(rounds::Unpaired, String)> = Vec::new();
+    for cell in in_matrix_order(results).into_iter().filter(|c| c.variant != results.meta.baseline) {
+        let Some(base) = rounds::reference_of(results, cell) else { continue };
+        for metric in Metric::ALL {
+            let within = rounds::against_reference(results, cell, metric)
+                .map_err(|why| note_unpaired(&mut unpaired, why, cell))
+                .ok();
+            rows.push(row(base, cell, metric).with_rounds(within));
         }
     }
-    let mut comparison = finish(Vec::new(), rows, Vec::new());
+    let short =
+        rows.iter().filter_map(|r| r.within_rounds.as_ref()).filter(|w| !w.enough).map(|w| w.rounds.0).max();
+    let mut comparison = finish(Vec::new(), rows, Vec::new(), correction);
+    if let Some(rounds) = short {
+        comparison.warnings.push(format!(
+            "the paired test within rounds (Wilcoxon signed-rank) needs {} rounds to call anything real, and these have \
+             {rounds}: those rows are decided run against run (Mann–Whitney); set repeat ≥ {} for the paired test",
+            crate::stats::wilcoxon::MIN_PAIRS,
+            crate::stats::wilcoxon::MIN_PAIRS
+        ));
+    }
+    comparison.warnings.extend(rounds_warnings(&unpaired, &results.meta.baseline));
     if let Some(interruption) = results.interruption() {
         comparison.warnings.insert(0, format!("these results were interrupted: {interruption}"));
     }
     comparison
 }
 
-fn finish(settings_differ: Vec<Difference>, rows: Vec<Row>, unmatched: Vec<String>) -> Comparison {
+/// Makes the baseline's rows the yardstick wherever another variant at the same point and
+/// metric is judged within rounds against it: they stay in the tables, out of the decisions.
+fn mark_yardstick(rows: &mut [Row], reference: &str) {
+    let judged_against: Vec<(String, String, &'static str)> = rows
+        .iter()
+        .filter(|r| r.decision.basis == Basis::WithinRounds)
+        .map(|r| (r.scenario.clone(), r.level.clone(), r.metric))
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.variant == reference) {
+        let point = (row.scenario.clone(), row.level.clone(), row.metric);
+        if judged_against.contains(&point) {
+            row.decision.basis = Basis::Yardstick;
+            row.decision.enough = false;
+        }
+    }
+}
+
+/// Remembers, once per point, why `cell`'s runs could not be paired by round.
+fn note_unpaired(unpaired: &mut Vec<(rounds::Unpaired, String)>, why: rounds::Unpaired, cell: &Cell) {
+    let point = format!("{} {} {}", cell.scenario, cell.variant, cell.level_label());
+    if !unpaired.iter().any(|(w, p)| *w == why && *p == point) {
+        unpaired.push((why, point));
+    }
+}
+
+/// What could not be compared within rounds, and what that means, one sentence per reason.
+fn rounds_warnings(unpaired: &[(rounds::Unpaired, String)], reference: &str) -> Vec<String> {
+    let mut reasons: Vec<&rounds::Unpaired> = Vec::new();
+    for (why, _) in unpaired {
+        if !reasons.contains(&why) {
+            reasons.push(why);
+        }
+    }
+    reasons
+        .into_iter()
+        .map(|why| {
+            let points: Vec<&str> =
+                unpaired.iter().filter(|(w, _)| w == why).map(|(_, point)| point.as_str()).collect();
+            match why {
+                rounds::Unpaired::IsReference => format!(
+                    "`{reference}` is the baseline every within-round ratio divides by: the yardstick, compared only run against \
+                     run ({}), where drift between the sweeps counts as a difference, so a gate does not judge it; put first a \
+                     variant the change does not touch (a reference server, or the base build's).",
+                    points.join(", ")
+                ),
+                other => format!(
+                    "not compared within rounds ({}): {}; those rows are run against run, where drift counts as a difference.",
+                    other.reason(),
+                    points.join(", ")
+                ),
+            }
+        })
+        .collect()
+}
+
+/// A warning when the baseline itself changed significantly between the sweeps: every
+/// within-round change of the others is relative to it.
+fn reference_moved(comparison: &Comparison, reference: &str) -> Option<String> {
+    let moved: Vec<String> = comparison
+        .rows
+        .iter()
+        .filter(|r| r.variant == reference && r.significant)
+        .filter_map(|r| {
+            let metric = Metric::from_key(r.metric)?;
+            Some(format!("{} {} {:+.1}%", metric.short(), r.level, r.delta_pct?))
+        })
+        .collect();
+    (!moved.is_empty()).then(|| {
+        format!(
+            "the baseline `{reference}` itself changed between the sweeps ({}): the machine drifted or the change touched \
+             it; the other variants' within-round changes are relative to it.",
+            moved.join(", ")
+        )
+    })
+}
+
+fn finish(
+    settings_differ: Vec<Difference>,
+    mut rows: Vec<Row>,
+    unmatched: Vec<String>,
+    correction: Correction,
+) -> Comparison {
+    correct(&mut rows, correction);
     let geomean = Metric::ALL
         .iter()
         .map(|metric| {
@@ -265,7 +522,52 @@ fn finish(settings_differ: Vec<Difference>, rows: Vec<Row>, unmatched: Vec<Strin
             mann_whitney::MIN_RUNS
         ));
     }
-    Comparison { settings_differ, same_settings: false, rows, geomean, warnings, unmatched }
+    Comparison {
+        settings_differ,
+        correction,
+        gate: None,
+        same_settings: false,
+        rows,
+        geomean,
+        warnings,
+        unmatched,
+    }
+}
+
+/// Corrects, metric by metric, the p-values of the rows that can say anything: once run
+/// against run (`corrected_p`, `significant`), once for the decisions. A row with too few runs
+/// stays out of the family (it could not be significant anyway) and is never significant.
+fn correct(rows: &mut [Row], correction: Correction) {
+    for metric in Metric::ALL {
+        let of_metric = |row: &Row| row.metric == metric.key();
+        let runs: Vec<usize> = (0..rows.len())
+            .filter(|i| of_metric(&rows[*i]) && rows[*i].runs_enough() && rows[*i].p_value.is_some())
+            .collect();
+        let adjusted = correction.adjust(&runs.iter().filter_map(|i| rows[*i].p_value).collect::<Vec<_>>());
+        for row in rows.iter_mut().filter(|r| of_metric(r)) {
+            row.corrected_p = None;
+            row.significant = false;
+        }
+        for (i, q) in runs.into_iter().zip(adjusted) {
+            rows[i].corrected_p = Some(q);
+            rows[i].significant = q < mann_whitney::ALPHA;
+        }
+        let decided: Vec<usize> = (0..rows.len())
+            .filter(|i| {
+                of_metric(&rows[*i]) && rows[*i].decision.enough && rows[*i].decision.p_value.is_some()
+            })
+            .collect();
+        let adjusted =
+            correction.adjust(&decided.iter().filter_map(|i| rows[*i].decision.p_value).collect::<Vec<_>>());
+        for row in rows.iter_mut().filter(|r| of_metric(r)) {
+            row.decision.corrected_p = None;
+            row.decision.significant = false;
+        }
+        for (i, q) in decided.into_iter().zip(adjusted) {
+            rows[i].decision.corrected_p = Some(q);
+            rows[i].decision.significant = q < mann_whitney::ALPHA;
+        }
+    }
 }
 
 /// The settings that differ between two sweeps, in words.
