@@ -320,3 +320,50 @@ fn a_sweep_that_failed_is_not_kept_as_a_baseline() {
     assert!(text(&output.stderr).contains("not saved as baseline `main`"), "{}", show(&output));
     assert!(!out.join("baselines").exists());
 }
+
+/// `examples/ci/regression-gate.sh` end to end, with a smaller matrix of the same shape (the
+/// base build's floor-epoll as the yardstick) and this build as both base and change.
+#[test]
+fn the_ci_script_sweeps_both_builds_and_keeps_the_reports() {
+    let scratch = Scratch::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = scratch.path().join("ci.toml");
+    std::fs::write(
+        &template,
+        format!(
+            "[sweep]\nrequests = 200\nwarmup = 20\nconcurrency = [2]\nkeep_alive = true\nrepeat = 5\n\n\
+             [[variant]]\nname = \"reference\"\ncommand = [\"@BASE_HARNESS@\", \"serve\", \"floor-epoll\", \"--port\", \
+             \"{{port}}\", \"--workers\", \"{{workers}}\"]\nport = {}\nverify = \"spec\"\n\n[[variant]]\nname = \"tokio\"\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = scratch.path().join("ci");
+    let summary_page = scratch.path().join("step-summary.md");
+    let output = Command::new(root.join("examples/ci/regression-gate.sh"))
+        .args([HARNESS, HARNESS])
+        .arg(&out)
+        .env("MATRIX", &template)
+        .env("FAIL_ON", "rps:-90% cpu:+200%")
+        .env("GITHUB_STEP_SUMMARY", &summary_page)
+        .output()
+        .expect("run the script");
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.starts_with("## Performance: baseline `base` → "), "{summary}");
+    assert!(
+        summary.contains("**Gate: passed**") && summary.contains("`reference`, the yardstick"),
+        "{summary}"
+    );
+    assert_eq!(std::fs::read_to_string(&summary_page).unwrap(), summary, "the job's summary page gets it");
+    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("<h1>Comparison: baseline"));
+    let bmf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bmf.json")).unwrap()).unwrap();
+    assert_bmf(&bmf);
+    assert!(out.join("base/baselines/base.json").is_file());
+    assert!(results_dir(&out.join("change")).join("report.html").is_file());
+    // Wrong arguments: the usage, exit 2.
+    let output = Command::new(root.join("examples/ci/regression-gate.sh")).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    assert!(text(&output.stderr).contains("BASE_HARNESS CHANGE_HARNESS"), "{}", show(&output));
+}
