@@ -17,8 +17,11 @@
 //! - [`process`]: the children the harness starts, tied to it and never orphaned.
 //! - [`verify`]: checking a server's answer before it is measured; [`slow_clients`]: slowloris
 //!   connections during measured runs; [`profile`]: flame graphs of a server on request.
-//! - [`compare`]: benchstat for results; [`results`]: the one results model every renderer
-//!   reads (and `results.json`); [`stats`]: ab's formulas, percentiles, spread, Mann–Whitney.
+//! - [`compare`]: benchstat for results, within interleaved rounds too, and the `--fail-on`
+//!   gate; [`baselines`]: results kept under a name to compare with later; [`results`]: the
+//!   one results model every renderer reads (and `results.json`); [`stats`]: ab's formulas,
+//!   percentiles, spread, Mann–Whitney, Wilcoxon's signed-rank test, Holm and
+//!   Benjamini–Hochberg.
 //! - [`matrix`] → [`plan`]: `matrix.toml`, checked into a plan that cannot be invalid, and
 //!   every default; [`registry`]: the built-in variants, one line each.
 //! - [`load`]: the load generator (closed and open loops, scale runs; mio, HDR histograms).
@@ -29,6 +32,7 @@
 //! - [`affinity`], [`meta`], [`progress`]: CPU placement, header facts, the progress bar.
 
 pub mod affinity;
+pub mod baselines;
 pub mod cli;
 pub mod commands;
 pub mod compare;

@@ -57,11 +57,19 @@ fn a_run_against_itself_is_all_noise_and_a_heavier_path_is_significant() {
     let (code, stdout, _) = compare_with(&[&small, &small], &[]);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("Same commit, build, machine and settings"), "{stdout}");
-    let grid: Vec<&str> =
-        stdout.lines().filter(|l| l.starts_with("| tokio ") || l.starts_with("| smol ")).collect();
+    let (within, grid): (Vec<&str>, Vec<&str>) = stdout
+        .lines()
+        .filter(|l| l.starts_with("| tokio ") || l.starts_with("| smol "))
+        .partition(|l| l.contains('×'));
     assert_eq!(grid.len(), 2 * 4, "a row per variant in each metric's table: {stdout}");
     assert!(grid[0].starts_with("| tokio") && grid[1].starts_with("| smol"), "matrix order: {stdout}");
     assert!(grid.iter().all(|row| row.contains(" → ") && row.matches('~').count() == 2), "{stdout}");
+    // Under each, smol within rounds over tokio (the yardstick): the same ratios, no change.
+    assert_eq!(within.len(), 4, "{stdout}");
+    assert!(
+        within.iter().all(|row| row.starts_with("| smol") && row.matches("+0.0% ~").count() == 2),
+        "{stdout}"
+    );
 
     let big = sweep(&scratch, "big", "/bytes/2097152");
     let (code, json, stderr) = compare(&[&small, &big], true);

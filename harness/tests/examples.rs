@@ -20,6 +20,13 @@ fn every_example_matrix_is_valid() {
         checked += 1;
     }
     assert!(checked >= 8, "found only {checked} example matrices");
+    // The CI gate's matrix, with the base build's harness filled in as its script does.
+    let ci = std::fs::read_to_string("examples/ci/matrix.toml").expect("examples/ci/matrix.toml");
+    assert!(ci.contains("@BASE_HARNESS@"), "the script fills in the base build");
+    let ci = ci.replace("@BASE_HARNESS@", "/usr/local/bin/harness");
+    let plan =
+        harness::matrix::parse("examples/ci/matrix.toml", &ci, 2).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(plan.baseline, "reference", "the base build's server is the yardstick");
     let default = std::fs::read_to_string("matrix.toml").expect("matrix.toml");
     let plan = harness::matrix::parse("matrix.toml", &default, 2).unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(

@@ -35,6 +35,10 @@ pub struct Args {
     /// a flame graph beside the results and the top symbols in the report.
     #[arg(long)]
     pub profile: bool,
+    /// After a clean sweep, keep its results.json as baseline NAME, in `<--out>/baselines/NAME.json`
+    /// (replacing one of that name), for `harness compare --baseline NAME NEW`.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<crate::baselines::Name>,
 }
 
 /// How long after Ctrl-C the harness exits even if something still blocks: the promise is
@@ -53,6 +57,8 @@ struct Prepared {
     plan: Plan,
     file: String,
     output: Output,
+    /// Where a clean sweep's results are kept as a baseline: the results parent and the name.
+    save_baseline: Option<(PathBuf, crate::baselines::Name)>,
 }
 
 /// Reads the matrix, validates it and the options, creates the results directory. A problem
@@ -90,7 +96,8 @@ fn prepare(args: &Args) -> Result<Prepared, u8> {
     if let Err(err) = dir.mark_latest() {
         eprintln!("note: cannot point {}/latest at this run: {err}", args.out.display());
     }
-    Ok(Prepared { plan, file, output: Output::new(dir) })
+    let save_baseline = args.save_baseline.clone().map(|name| (args.out.clone(), name));
+    Ok(Prepared { plan, file, output: Output::new(dir), save_baseline })
 }
 
 /// Which signal ended the sweep.
@@ -142,7 +149,7 @@ impl Signals {
 }
 
 fn sweep(prepared: Prepared) -> u8 {
-    let Prepared { plan, file, mut output } = prepared;
+    let Prepared { plan, file, mut output, save_baseline } = prepared;
     for warning in &plan.warnings {
         eprintln!("warning: {warning}");
     }
@@ -188,9 +195,37 @@ fn sweep(prepared: Prepared) -> u8 {
     }
     if ending == Ending::Interrupted {
         eprintln!("interrupted: servers stopped; results so far are marked as interrupted");
+        if let Some((_, name)) = &save_baseline {
+            eprintln!("not saved as baseline `{name}`: the sweep was interrupted");
+        }
         return signals.exit_status();
     }
-    verdict(&results, written.is_ok())
+    let status = verdict(&results, written.is_ok());
+    match (&save_baseline, &written) {
+        (Some((out, name)), Ok(dir)) if status == 0 => keep_baseline(out, name, dir),
+        (Some((_, name)), _) => {
+            eprintln!("not saved as baseline `{name}`: a baseline must come from a clean sweep (see above)");
+            status
+        }
+        (None, _) => status,
+    }
+}
+
+/// Keeps `dir`'s results.json as baseline `name` under `out`; 0, or 1 when it cannot be written.
+fn keep_baseline(out: &std::path::Path, name: &crate::baselines::Name, dir: &std::path::Path) -> u8 {
+    match crate::baselines::save(out, name, &dir.join("results.json")) {
+        Ok(path) => {
+            println!(
+                "Baseline `{name}` saved: {} (compare with: harness compare --baseline {name} NEW)",
+                path.display()
+            );
+            0
+        }
+        Err(err) => {
+            eprintln!("error: cannot save baseline `{name}`: {err:#}");
+            EXIT_FAILURES
+        }
+    }
 }
 
 /// 0 when every runnable variant was measured cleanly and the results were written; 1

@@ -14,6 +14,7 @@ use super::plots::{key, level_axis, spectrum_line, spectrum_plot, zero_to};
 use super::tables;
 use crate::compare::{Comparison, Metric};
 use crate::report::compare::{headers, metric_rows, LEGEND};
+use crate::report::gate::{breach_row, verdict_line, BREACH_HEADERS};
 use crate::report::matrices;
 use crate::results::{Cell, Results};
 
@@ -48,9 +49,18 @@ pub fn page_of(title: &str, old: &Results, new: Option<&Results>, comparison: &C
     page(&format!("Comparison: {title}"), &body)
 }
 
-/// Settings that differ, warnings, the metric tables and the points only one side has.
+/// The gate's verdict and breaches, settings that differ, warnings, the metric tables and the
+/// points only one side has.
 fn summary(comparison: &Comparison, baseline: bool) -> String {
     let mut out = String::new();
+    if let Some(gate) = &comparison.gate {
+        let class = if gate.breached() { "alert" } else { "gate" };
+        let _ = writeln!(out, "<p class=\"{class}\">{}</p>", inline(&verdict_line(gate)));
+        if !gate.breaches.is_empty() {
+            let rows: Vec<Vec<String>> = gate.breaches.iter().map(breach_row).collect();
+            out.push_str(&tables::table("breaches", &BREACH_HEADERS, 4, &rows));
+        }
+    }
     if !comparison.settings_differ.is_empty() {
         out.push_str("<h2>Settings that differ</h2>\n<ul>\n");
         for d in &comparison.settings_differ {
@@ -76,6 +86,13 @@ fn summary(comparison: &Comparison, baseline: bool) -> String {
         let Some(rows) = metric_rows(comparison, metric) else { continue };
         let _ = writeln!(out, "<h3>{}</h3>", escape(metric.title()));
         out.push_str(&tables::table("compare", &headers(baseline), 3, &rows));
+        if comparison.correction != crate::compare::Correction::None {
+            let _ = writeln!(
+                out,
+                "<p class=\"legend-text\">q: the p-value corrected over this table's rows ({}).</p>",
+                escape(comparison.correction.name())
+            );
+        }
     }
     let _ = writeln!(out, "<p class=\"legend-text\">{}</p>", inline(LEGEND));
     if !comparison.unmatched.is_empty() {
@@ -225,7 +242,7 @@ mod tests {
     fn old_and_new_overlaid_per_cell() {
         let old = sample::results(&["tokio", "smol"], &[1, 5], 5, 1000);
         let new = sample::results(&["tokio", "smol", "monoio"], &[1, 5], 5, 1000);
-        let comparison = crate::compare::sweeps(&old, &new);
+        let comparison = crate::compare::sweeps(&old, &new, crate::compare::Correction::None);
         let html = page_of("old → new", &old, Some(&new), &comparison);
         assert_eq!(html.matches("data-plot=\"compare-spectrum\"").count(), 4, "matched cells only");
         assert_eq!(html.matches("data-plot=\"compare-throughput\"").count(), 1);
@@ -243,7 +260,7 @@ mod tests {
     #[test]
     fn one_sweep_against_its_baseline() {
         let results = sample::results(&["tokio", "smol", "monoio"], &[1, 5], 5, 1000);
-        let comparison = crate::compare::against_baseline(&results);
+        let comparison = crate::compare::against_baseline(&results, crate::compare::Correction::None);
         let html = page_of("against tokio", &results, None, &comparison);
         assert_eq!(
             html.matches("data-plot=\"compare-spectrum\"").count(),

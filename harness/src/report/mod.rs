@@ -5,11 +5,15 @@
 //! # Layout
 //! - [`table`]: padded Markdown tables.
 //! - [`matrices`]: variants × levels, each against the baseline with significance marks.
-//! - [`compare`]: `harness compare`'s tables.
+//! - [`compare`]: `harness compare`'s tables; [`gate`]: its `--fail-on` verdict and breaches;
+//!   [`summary`]: the comparison for a CI job's summary page; [`bmf`]: Bencher Metric Format.
 //! - [`verdict`]: the answer first: cheapest, tied, client-bound, steadiest.
 
+pub mod bmf;
 pub mod compare;
+pub mod gate;
 pub mod matrices;
+pub mod summary;
 pub mod table;
 pub mod verdict;
 

@@ -48,6 +48,17 @@ pub fn test(a: &[f64], b: &[f64]) -> Option<Outcome> {
     Some(Outcome { u: ranked.u(), p_value })
 }
 
+/// The smallest two-sided p-value `n1` and `n2` runs can give (fully separated, no ties):
+/// 2 / C(n1 + n2, n1).
+pub fn smallest_p(n1: usize, n2: usize) -> f64 {
+    if n1 == 0 || n2 == 0 {
+        return 1.0;
+    }
+    // C(n1 + n2, n1) as a product of ratios, which stays finite long after the count would not.
+    let splits: f64 = (1..=n1).map(|k| (n2 + k) as f64 / k as f64).product();
+    (2.0 / splits).min(1.0)
+}
+
 /// The pooled sample ranked, with what the test needs.
 #[derive(Debug)]
 struct Ranked {
@@ -191,6 +202,10 @@ mod tests {
     #[test]
     fn three_runs_cannot_be_significant() {
         assert!(close(p(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]), 0.1));
+        assert!(close(smallest_p(3, 3), 0.1));
+        assert!(close(smallest_p(5, 5), 2.0 / 252.0));
+        assert!(close(smallest_p(4, 4), 2.0 / 70.0));
+        assert_eq!(smallest_p(0, 5), 1.0);
     }
 
     #[test]

@@ -168,7 +168,10 @@ pub fn results_dir(out: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
         .expect("results dir")
         .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.file_name().is_some_and(|name| name != harness::export::LATEST))
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name != harness::export::LATEST && name != harness::baselines::DIR)
+        })
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs.remove(0)
