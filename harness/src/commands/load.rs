@@ -56,6 +56,10 @@ pub struct Args {
     /// Open loop: the connections the rate is spread over (`-c` says the same).
     #[arg(long, default_value_t = defaults::OPEN_CONNECTIONS, requires = "rate", value_parser = at_least_one::<usize>)]
     pub connections: usize,
+    /// Keep the run's figures per interval of this length too (rate, p99, failures over time;
+    /// shown as a table once the run lasts two intervals).
+    #[arg(long, default_value = default_duration!(defaults::INTERVAL), value_parser = server_spec::cli::parse_timeout)]
+    pub interval: Duration,
     /// Print the run as a results cell in JSON (histograms encoded) instead of the tables.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +78,10 @@ pub struct Args {
     /// load host) instead of the tables.
     #[arg(long, hide = true)]
     pub report: bool,
+    /// With --report: the name this load was started with (its host's), said back in the
+    /// report, so the sweep sees it arrived whole.
+    #[arg(long, hide = true, requires = "report")]
+    pub name: Option<String>,
     /// Addresses besides loopback that load may go to: the hosts a matrix declares. Load never
     /// goes anywhere else.
     #[arg(long = "declared-host", value_delimiter = ',')]
@@ -123,7 +131,7 @@ pub fn run(args: &Args) -> ExitCode {
     let tcp = tcp_before.zip(TcpCounters::read().ok()).map(|(before, after)| after.since(&before));
     let failed = load.failures.total() > 0;
     if args.report {
-        println!("{}", protocol::line(&protocol::LoadReport { load }));
+        println!("{}", protocol::line(&protocol::LoadReport { load, name: args.name.clone() }));
         return ExitCode::from(if failed { exit::FAILURES } else { exit::SUCCESS });
     }
     let cell = cell(args, &job, load, started_at, tcp);
@@ -174,6 +182,7 @@ fn job(args: &Args) -> anyhow::Result<Job> {
         max_duration: args.max_run_time,
         cpus: args.cpus.clone(),
         allowed: args.declared_hosts.clone(),
+        interval: Some(args.interval),
     })
 }
 
@@ -220,7 +229,11 @@ fn cell(
         requests,
         server_cpus: 0,
     };
-    summarize(&point, &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status, tcp }])
+    let readings = Vec::new();
+    summarize(
+        &point,
+        &[MeasuredRun { load, started_at, server: None, idle_rss_kib: None, status, tcp, readings }],
+    )
 }
 
 /// ab's classic table and the percentile table (and for an open loop its rate, corrected and
@@ -242,6 +255,10 @@ fn render(cell: &Cell, args: &Args) -> String {
     out.push('\n');
     if cell.mode == Mode::Open {
         out.push_str(&crate::report::open_loop_table(&[cell]));
+        out.push('\n');
+    }
+    if let Some(table) = crate::report::over_time(&[cell]) {
+        out.push_str(&table.markdown());
         out.push('\n');
     }
     let failures =

@@ -21,6 +21,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use super::framing::{Fed, FramingError, ResponseReader};
+use super::intervals::Timeline;
 use super::schedule::{Schedule, Timing, Window};
 use super::timerfd::TimerFd;
 use super::{Failures, Gate, LoadResult, Shared};
@@ -66,6 +67,8 @@ pub(super) struct Assignment {
     pub deadline: Instant,
     pub shared: Arc<Shared>,
     pub pace: Pace,
+    /// Where this thread's measured requests are tallied by interval (empty: none kept).
+    pub timeline: Timeline,
 }
 
 /// What one thread measured.
@@ -83,6 +86,8 @@ pub(super) struct Part {
     /// Open loop: this thread's CPU time when it sent its first measured request, so its CPU
     /// per request leaves the warm-up out.
     pub cpu_at_window: Option<Duration>,
+    /// The measured requests by interval, beside [`Part::counts`]' totals.
+    pub timeline: Timeline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +205,7 @@ impl Assignment {
                 cut_at: None,
                 first_length: None,
                 cpu_at_window: None,
+                timeline: self.timeline.clone(),
             },
             scratch: vec![0u8; READ_CHUNK],
             conns,
@@ -360,6 +366,9 @@ impl Worker<'_> {
                     if timed_out && measured =>
                 {
                     self.part.counts.failures.timeout += 1;
+                    if let Some(tally) = self.part.timeline.at(now) {
+                        tally.failures.timeout += 1;
+                    }
                 }
                 Phase::Connecting | Phase::Sending | Phase::Receiving if measured => {
                     self.part.counts.abandoned += 1
@@ -697,12 +706,19 @@ impl Worker<'_> {
             counts.close_delimited += u64::from(conn.reader.ends_at_close());
             let latencies = &mut counts.latencies;
             let _ = latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(end) - conn.request_start));
-            if conn.schedule.is_some() {
+            let latency = if conn.schedule.is_some() {
                 let timing = Timing::of(conn.intended, conn.free_since, conn.request_start, end);
-                let _ = latencies.total.record(nanos(timing.corrected));
                 let _ = latencies.uncorrected.record(nanos(timing.uncorrected));
+                nanos(timing.corrected)
             } else {
-                let _ = latencies.total.record(nanos(end - conn.request_start));
+                nanos(end - conn.request_start)
+            };
+            let _ = latencies.total.record(latency);
+            if let Some(tally) = self.part.timeline.at(end) {
+                tally.complete += 1;
+                tally.non_2xx += u64::from(!(200..300).contains(&head.status));
+                tally.failures.length += u64::from(!length_ok);
+                let _ = tally.latency.record(latency);
             }
         }
         conn.served += 1;
@@ -781,6 +797,7 @@ impl Worker<'_> {
         if conn.served > 0 && conn.first_byte.is_none() {
             conn.close();
             conn.sent = 0;
+            self.part.counts.retried += u64::from(conn.measured);
             return self.connect(index, now);
         }
         self.fail(index, now, kind);
@@ -801,6 +818,9 @@ impl Worker<'_> {
         let conn = &mut self.conns[index];
         if conn.measured {
             *kind(&mut self.part.counts.failures) += 1;
+            if let Some(tally) = self.part.timeline.at(now) {
+                *kind(&mut tally.failures) += 1;
+            }
             self.part.last_end = self.part.last_end.max(now);
         }
         conn.close();

@@ -50,6 +50,7 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
         idle_time_s: None,
         slow_clients: 0,
         cpu_idle: crate::plan::CpuIdle::Native,
+        interval_s: None,
     };
     let variant_meta = |name: &&str| VariantMeta {
         name: (*name).into(),
