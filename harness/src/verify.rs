@@ -23,7 +23,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// Tries at reaching the server before it is refused: on a lossy wire (the test bed's
 /// `--reset`) one connection reset or refused is the network, not a wrong answer. A wrong
 /// answer is never tried again.
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: u32 = 5;
 
 /// Sends `request` (the load generator's own request), reads the whole answer and checks it.
 /// Returns notes on what deviates from HTTP without being wrong.
