@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # A two-host test bed on one machine: two network namespaces joined by a veth pair (a private
 # /30), for running a sweep with the servers on one "host" and the load on the other, through
-# `ip netns exec` launchers (see examples/two-namespaces.toml). Needs root and iproute2.
+# `ip netns exec` launchers (see examples/two-namespaces.toml). Needs root and iproute2 (and
+# iptables for --drop and --reset).
 #
-#   scripts/netns-testbed.sh up [--rate RATE]   create rm-srv (10.77.0.1) and rm-cli (10.77.0.2)
-#   scripts/netns-testbed.sh down               remove them (and anything still running in them)
-#   scripts/netns-testbed.sh run [--rate RATE] [HARNESS ARGS...]
-#                                               up, run the sweep of examples/two-namespaces.toml
-#                                               (or HARNESS ARGS), down
+#   scripts/netns-testbed.sh up [OPTIONS]      create rm-srv (10.77.0.1) and rm-cli (10.77.0.2)
+#   scripts/netns-testbed.sh down              remove them (and anything still running in them)
+#   scripts/netns-testbed.sh run [OPTIONS] [HARNESS ARGS...]
+#                                              up, run the sweep of examples/two-namespaces.toml
+#                                              (or HARNESS ARGS), down
 #
-# --rate shapes each direction with a token bucket (`tc qdisc … tbf rate RATE`), e.g. 1gbit or
-# 100mbit. Latency cannot be added: the `netem` qdisc is not available on these kernels, and this
-# bed does not pretend otherwise — a veth pair adds only a few microseconds over loopback.
+# OPTIONS (any order, before HARNESS ARGS):
+#   --rate RATE  shape each direction with a token bucket (`tc qdisc … tbf rate RATE`): 1gbit, 100mbit
+#   --drop P     drop a random P of the packets on the server's veth, both ways (iptables'
+#                `statistic` match in rm-srv): 1% (or 0.01)
+#   --reset P    answer a random P of the TCP packets arriving at the server with a reset
+#                (`REJECT --reject-with tcp-reset`): the client's connection is aborted, as if the
+#                server had crashed; 0.5% (or 0.005)
+# Latency cannot be added: the `netem` qdisc is not available on these kernels, and this bed does
+# not pretend otherwise — a veth pair adds only a few microseconds over loopback.
 # HARNESS (default target/debug/harness) is the binary to run; the matrix names it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +38,37 @@ down() {
     done
 }
 
+# A probability for iptables' statistic match from `1%` or `0.01`; exits 2 on anything else.
+probability() {
+    local option=$1 value=$2
+    if ! awk -v v="$value" 'BEGIN { n = v; if (v ~ /%$/) { n = substr(v, 1, length(v) - 1) / 100 }
+                                   exit !(v ~ /^[0-9]*\.?[0-9]+%?$/ && n >= 0 && n <= 1) }'; then
+        echo "$option: $value is not a probability (give 1% or 0.01, at most 100%)" >&2
+        exit 2
+    fi
+    awk -v v="$value" 'BEGIN { n = v; if (v ~ /%$/) { n = substr(v, 1, length(v) - 1) / 100 }; printf "%.6f", n }'
+}
+
+# Loss and resets on the server's veth, from rm-srv's firewall.
+faults() {
+    local drop=$1 reset=$2
+    [[ -z $drop && -z $reset ]] && return
+    if ! command -v iptables >/dev/null; then
+        echo "--drop and --reset need iptables (apt-get install iptables)" >&2
+        exit 2
+    fi
+    if [[ -n $reset ]]; then
+        ip netns exec "$SRV" iptables -w -A INPUT -i "$SRV_IF" -p tcp \
+            -m statistic --mode random --probability "$reset" -j REJECT --reject-with tcp-reset
+    fi
+    if [[ -n $drop ]]; then
+        ip netns exec "$SRV" iptables -w -A INPUT -i "$SRV_IF" -m statistic --mode random --probability "$drop" -j DROP
+        ip netns exec "$SRV" iptables -w -A OUTPUT -o "$SRV_IF" -m statistic --mode random --probability "$drop" -j DROP
+    fi
+}
+
 up() {
-    local rate=${1:-}
+    local rate=${1:-} drop=${2:-} reset=${3:-}
     down
     ip netns add "$SRV"
     ip netns add "$CLI"
@@ -49,22 +85,27 @@ up() {
         ip netns exec "$CLI" tc qdisc add dev "$CLI_IF" root tbf rate "$rate" burst 256kb latency 50ms
     fi
     ip -n "$CLI" route get "$SRV_ADDR" >/dev/null
-    echo "test bed up: $SRV ($SRV_ADDR) <-> $CLI ($CLI_ADDR)${rate:+, shaped to $rate}"
+    faults "$drop" "$reset"
+    echo "test bed up: $SRV ($SRV_ADDR) <-> $CLI ($CLI_ADDR)${rate:+, shaped to $rate}${drop:+, dropping $drop of packets both ways}${reset:+, resetting $reset of TCP packets to the server}"
 }
 
 command=${1:-}
 shift || true
-rate=
-if [[ ${1:-} == --rate ]]; then
-    rate=$2
-    shift 2
-fi
+rate= drop= reset=
+while (($#)); do
+    case $1 in
+        --rate) rate=${2:?--rate needs a rate}; shift 2 ;;
+        --drop) drop=$(probability --drop "${2:?--drop needs a probability}"); shift 2 ;;
+        --reset) reset=$(probability --reset "${2:?--reset needs a probability}"); shift 2 ;;
+        *) break ;;
+    esac
+done
 case "$command" in
-    up) up "$rate" ;;
+    up) up "$rate" "$drop" "$reset" ;;
     down) down ;;
     run)
         trap down EXIT
-        up "$rate"
+        up "$rate" "$drop" "$reset"
         if (($#)); then
             "$HARNESS" "$@"
         else
@@ -72,7 +113,7 @@ case "$command" in
         fi
         ;;
     *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

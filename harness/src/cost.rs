@@ -25,6 +25,9 @@ pub struct GroupSample {
     pub rss_kib: u64,
     pub threads: u64,
     pub processes: u64,
+    /// Open file descriptors of every member (sockets included): `None` when a member's
+    /// `/proc/PID/fd` cannot be read (another user's process, without root).
+    pub fds: Option<u64>,
     /// The TCP counters of the network namespace the group was read in (its host's): what a
     /// run did to the kernel's listen queues and retransmissions is their difference.
     pub tcp: Option<TcpCounters>,
@@ -47,6 +50,7 @@ pub fn sample_group(pgid: i32) -> io::Result<GroupSample> {
         rss_kib: 0,
         threads: 0,
         processes: 0,
+        fds: Some(0),
         tcp,
         mechanics: None,
         socket_bytes,
@@ -58,11 +62,37 @@ pub fn sample_group(pgid: i32) -> io::Result<GroupSample> {
         sample.rss_kib += fields.rss_pages * page_kib;
         sample.threads += fields.threads;
         sample.processes += 1;
+        sample.fds = sample.fds.zip(open_descriptors(pid)).map(|(all, own)| all + own);
     }
     if sample.processes == 0 {
         return Err(io::Error::new(io::ErrorKind::NotFound, format!("no process in group {pgid}")));
     }
     Ok(sample)
+}
+
+/// What one process holds: resident memory and open descriptors (for the harness itself
+/// over a long run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    pub rss_kib: u64,
+    pub fds: u64,
+}
+
+/// The footprint of process `pid`, if it can be read.
+pub fn footprint(pid: i32) -> Option<Footprint> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields = Stat::parse(&stat)?;
+    Some(Footprint { rss_kib: fields.rss_pages * (page_size() / 1024), fds: open_descriptors(pid)? })
+}
+
+/// The harness's own footprint.
+pub fn own_footprint() -> Option<Footprint> {
+    footprint(i32::try_from(std::process::id()).ok()?)
+}
+
+/// How many descriptors process `pid` has open (`/proc/PID/fd`).
+fn open_descriptors(pid: i32) -> Option<u64> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
 }
 
 /// The processes of group `pgid`.
@@ -221,6 +251,12 @@ mod tests {
         let pgid = unsafe { libc::getpgrp() };
         let sample = sample_group(pgid).unwrap();
         assert!(sample.processes >= 1 && sample.threads >= 1 && sample.rss_kib > 0, "{sample:?}");
+        // Our own descriptors: at least stdin, stdout, stderr, and the one opened here.
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        let own = footprint(i32::try_from(std::process::id()).unwrap()).unwrap();
+        assert!(own.fds >= 4 && own.rss_kib > 0, "{own:?}");
+        drop(file);
+        assert!(sample.fds.is_some_and(|fds| fds >= 3), "{sample:?}");
         assert!(sample_group(i32::MAX).is_err(), "an empty group is an error");
     }
 

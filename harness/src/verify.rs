@@ -20,6 +20,11 @@ const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a wait checks for an interrupt.
 const TICK: Duration = Duration::from_millis(100);
 
+/// Tries at reaching the server before it is refused: on a lossy wire (the test bed's
+/// `--reset`) one connection reset or refused is the network, not a wrong answer. A wrong
+/// answer is never tried again.
+const ATTEMPTS: u32 = 5;
+
 /// Sends `request` (the load generator's own request), reads the whole answer and checks it.
 /// Returns notes on what deviates from HTTP without being wrong.
 pub fn verify(
@@ -29,12 +34,37 @@ pub fn verify(
     how: Verify,
     interrupt: &AtomicBool,
 ) -> anyhow::Result<Vec<String>> {
-    let answer = exchange(addr, request, interrupt)?;
+    let mut attempt = 1;
+    let answer = loop {
+        match exchange(addr, request, interrupt) {
+            Ok(answer) => break answer,
+            Err(err) if attempt < ATTEMPTS && transient(&err) && !interrupt.load(Ordering::Relaxed) => {
+                attempt += 1;
+                std::thread::sleep(TICK);
+            }
+            Err(err) => return Err(err),
+        }
+    };
     match how {
         Verify::Spec => check_spec(request, &answer).map(|()| Vec::new()),
         Verify::Status => check_status(&answer, keep_alive),
         Verify::Body => check_body(request, &answer, keep_alive),
     }
+}
+
+/// Whether `err` is the connection failing before any answer (reset, refused, aborted, or
+/// no longer connected when the request's end is sent),
+/// which a lossy network does, rather than the server answering wrongly or not at all.
+fn transient(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::{
+        BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset, NotConnected,
+    };
+    err.downcast_ref::<std::io::Error>().is_some_and(|err| {
+        matches!(
+            err.kind(),
+            ConnectionReset | ConnectionRefused | ConnectionAborted | BrokenPipe | NotConnected
+        )
+    })
 }
 
 /// Sends `request`, half-closes (so even a keep-alive server closes after answering), and

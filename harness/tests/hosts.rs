@@ -176,6 +176,67 @@ fn the_ssh_launcher_runs_a_remote_server() {
     drop(sshd);
 }
 
+/// Names are data: a variant and hosts whose names hold spaces, both kinds of quotes, `;`,
+/// `$(…)`, backquotes and a newline go through the real ssh launcher (which joins its
+/// arguments into one shell command line) and arrive as one argument each: the remote server
+/// and the remote load say back the names they were started with, the sweep checks them, and
+/// nothing in them ran.
+#[test]
+fn names_with_shell_characters_cross_ssh_as_one_argument() {
+    let test = test_name!(names_with_shell_characters_cross_ssh_as_one_argument);
+    if !require(test, &[IP, SSHD, SSH, SSH_KEYGEN]) {
+        return;
+    }
+    let Some(bed) = bed_or_skip(test) else { return };
+    let sshd = Sshd::start(&bed);
+    let scratch = Scratch::new();
+    let marker = scratch.path().join("ran");
+    let evil = |what: &str| {
+        format!(
+            "{what} \\\"q\\\" it's; touch {m}; $(touch {m}) `touch {m}`\\nnext line",
+            m = marker.display()
+        )
+    };
+    let (server_host, load_host, variant) = (evil("srv"), evil("cli"), evil("tokio"));
+    let ssh = |from: &str| {
+        format!(
+            "[\"ip\", \"netns\", \"exec\", \"{from}\", \"ssh\", \"-i\", \"{}\", \"-p\", \"{}\", \"-o\", \"BatchMode=yes\", \
+             \"-o\", \"StrictHostKeyChecking=no\", \"-o\", \"UserKnownHostsFile=/dev/null\", \"-o\", \"LogLevel=ERROR\", \"root@{}\"]",
+            sshd.key.display(),
+            sshd.port,
+            bed.srv_addr
+        )
+    };
+    // Both hosts are reached through ssh into the server's namespace: the load runs there too.
+    let source = format!(
+        "[sweep]\nrequests = 500\nconcurrency = [2]\nkeep_alive = true\n\n\
+         [placement]\nserver_host = \"{server_host}\"\nload_hosts = [\"{load_host}\"]\n\n\
+         [[host]]\nname = \"{server_host}\"\nlauncher = {}\naddress = \"{}\"\nharness = \"{HARNESS}\"\n\n\
+         [[host]]\nname = \"{load_host}\"\nlauncher = {}\naddress = \"{}\"\nharness = \"{HARNESS}\"\n\n\
+         [[variant]]\nname = \"{variant}\"\nbuiltin = \"tokio\"\nport = 45003\n",
+        ssh(&bed.cli),
+        bed.srv_addr,
+        ssh(&bed.cli),
+        bed.srv_addr,
+    );
+    let (output, out) = scratch.run(&source, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    let json = results_json(&out);
+    let cell = &json["cells"][0];
+    let decoded = |name: &str| name.replace("\\\"", "\"").replace("\\n", "\n");
+    assert_eq!(cell["variant"].as_str(), Some(decoded(&variant).as_str()), "{cell}");
+    assert_eq!((cell["complete"].as_u64(), cell["failed"].as_u64()), (Some(500), Some(0)), "{cell}");
+    assert!(cell["notes"].to_string().contains("load split over hosts"), "{cell}");
+    assert_eq!(json["meta"]["server_host"].as_str(), Some(decoded(&server_host).as_str()));
+    // The ssh command line holds the name quoted, as one word for the remote shell.
+    let command: Vec<String> =
+        serde_json::from_value(json["meta"]["variants"][0]["command"].clone()).expect("the command line");
+    assert!(command.contains(&harness::hosts::shell_quote(&decoded(&variant))), "{command:?}");
+    assert!(!marker.exists(), "a name ran as shell on the remote side");
+    drop(sshd);
+}
+
 /// The project's own test bed script makes the namespaces, runs a sweep through them and
 /// removes them.
 #[test]
@@ -331,6 +392,7 @@ fn two_load_hosts_send_their_whole_runs() {
         launcher: ["ip", "netns", "exec", &bed.cli].iter().map(|s| (*s).to_owned()).collect(),
         address: bed.cli_addr.parse().expect("an address"),
         harness: HARNESS.into(),
+        shell: false,
     };
     let (one, two) = (host("cli"), host("cli-2"));
     // A server in the load namespace, in `mode`, on a port it picks and prints.
@@ -363,6 +425,7 @@ fn two_load_hosts_send_their_whole_runs() {
         mix: Vec::new(),
         pipeline: 1,
         seed: 1,
+        interval: None,
     };
     let never = Stop::default();
 
@@ -374,6 +437,7 @@ fn two_load_hosts_send_their_whole_runs() {
         &never,
         &watchdog,
         &mut || {},
+        None,
     )
     .expect("the load ran");
     assert_eq!(shares.len(), 2, "{shares:?}");
@@ -389,6 +453,7 @@ fn two_load_hosts_send_their_whole_runs() {
         &never,
         &watchdog,
         &mut || {},
+        None,
     )
     .expect("the load ran");
     assert_eq!((load.complete, load.unclosed), (4, 4), "unclosed responses, summed: {load:?}");
@@ -410,6 +475,7 @@ fn two_load_hosts_send_their_whole_runs() {
         &Stop::any(&[&stop_flag]),
         &watchdog,
         &mut || {},
+        None,
     )
     .expect("the load ran");
     let _ = stopper.join();

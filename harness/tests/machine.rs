@@ -55,19 +55,35 @@ fn the_floor_is_measured_first_and_lies_below_every_variant() {
     let scratch = Scratch::new();
     let matrix = "[sweep]\nrequests = 2000\nconcurrency = [1]\nkeep_alive = true\n\n\
                   [[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"floor-epoll\"\n";
-    let (output, out) = scratch.run(matrix, &[]);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    // The floor lies below every variant's p50 by what a runtime and the spec add to the same
+    // round trip: a few µs. A burst from another process during the floor's 300 ms (or during
+    // a variant's run) can tip one sweep, so a sweep that does not show it earns up to two more;
+    // a floor that is not below a variant in any of three sweeps is a fault.
+    let mut attempts = Vec::new();
+    let (stdout, out) = loop {
+        let (output, out) = scratch.run(matrix, &[]);
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+        let json = results_json(&out);
+        let calibration = &json["calibration"][0];
+        assert_eq!(calibration["cpu_idle"], "native", "{json}");
+        let floor = calibration["keep_alive"]["p50_us"].as_f64().expect("a keep-alive floor");
+        assert!(calibration["connection_per_request"]["p50_us"].as_f64().expect("a second floor") > 0.0);
+        let mut above = Vec::new();
+        for cell in json["cells"].as_array().expect("cells") {
+            let p50 = cell["latency_us"]["p50"].as_f64().expect("p50");
+            if p50 <= floor {
+                above.push(format!("the floor {floor} µs is not below {} {p50} µs", cell["variant"]));
+            }
+            assert_eq!(cell["meta"]["floor_p50_us"].as_f64(), Some(floor), "{cell}");
+        }
+        attempts.push(above.join("; "));
+        if above.is_empty() {
+            break (stdout, out);
+        }
+        assert!(attempts.len() < 3, "in three sweeps: {attempts:?}");
+    };
     let json = results_json(&out);
-    let calibration = &json["calibration"][0];
-    assert_eq!(calibration["cpu_idle"], "native", "{json}");
-    let floor = calibration["keep_alive"]["p50_us"].as_f64().expect("a keep-alive floor");
-    assert!(calibration["connection_per_request"]["p50_us"].as_f64().expect("a second floor") > 0.0);
-    for cell in json["cells"].as_array().expect("cells") {
-        let p50 = cell["latency_us"]["p50"].as_f64().expect("p50");
-        assert!(floor < p50, "the floor {floor} µs is below {} {p50} µs", cell["variant"]);
-        assert_eq!(cell["meta"]["floor_p50_us"].as_f64(), Some(floor), "{cell}");
-    }
     assert!(
         stdout.contains("floor: a loopback ping-pong between two harness threads"),
         "said at once: {stdout}"

@@ -41,6 +41,38 @@ fn nginx_runs_from_a_config_template_and_is_verified_by_body() {
     );
 }
 
+/// As in `examples/reference.toml`: nginx with no `port` gets one the harness picks below the
+/// ephemeral range, in its command line and in its config's `listen`.
+#[test]
+fn a_command_without_a_port_gets_one_below_the_ephemeral_range() {
+    if !require(test_name!(a_command_without_a_port_gets_one_below_the_ephemeral_range), &[NGINX]) {
+        return;
+    }
+    let scratch = Scratch::new();
+    let matrix = format!(
+        "[sweep]\nrequests = 500\nconcurrency = [2]\nkeep_alive = true\n\n\
+         [[variant]]\nname = \"nginx\"\ncommand = [\"nginx\", \"-c\", \"{{config}}\", \"-e\", \"stderr\", \"-g\", \"env RUNTIME_MATRIX_PORT={{port}};\"]\n\
+         config = \"{}\"\nworkers = 1\nverify = \"body\"\n",
+        nginx_conf()
+    );
+    let (output, out) = scratch.run(&matrix, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    let json = results_json(&out);
+    let nginx = cells_of(&json, "nginx")[0];
+    assert_eq!((nginx["complete"].as_u64(), nginx["failed"].as_u64()), (Some(500), Some(0)), "{nginx}");
+    let command: Vec<String> =
+        serde_json::from_value(json["meta"]["variants"][0]["command"].clone()).expect("the command line");
+    let picked: u16 = command
+        .last()
+        .and_then(|arg| arg.strip_prefix("env RUNTIME_MATRIX_PORT=")?.strip_suffix(';'))
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("{{port}} filled in: {command:?}"));
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").expect("the range");
+    let low: u16 = range.split_whitespace().next().and_then(|p| p.parse().ok()).expect("its low end");
+    assert!((1024..low).contains(&picked), "{picked} is below the ephemeral range from {low}");
+}
+
 #[test]
 fn a_missing_program_is_not_runnable_here_and_the_rest_goes_on() {
     let scratch = Scratch::new();

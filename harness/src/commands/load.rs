@@ -56,6 +56,10 @@ pub struct Args {
     /// Open loop: the connections the rate is spread over (`-c` says the same).
     #[arg(long, default_value_t = defaults::OPEN_CONNECTIONS, requires = "rate", value_parser = at_least_one::<usize>)]
     pub connections: usize,
+    /// Keep the run's figures per interval of this length too (rate, p99, failures over time;
+    /// shown as a table once the run lasts two intervals).
+    #[arg(long, default_value = default_duration!(defaults::INTERVAL), value_parser = server_spec::cli::parse_timeout)]
+    pub interval: Duration,
     /// Print the run as a results cell in JSON (histograms encoded) instead of the tables.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +78,10 @@ pub struct Args {
     /// load host) instead of the tables.
     #[arg(long, hide = true)]
     pub report: bool,
+    /// With --report: the name this load was started with (its host's), said back in the
+    /// report, so the sweep sees it arrived whole.
+    #[arg(long, hide = true, requires = "report")]
+    pub name: Option<String>,
     /// Addresses besides loopback that load may go to: the hosts a matrix declares. Load never
     /// goes anywhere else.
     #[arg(long = "declared-host", value_delimiter = ',')]
@@ -159,7 +167,7 @@ pub fn run(args: &Args) -> ExitCode {
     let tcp = tcp_before.zip(TcpCounters::read().ok()).map(|(before, after)| after.since(&before));
     let failed = load.failures.total() > 0;
     if args.report {
-        println!("{}", protocol::line(&protocol::LoadReport { load }));
+        println!("{}", protocol::line(&protocol::LoadReport { load, name: args.name.clone() }));
         return ExitCode::from(if failed { exit::FAILURES } else { exit::SUCCESS });
     }
     let cell = cell(args, &job, load, started_at, tcp);
@@ -214,6 +222,7 @@ fn job(args: &Args) -> anyhow::Result<Job> {
         mix: args.mix.clone().map(|mix| mix.0).unwrap_or_default(),
         pipeline: args.pipeline,
         seed: args.seed,
+        interval: Some(args.interval),
     })
 }
 
@@ -261,6 +270,7 @@ fn cell(
         server_cpus: 0,
         mix: job.mix.clone(),
     };
+    let readings = Vec::new();
     summarize(
         &point,
         &[MeasuredRun {
@@ -271,6 +281,7 @@ fn cell(
             idle_kernel_kib: None,
             status,
             tcp,
+            readings,
         }],
     )
 }
@@ -301,6 +312,10 @@ fn render(cell: &Cell, args: &Args) -> String {
     }
     if !cell.paths.is_empty() {
         out.push_str(&crate::report::paths(&[cell]).markdown());
+        out.push('\n');
+    }
+    if let Some(table) = crate::report::over_time(&[cell]) {
+        out.push_str(&table.markdown());
         out.push('\n');
     }
     let failures =

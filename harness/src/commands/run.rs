@@ -280,6 +280,7 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         pipeline: s.pipeline,
         mix: s.mix.clone(),
         seed: s.seed,
+        interval_s: Some(s.interval.as_secs_f64()),
     };
     match &s.load {
         Load::Closed { requests, concurrency } => {
@@ -351,7 +352,11 @@ fn meta(plan: &Plan, file: &str) -> Meta {
                     launch: if builtin.is_some() { "builtin" } else { "command" }.into(),
                     builtin: builtin.map(|b| b.name.to_owned()),
                     workers: v.workers,
-                    command: crate::target::local::command_line(v),
+                    // A port the harness picks for a command is filled in once the server starts.
+                    command: crate::target::local::command_line(
+                        v,
+                        (v.port != 0 || builtin.is_some()).then_some(v.port),
+                    ),
                     runtime: builtin.map(|b| b.runtime.to_owned()),
                     runtime_version: builtin.and_then(crate::registry::runtime_version),
                     cpus_in_force: Vec::new(),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use server_spec::cli::ServerArgs;
 
 use super::exit;
-use crate::hosts::protocol::ProcessGroup;
+use crate::hosts::protocol::{Named, ProcessGroup};
 use crate::registry;
 
 /// `harness serve`'s arguments: the variant, every server's options, and how it is tied to a
@@ -27,6 +27,10 @@ pub struct Args {
     /// not run on.
     #[arg(long, value_delimiter = ',')]
     pub cpus: Vec<usize>,
+    /// What the sweep calls this server (its variant's name in the matrix): with
+    /// `--lifeline`, said back first (`name "…"`), so the sweep sees it arrived whole.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -45,6 +49,9 @@ pub fn run(args: &Args) -> ExitCode {
             libc::setpgid(0, 0);
             libc::getpgrp()
         };
+        if let Some(name) = &args.name {
+            println!("{}", Named(name.clone()).line());
+        }
         println!("{}", ProcessGroup(pgid).line());
         // The graceful stop is the SIGTERM path every server has.
         crate::hosts::lifeline(|| {

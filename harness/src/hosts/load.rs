@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use super::{cpu_args, declared, protocol, spawn_tied, url};
-use crate::load::{Job, LoadResult, Shape};
+use crate::load::{Job, LoadResult, Shape, Ticker, Ticks};
 use crate::plan::Host;
 use crate::process::stderr_tail::StderrTail;
 use crate::process::tied::TiedChild;
@@ -77,20 +77,25 @@ enum Said {
 /// measured exactly (see [`merge`]); `stop` closes their lifelines. `at_window` is called as
 /// the measured window opens: before any host starts for a closed loop, once every host says
 /// its warm-up is over for an open loop (so a server sampled then is charged for measured
-/// requests only). Returns the merged load and each host's share.
+/// requests only). `ticks` is called back at each interval boundary from then on. Returns the
+/// merged load and each host's share.
 pub fn run_load(
     job: &Job,
     hosts: &[&Host],
     stop: &crate::load::Stop,
     watchdog: &Arc<Watchdog>,
     at_window: &mut dyn FnMut(),
+    mut ticks: Option<Ticks<'_>>,
 ) -> std::io::Result<(LoadResult, Vec<Share>)> {
     if matches!(job.shape, Shape::Scale { .. }) {
         return Err(std::io::Error::other("a scale run needs the load on this machine"));
     }
     let open = matches!(job.shape, Shape::Open { .. });
+    // Counts the window's interval boundaries once it is open.
+    let mut ticker = None;
     if !open {
         at_window();
+        ticker = ticks.as_ref().map(|ticks| Ticker::new(std::time::Instant::now(), ticks.every));
     }
     let shapes = split_shape(&job.shape, hosts.len());
     let (said_tx, said) = mpsc::channel();
@@ -140,11 +145,15 @@ pub fn run_load(
                 opened += 1;
                 if open && opened == running.len() {
                     at_window();
+                    ticker = ticks.as_ref().map(|ticks| Ticker::new(std::time::Instant::now(), ticks.every));
                 }
             }
             Ok(Said::Ended(index, text)) => texts[index] = Some(text),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if let (Some(ticks), Some(ticker)) = (ticks.as_mut(), ticker.as_mut()) {
+            ticks.catch_up(ticker);
         }
     }
     let mut parts = Vec::new();
@@ -154,6 +163,11 @@ pub fn run_load(
         let status = end_load(&mut load);
         let what = format!("harness load on host `{}`", host.name);
         let report = protocol::parse::<protocol::LoadReport>(text.as_deref().unwrap_or_default(), &what);
+        // The name said back must be the one sent: otherwise the launcher's shell mangled it.
+        let report = report.and_then(|report| match &report.name {
+            Some(name) => protocol::Named(name.clone()).check(&host.name, &host.name).map(|()| report),
+            None => Err(format!("{what} did not say the name it was started with")),
+        });
         let part = match (status, report) {
             (Ok(_), Ok(report)) => report.load,
             (status, report) => {
@@ -196,8 +210,15 @@ pub fn merge(parts: &[LoadResult]) -> LoadResult {
 
 /// Starts `shape` of `job` on `host` (`harness load … --report`), tied to `watchdog`.
 fn spawn_load(job: &Job, host: &Host, shape: &Shape, watchdog: &Arc<Watchdog>) -> std::io::Result<TiedChild> {
-    let mut args =
-        vec!["load".to_owned(), url(job), "--report".into(), "--lifeline".into(), "--announce-window".into()];
+    let mut args = vec![
+        "load".to_owned(),
+        url(job),
+        "--report".into(),
+        "--name".into(),
+        host.name.clone(),
+        "--lifeline".into(),
+        "--announce-window".into(),
+    ];
     match shape {
         Shape::Closed { requests, concurrency } => {
             args.extend(["-n".into(), requests.to_string(), "-c".into(), concurrency.to_string()]);
@@ -227,6 +248,9 @@ fn spawn_load(job: &Job, host: &Host, shape: &Shape, watchdog: &Arc<Watchdog>) -
         args.extend(["--mix".into(), mix.join(",")]);
     }
     args.extend(["--seed".into(), job.seed.to_string()]);
+    if let Some(every) = job.interval {
+        args.extend(["--interval".into(), format!("{}ms", every.as_millis().max(1))]);
+    }
     args.extend(["--timeout".into(), format!("{}ms", job.timeout.as_millis().max(1))]);
     args.extend(["--max-run-time".into(), format!("{}ms", job.max_duration.as_millis().max(1))]);
     if !job.cpus.is_empty() {

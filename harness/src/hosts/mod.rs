@@ -24,12 +24,35 @@ use crate::process::tied::TiedChild;
 use crate::process::watchdog::Watchdog;
 
 impl Host {
-    /// A command that runs `harness ARGS` on this host.
+    /// A command that runs `harness ARGS` on this host. Through a launcher that hands its
+    /// command to a shell (`ssh`: see [`Host::shell`]) every word is quoted with
+    /// [`shell_quote`], so each arrives as the one argument it is, whatever it holds.
     pub fn harness(&self, args: &[String]) -> Command {
         let mut command = Command::new(&self.launcher[0]);
-        command.args(&self.launcher[1..]).arg(&self.harness).args(args);
+        command.args(&self.launcher[1..]);
+        for word in std::iter::once(&self.harness).chain(args) {
+            if self.shell {
+                command.arg(shell_quote(word));
+            } else {
+                command.arg(word);
+            }
+        }
         command
     }
+}
+
+/// `word` as a POSIX shell (sh, dash, bash, zsh) reads it back as exactly one word: as it is
+/// when it holds only characters no shell treats specially, otherwise in single quotes, inside
+/// which nothing is special but the single quote itself, written as `'\''` (end the quotes, an
+/// escaped quote, quote again). Spaces, double quotes, `;`, `$(…)`, backquotes, globs and
+/// newlines all stay data. `ssh` joins its arguments with spaces into one command line for
+/// the remote shell, so this is how a name crosses it as one argument.
+pub fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-+=./:,@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Starts a launcher (`command`) tied to the harness (see [`TiedChild`]), its standard input
@@ -63,4 +86,73 @@ pub fn url(job: &Job) -> String {
 /// `--declared-host` arguments for the hosts `job` may send to.
 pub fn declared(job: &Job) -> Vec<String> {
     job.allowed.iter().flat_map(|ip| ["--declared-host".to_owned(), ip.to_string()]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Words that a shell would split, expand or run.
+    const NASTY: [&str; 12] = [
+        "plain-name_1.0",
+        "two words",
+        "",
+        "it's",
+        "\"double\" quotes",
+        "a; touch /tmp/runtime-matrix-never",
+        "$(touch /tmp/runtime-matrix-never)",
+        "`id`",
+        "new\nline",
+        "back\\slash and $HOME and *",
+        "'; exit 3; '",
+        "--name=x y",
+    ];
+
+    #[test]
+    fn quoting_leaves_plain_words_alone_and_quotes_the_rest() {
+        assert_eq!(shell_quote("tokio"), "tokio");
+        assert_eq!(shell_quote("/usr/local/bin/harness"), "/usr/local/bin/harness");
+        assert_eq!(shell_quote("two words"), "'two words'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$(x)"), "'$(x)'");
+    }
+
+    /// The real thing: the quoted words joined with spaces, as ssh joins them, and read by
+    /// `sh -c`, as the remote side does, come back as exactly the words.
+    #[test]
+    fn a_shell_reads_the_words_back_exactly() {
+        let line: Vec<String> = NASTY.iter().map(|w| shell_quote(w)).collect();
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\0' {}", line.join(" ")))
+            .output()
+            .expect("sh runs");
+        assert!(output.status.success(), "{output:?}");
+        let words: Vec<&[u8]> = output.stdout.split(|b| *b == 0).collect();
+        let back: Vec<String> =
+            words[..words.len() - 1].iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+        assert_eq!(back, NASTY);
+        assert!(!std::path::Path::new("/tmp/runtime-matrix-never").exists(), "nothing ran");
+    }
+
+    /// Only a launcher through a shell quotes: `ip netns exec` passes words as they are.
+    #[test]
+    fn only_a_shell_launcher_quotes() {
+        let host = |launcher: &[&str], shell: bool| Host {
+            name: "h".into(),
+            launcher: launcher.iter().map(|w| (*w).to_owned()).collect(),
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            harness: "/opt/the harness".into(),
+            shell,
+        };
+        let args = vec!["serve".to_owned(), "a b".to_owned()];
+        let words = |command: Command| -> Vec<String> {
+            command.get_args().map(|a| a.to_string_lossy().into_owned()).collect()
+        };
+        let ssh = host(&["ssh", "bench@10.0.0.2"], true);
+        assert_eq!(words(ssh.harness(&args)), ["bench@10.0.0.2", "'/opt/the harness'", "serve", "'a b'"]);
+        let netns = host(&["ip", "netns", "exec", "srv"], false);
+        assert_eq!(words(netns.harness(&args)), ["netns", "exec", "srv", "/opt/the harness", "serve", "a b"]);
+    }
 }

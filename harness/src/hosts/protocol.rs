@@ -4,7 +4,7 @@
 //!
 //! | from | line |
 //! |---|---|
-//! | `harness serve --lifeline` | [`ProcessGroup`] (`process group N`), then the spec's listening line |
+//! | `harness serve --lifeline` | with `--name`, [`Named`] (`name "…"`); then [`ProcessGroup`] (`process group N`), then the spec's listening line |
 //! | `harness load --announce-window` | [`WINDOW_OPEN`] as the measured window opens |
 //! | `harness load --report` | one [`LoadReport`] line: the whole [`LoadResult`], histograms encoded |
 //! | `harness sample PGID` | one [`Sample`] line |
@@ -49,6 +49,45 @@ impl ProcessGroup {
     }
 }
 
+/// What a program started through a launcher with `--name NAME` says back first: the name as
+/// it arrived, JSON-encoded on one line (`name "tokio \"fast\"; $(x)"`), so the harness can see
+/// that it crossed the launcher whole. A launcher that runs its command through a shell
+/// without the harness quoting it (see [`crate::plan::Host::shell`]) would have split it,
+/// expanded it, or run part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named(pub String);
+
+impl Named {
+    const PREFIX: &'static str = "name ";
+
+    /// The line, as printed.
+    pub fn line(&self) -> String {
+        format!("{}{}", Self::PREFIX, line(&self.0))
+    }
+
+    /// `None` when `line` is not a name line; an error when it is one whose name does not read.
+    pub fn parse(line: &str) -> Option<Result<Named, String>> {
+        let rest = line.trim_end_matches(['\r', '\n']).strip_prefix(Self::PREFIX)?;
+        Some(
+            serde_json::from_str::<String>(rest)
+                .map(Named)
+                .map_err(|err| format!("a bad line ({err}): {line:?}")),
+        )
+    }
+
+    /// Whether the name arrived as `sent`; if not, what went wrong, in words, for `host`.
+    pub fn check(&self, sent: &str, host: &str) -> Result<(), String> {
+        if self.0 == sent {
+            return Ok(());
+        }
+        Err(format!(
+            "host `{host}` received the name {sent:?} as {:?}: its launcher passed the command through a shell \
+             that split or expanded it (set `shell = true` on the host, so the harness quotes every argument)",
+            self.0
+        ))
+    }
+}
+
 /// What `harness load --announce-window` prints as its measured window opens: the sweep that
 /// runs the load on another host samples the server then.
 pub const WINDOW_OPEN: &str = "window open";
@@ -66,6 +105,9 @@ pub struct Sample {
     pub rss_kib: u64,
     pub threads: u64,
     pub processes: u64,
+    /// Open descriptors of the group (`None`: not readable there, or an older harness).
+    #[serde(default)]
+    pub fds: Option<u64>,
     #[serde(default)]
     pub tcp: Option<TcpCounters>,
     /// The kernel's memory for TCP sockets on the host, bytes.
@@ -80,6 +122,7 @@ impl Sample {
             rss_kib: sample.rss_kib,
             threads: sample.threads,
             processes: sample.processes,
+            fds: sample.fds,
             tcp: sample.tcp,
             socket_bytes: sample.socket_bytes,
         }
@@ -93,6 +136,7 @@ impl Sample {
             rss_kib: self.rss_kib,
             threads: self.threads,
             processes: self.processes,
+            fds: self.fds,
             tcp: self.tcp,
             mechanics: None,
             socket_bytes: self.socket_bytes,
@@ -121,6 +165,9 @@ impl Awake {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadReport {
     pub load: LoadResult,
+    /// The name the load was started with (`--name`: its host's), as it arrived (see [`Named`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// What `harness verify` prints when the answer passes: its notes (what deviates from HTTP).
@@ -164,6 +211,7 @@ mod tests {
         load.extra_bytes = 4 * 90;
         load.unclosed = 3;
         load.abandoned = 2;
+        load.retried = 4;
         load.held = 1000;
         load.closed_while_idle = 5;
         load.elapsed = Duration::from_millis(1234);
@@ -172,9 +220,10 @@ mod tests {
         for ns in [1_000, 2_000, 9_000_000] {
             load.latencies.total.record(ns).unwrap();
         }
-        let sent = line(&LoadReport { load: load.clone() });
+        let sent = line(&LoadReport { load: load.clone(), name: Some("cli \"2\"; $(x)".into()) });
         assert!(!sent.contains('\n'), "one line");
         let back: LoadReport = parse(&sent, "harness load").unwrap();
+        assert_eq!(back.name.as_deref(), Some("cli \"2\"; $(x)"));
         let back = back.load;
         assert_eq!(
             (
@@ -183,9 +232,10 @@ mod tests {
                 back.unclosed,
                 back.abandoned,
                 back.held,
-                back.closed_while_idle
+                back.closed_while_idle,
+                back.retried
             ),
-            (90, 360, 3, 2, 1000, 5)
+            (90, 360, 3, 2, 1000, 5, 4)
         );
         assert_eq!(
             (back.elapsed, back.cut, back.cpus_in_force),
@@ -196,18 +246,39 @@ mod tests {
         assert!(garbage.contains("host `cli`") && garbage.contains("oops"), "{garbage}");
     }
 
+    /// A name crosses as one JSON line whatever it holds, and a mangled one is caught.
+    #[test]
+    fn names_cross_whole() {
+        let name = "tok io \"q\" it's; $(touch x)\nsecond line";
+        let sent = Named(name.into()).line();
+        assert_eq!(sent.lines().count(), 1, "{sent}");
+        assert_eq!(Named::parse(&format!("{sent}\n")), Some(Ok(Named(name.into()))));
+        assert_eq!(Named::parse("process group 4"), None);
+        assert!(matches!(Named::parse("name tokio"), Some(Err(_))), "not JSON");
+        assert!(Named(name.into()).check(name, "srv").is_ok());
+        let mangled = Named("tok".into()).check(name, "srv").unwrap_err();
+        assert!(mangled.contains("host `srv`") && mangled.contains("shell = true"), "{mangled}");
+    }
+
     #[test]
     fn samples_cross() {
         let tcp = Some(TcpCounters { listen_overflows: 2, ..TcpCounters::default() });
-        let sample =
-            Sample { cpu_ns: 12_345, rss_kib: 4096, threads: 3, processes: 1, tcp, socket_bytes: Some(9) };
+        let sample = Sample {
+            cpu_ns: 12_345,
+            rss_kib: 4096,
+            threads: 3,
+            processes: 1,
+            fds: Some(9),
+            tcp,
+            socket_bytes: Some(9),
+        };
         let back: Sample = parse(&line(&sample), "harness sample").unwrap();
         assert_eq!(back, sample);
         let at = Instant::now();
         assert_eq!(Sample::of(&back.at(at)), sample);
         let older: Sample =
             parse(r#"{"cpu_ns":1,"rss_kib":2,"threads":3,"processes":4}"#, "an older harness").unwrap();
-        assert_eq!(older.tcp, None, "a host running an older harness still answers");
+        assert_eq!((older.tcp, older.fds), (None, None), "a host running an older harness still answers");
         assert_eq!(Awake::parse("awake: spinning\n"), Some(Awake("spinning".into())));
         assert_eq!(Awake::parse(&Awake("x".into()).line()), Some(Awake("x".into())));
     }

@@ -13,7 +13,7 @@ use super::palette::Palette;
 use super::spectrum;
 use crate::compare::Metric;
 use crate::report::matrices;
-use crate::results::{Cell, Mode, Results};
+use crate::results::{Cell, Interval, Mode, Results};
 
 /// A scenario's cells, arranged for plotting.
 #[derive(Debug)]
@@ -91,7 +91,104 @@ pub fn all(scenario: &Scenario<'_>) -> Vec<Figure> {
     figures.push(cpu(scenario));
     figures.push(rss(scenario));
     figures.extend(rss_per_connection(scenario, &rss_per_connection_kib));
+    for level in &scenario.levels {
+        figures.extend(over_time(scenario, level));
+    }
     figures
+}
+
+/// A long run over time at one level (its cells' runs with two intervals or more): p99
+/// latency, and the server's resident memory, at each interval's end. None without intervals.
+fn over_time(scenario: &Scenario<'_>, level: &Cell) -> Vec<Figure> {
+    let cells: Vec<(&str, &Cell)> = scenario
+        .variants
+        .iter()
+        .filter_map(|variant| scenario.cell(variant, level).map(|cell| (*variant, cell)))
+        .filter(|(_, cell)| cell.runs.iter().any(|run| run.intervals.len() >= 2))
+        .collect();
+    if cells.is_empty() {
+        return Vec::new();
+    }
+    let label = level.level_label();
+    let every =
+        cells.iter().flat_map(|(_, c)| &c.runs).find_map(|r| r.intervals.first()).map_or(0.0, |i| i.seconds);
+    let p99 = time_figure(
+        scenario,
+        &cells,
+        "p99-over-time",
+        format!("p99 latency over time at {label}"),
+        format!(
+            "x: seconds into the measured window; y: the p99 latency of the requests that ended in each {every:.0} s \
+             interval (log scale), one line per run. A line that climbs is a server getting slower as it runs."
+        ),
+        &label,
+        |interval| Some(interval.latency_us.p99).filter(|p99| *p99 > 0.0),
+        true,
+    );
+    let rss = time_figure(
+        scenario,
+        &cells,
+        "rss-over-time",
+        format!("Server resident memory over time at {label}"),
+        format!(
+            "x: seconds into the measured window; y: the server's resident memory at the end of each {every:.0} s \
+             interval (its whole process group), one line per run. Flat is healthy; a steady climb is a leak."
+        ),
+        &label,
+        |interval| interval.server_rss_kib.map(|kib| kib as f64 / 1024.0),
+        false,
+    );
+    vec![p99, rss]
+}
+
+/// One figure over time: a line per run of each cell, through `value` at each interval's end.
+#[allow(clippy::too_many_arguments)]
+fn time_figure(
+    scenario: &Scenario<'_>,
+    cells: &[(&str, &Cell)],
+    kind: &'static str,
+    title: String,
+    how: String,
+    level: &str,
+    value: impl Fn(&Interval) -> Option<f64>,
+    log: bool,
+) -> Figure {
+    let mut lines = Vec::new();
+    let mut legend = Vec::new();
+    let (mut right, mut top) = (0.0f64, 0.0f64);
+    for (variant, cell) in cells {
+        let colour = scenario.palette.colour(variant);
+        let mut drawn_any = false;
+        for run in cell.runs.iter().filter(|run| run.intervals.len() >= 2) {
+            let points: Vec<(f64, f64)> =
+                run.intervals.iter().filter_map(|i| Some((i.end_s, value(i)?))).collect();
+            if points.is_empty() {
+                continue;
+            }
+            right = points.iter().map(|p| p.0).fold(right, f64::max);
+            top = points.iter().map(|p| p.1).fold(top, f64::max);
+            let markers = points.len() <= 30;
+            lines.push(Line { colour, points, dashed: false, markers, band: Vec::new(), hollow: Vec::new() });
+            drawn_any = true;
+        }
+        if drawn_any {
+            legend.push(key(scenario.palette, variant, (*variant).to_owned(), Swatch::Solid));
+        }
+    }
+    let svg = if lines.is_empty() {
+        Err("Not recorded for any run at this level.".to_owned())
+    } else {
+        let frame = Frame {
+            x: Axis::linear(0.0, right.max(1.0) * 1.02, 6, quantity),
+            y: if log { latency_axis(&lines) } else { zero_to(top) },
+            x_desc: "time into the run (s)".into(),
+            y_desc: if log { "p99 latency (log scale)".into() } else { "server RSS (MiB)".into() },
+        };
+        drawn(chart::lines(frame, &lines))
+    };
+    let mut data = scenario.data();
+    data.push(("level", level.to_owned()));
+    Figure { kind, title, how, data, legend, svg }
 }
 
 /// An axis with a tick at each level: log when the levels span more than a factor of 16

@@ -16,9 +16,11 @@
 //! - [`framing`]: reading one response (head, `Content-Length`, chunked, close-delimited).
 //! - [`schedule`]: the open loop's intended send times and coordinated-omission correction.
 //! - [`timerfd`]: microsecond wake-ups for the open loop.
+//! - [`intervals`]: a run over time, interval by interval (a soak's drift).
 //! - `thread`: one load thread's event loop.
 
 pub mod framing;
+pub mod intervals;
 pub mod schedule;
 mod thread;
 pub mod timerfd;
@@ -30,11 +32,12 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::mechanics::{Counters, Tally};
+use crate::mechanics::{self, Counters};
 use serde::{Deserialize, Serialize};
 
 pub use crate::histogram::{latency_histogram, MAX_LATENCY_NS};
 pub use framing::{parse_head, Head};
+pub use intervals::{Tally, Ticker};
 pub use thread::CLOSE_WAIT;
 
 /// What to send, how hard, and where to run.
@@ -64,6 +67,9 @@ pub struct Job {
     pub allowed: Vec<std::net::IpAddr>,
     /// Count each load thread's system calls, context switches and migrations.
     pub mechanics: bool,
+    /// Keep figures per interval of this length over the measured window (see
+    /// [`intervals`]); `None` keeps only the run's totals.
+    pub interval: Option<Duration>,
 }
 
 /// How the load is applied.
@@ -150,16 +156,23 @@ pub struct Failures {
 
 impl Failures {
     pub fn total(&self) -> u64 {
-        self.connect + self.receive + self.send + self.timeout + self.length + self.protocol
+        [self.connect, self.receive, self.send, self.timeout, self.length, self.protocol]
+            .iter()
+            .fold(0u64, |sum, n| sum.saturating_add(*n))
     }
 
+    /// Adds another's counts (saturating: counts read from another host may be anything).
     pub fn add(&mut self, other: &Failures) {
-        self.connect += other.connect;
-        self.receive += other.receive;
-        self.send += other.send;
-        self.timeout += other.timeout;
-        self.length += other.length;
-        self.protocol += other.protocol;
+        for (mine, theirs) in [
+            (&mut self.connect, other.connect),
+            (&mut self.receive, other.receive),
+            (&mut self.send, other.send),
+            (&mut self.timeout, other.timeout),
+            (&mut self.length, other.length),
+            (&mut self.protocol, other.protocol),
+        ] {
+            *mine = mine.saturating_add(theirs);
+        }
     }
 
     /// The kinds with a count, in words: `connect 3, timeout 1`.
@@ -264,6 +277,10 @@ pub struct LoadResult {
     pub unclosed: u64,
     /// Requests in progress when a stop flag ended the run.
     pub abandoned: u64,
+    /// Requests sent again on a new connection because the server closed (or reset) a reused
+    /// keep-alive connection before answering anything, as ab does; each still counts once.
+    #[serde(default)]
+    pub retried: u64,
     /// Closed loop: connections whose connect the server had not answered when the last
     /// request was taken (their SYN dropped by a full listen queue, say); closed holding no
     /// request, as ab closes them.
@@ -294,10 +311,18 @@ pub struct LoadResult {
     /// The load threads' system calls, context switches and migrations over the run (an open
     /// loop's from its window on), when every thread could count them.
     #[serde(default)]
-    pub mechanics: Option<Tally>,
+    pub mechanics: Option<mechanics::Tally>,
     /// With a request mix, each path's own counts and latencies (in the job's path order).
     #[serde(default)]
     pub paths: Vec<PathCounts>,
+    /// The length of [`LoadResult::intervals`]' intervals, when they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// The measured window interval by interval, from its start (see [`intervals`]): every
+    /// measured request in the interval it ended in. Merged exactly across threads and hosts;
+    /// cut to whole intervals when the run is summarized ([`intervals::folded`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<Tally>,
 }
 
 /// One path's share of a run with a request mix.
@@ -317,9 +342,10 @@ impl PathCounts {
     }
 
     fn absorb(&mut self, other: &PathCounts) {
-        self.complete += other.complete;
-        self.failed += other.failed;
-        self.non_2xx += other.non_2xx;
+        // Saturating, like `LoadResult::absorb`: a load host's counts may be anything.
+        self.complete = self.complete.saturating_add(other.complete);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.non_2xx = self.non_2xx.saturating_add(other.non_2xx);
         let _ = self.latency.add(&other.latency);
     }
 }
@@ -351,6 +377,7 @@ impl LoadResult {
             close_delimited: 0,
             unclosed: 0,
             abandoned: 0,
+            retried: 0,
             unanswered_connects: 0,
             scheduled: 0,
             window: Duration::ZERO,
@@ -366,6 +393,8 @@ impl LoadResult {
             pin_failures: Vec::new(),
             mechanics: None,
             paths: Vec::new(),
+            interval: None,
+            intervals: Vec::new(),
         }
     }
 
@@ -373,26 +402,32 @@ impl LoadResult {
     pub fn absorb(&mut self, other: &LoadResult) {
         // Nothing absorbed yet: the first part's mechanics are the sum so far.
         let first = self.threads == 0;
-        self.complete += other.complete;
-        self.non_2xx += other.non_2xx;
+        // Saturating: a load host's counts are read from its report and may be anything.
+        for (mine, theirs) in [
+            (&mut self.complete, other.complete),
+            (&mut self.non_2xx, other.non_2xx),
+            (&mut self.total_bytes, other.total_bytes),
+            (&mut self.body_bytes, other.body_bytes),
+            (&mut self.extra_bytes, other.extra_bytes),
+            (&mut self.close_delimited, other.close_delimited),
+            (&mut self.unclosed, other.unclosed),
+            (&mut self.abandoned, other.abandoned),
+            (&mut self.retried, other.retried),
+            (&mut self.unanswered_connects, other.unanswered_connects),
+            (&mut self.scheduled, other.scheduled),
+            (&mut self.held, other.held),
+            (&mut self.closed_while_idle, other.closed_while_idle),
+            (&mut self.connections, other.connections),
+        ] {
+            *mine = mine.saturating_add(theirs);
+        }
         self.failures.add(&other.failures);
-        self.total_bytes += other.total_bytes;
-        self.body_bytes += other.body_bytes;
-        self.extra_bytes += other.extra_bytes;
-        self.close_delimited += other.close_delimited;
-        self.unclosed += other.unclosed;
-        self.abandoned += other.abandoned;
-        self.unanswered_connects += other.unanswered_connects;
-        self.scheduled += other.scheduled;
-        self.held += other.held;
-        self.closed_while_idle += other.closed_while_idle;
         if self.first_protocol_error.is_none() {
             self.first_protocol_error.clone_from(&other.first_protocol_error);
         }
-        self.connections += other.connections;
         self.latencies.merge(&other.latencies);
-        self.cpu += other.cpu;
-        self.threads += other.threads;
+        self.cpu = self.cpu.saturating_add(other.cpu);
+        self.threads = self.threads.saturating_add(other.threads);
         for cpu in &other.cpus_in_force {
             if !self.cpus_in_force.contains(cpu) {
                 self.cpus_in_force.push(*cpu);
@@ -415,6 +450,8 @@ impl LoadResult {
             }
             _ => None,
         };
+        self.interval = self.interval.or(other.interval);
+        intervals::merge(&mut self.intervals, &other.intervals);
     }
 }
 
@@ -544,7 +581,7 @@ impl Gate {
 /// and the hosts `job` declares are accepted. `at_window` is called as the measured window
 /// opens (see [`Hooks`]).
 pub fn run(job: &Job, stop: &Stop, at_window: &mut dyn FnMut()) -> std::io::Result<LoadResult> {
-    run_scale(job, stop, Hooks { at_window, idle: Duration::ZERO, probe: &mut || {} })
+    run_scale(job, stop, Hooks { at_window, idle: Duration::ZERO, probe: &mut || {}, ticks: None })
 }
 
 /// What a run calls back, so the caller can read the server at the right moments.
@@ -558,11 +595,30 @@ pub struct Hooks<'a> {
     /// Scale: called once every connection is open, has made its requests and has been idle
     /// for `idle`, before they are closed.
     pub probe: &'a mut dyn FnMut(),
+    /// Called at each interval boundary of the measured window (not for a scale run).
+    pub ticks: Option<Ticks<'a>>,
+}
+
+/// A callback at each interval boundary of a run's measured window: `at(k)` once
+/// `k × every` has passed since it opened (k = 1, 2, …), so the caller can read the server
+/// as each interval ends.
+pub struct Ticks<'a> {
+    pub every: Duration,
+    pub at: &'a mut dyn FnMut(usize),
+}
+
+impl Ticks<'_> {
+    /// Calls back every boundary `ticker` says has passed.
+    pub fn catch_up(&mut self, ticker: &mut Ticker) {
+        while let Some(boundary) = ticker.due(Instant::now()) {
+            (self.at)(boundary);
+        }
+    }
 }
 
 /// Runs the load, calling `hooks` back (see [`Hooks`]).
 pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<LoadResult> {
-    let Hooks { at_window, idle, probe } = hooks;
+    let Hooks { at_window, idle, probe, mut ticks } = hooks;
     if !job.target_allowed() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -619,7 +675,13 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
                 }
             };
             first_index += connections;
+            let window_start = match &job.shape {
+                Shape::Open { warmup, .. } => schedule_start + *warmup,
+                _ => started,
+            };
+            let every = job.interval.filter(|_| !matches!(job.shape, Shape::Scale { .. }));
             let mut assignment = thread::Assignment {
+                timeline: intervals::Timeline::new(window_start, every),
                 addr: job.addr,
                 request: request.clone(),
                 connections,
@@ -671,6 +733,14 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
             at_window();
         }
     }
+    if let Some(ticks) = ticks.as_mut().filter(|_| !matches!(job.shape, Shape::Scale { .. })) {
+        // The window is open: call back at its interval boundaries until the threads end.
+        let mut ticker = Ticker::new(Instant::now(), ticks.every);
+        while !handles.iter().all(std::thread::JoinHandle::is_finished) {
+            ticks.catch_up(&mut ticker);
+            std::thread::sleep(ticker.until_next(Instant::now()).min(Duration::from_millis(10)));
+        }
+    }
     let mut held_at_probe = None;
     if matches!(job.shape, Shape::Scale { .. }) {
         // Every thread holds its connections (or the run was stopped): let them sit idle,
@@ -696,6 +766,7 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
     for handle in handles {
         let part = handle.join().map_err(|_| std::io::Error::other("a load thread panicked"))??;
         result.absorb(&part.counts);
+        intervals::merge(&mut result.intervals, &part.timeline.tallies);
         last_end = last_end.max(part.last_end);
         if let Some((at, timed_out)) = part.cut_at {
             cut_at = Some(cut_at.map_or(at, |seen| seen.max(at)));
@@ -703,6 +774,7 @@ pub fn run_scale(job: &Job, stop: &Stop, hooks: Hooks<'_>) -> std::io::Result<Lo
         }
     }
     result.cut = cut_at.map(|_| if deadline_cut { Cut::Deadline } else { Cut::Stopped });
+    result.interval = job.interval.filter(|_| !result.intervals.is_empty());
     result.held = held_at_probe.unwrap_or(0);
     match &job.shape {
         Shape::Open { warmup, duration, .. } => {

@@ -21,6 +21,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use super::framing::{Fed, FramingError, ResponseReader};
+use super::intervals::Timeline;
 use super::schedule::{Schedule, Timing, Window};
 use super::timerfd::TimerFd;
 use super::{Failures, Gate, LoadResult, PathCounts, Shared};
@@ -67,6 +68,8 @@ pub(super) struct Assignment {
     pub deadline: Instant,
     pub shared: Arc<Shared>,
     pub pace: Pace,
+    /// Where this thread's measured requests are tallied by interval (empty: none kept).
+    pub timeline: Timeline,
     /// This thread's mechanics counters, read as the open loop's window opens.
     pub counters: Option<Arc<Counters>>,
     /// The paths requests go to, with their bytes and weights.
@@ -140,6 +143,8 @@ pub(super) struct Part {
     pub cpu_at_window: Option<Duration>,
     /// Open loop: its mechanics counts then, for the same reason.
     pub tally_at_window: Option<Tally>,
+    /// The measured requests by interval, beside [`Part::counts`]' totals.
+    pub timeline: Timeline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +286,7 @@ impl Assignment {
                 first_lengths: vec![None; self.draw.len()],
                 cpu_at_window: None,
                 tally_at_window: None,
+                timeline: self.timeline.clone(),
             },
             scratch: vec![0u8; READ_CHUNK],
             conns,
@@ -444,6 +450,9 @@ impl Worker<'_> {
                     if timed_out && measured =>
                 {
                     self.part.counts.failures.timeout += conn.unanswered();
+                    if let Some(tally) = self.part.timeline.at(now) {
+                        tally.failures.timeout += conn.unanswered();
+                    }
                 }
                 Phase::Connecting | Phase::Sending | Phase::Receiving if measured => {
                     self.part.counts.abandoned += conn.unanswered()
@@ -898,12 +907,19 @@ impl Worker<'_> {
             counts.close_delimited += u64::from(conn.reader.ends_at_close());
             let latencies = &mut counts.latencies;
             let _ = latencies.ttfb.record(nanos(conn.first_byte.unwrap_or(end) - conn.request_start));
-            if conn.schedule.is_some() {
+            let latency = if conn.schedule.is_some() {
                 let timing = Timing::of(conn.intended, conn.free_since, conn.request_start, end);
-                let _ = latencies.total.record(nanos(timing.corrected));
                 let _ = latencies.uncorrected.record(nanos(timing.uncorrected));
+                nanos(timing.corrected)
             } else {
-                let _ = latencies.total.record(nanos(end - conn.request_start));
+                nanos(end - conn.request_start)
+            };
+            let _ = latencies.total.record(latency);
+            if let Some(tally) = self.part.timeline.at(end) {
+                tally.complete += 1;
+                tally.non_2xx += u64::from(!(200..300).contains(&head.status));
+                tally.failures.length += u64::from(!length_ok);
+                let _ = tally.latency.record(latency);
             }
         }
         conn.served += 1;
@@ -1003,8 +1019,10 @@ impl Worker<'_> {
     fn retry_or_fail(&mut self, index: usize, now: Instant, kind: fn(&mut Failures) -> &mut u64) {
         let conn = &mut self.conns[index];
         if conn.served > 0 && conn.first_byte.is_none() {
+            // A pipelined batch is resent whole: none of it was answered.
             conn.close();
             conn.sent = 0;
+            self.part.counts.retried += if conn.measured { conn.unanswered() } else { 0 };
             return self.connect(index, now);
         }
         self.fail(index, now, kind);
@@ -1025,6 +1043,9 @@ impl Worker<'_> {
         let conn = &mut self.conns[index];
         if conn.measured {
             *kind(&mut self.part.counts.failures) += conn.unanswered();
+            if let Some(tally) = self.part.timeline.at(now) {
+                *kind(&mut tally.failures) += conn.unanswered();
+            }
             self.part.last_end = self.part.last_end.max(now);
             for path in conn.batch.iter().skip(conn.answered) {
                 if let Some(counted) = self.part.counts.paths.get_mut(usize::from(*path)) {

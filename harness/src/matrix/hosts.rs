@@ -5,7 +5,13 @@ use toml::de::DeTable;
 use super::document::{self, At, Mistakes};
 use crate::plan::{Host, Launch, Load, Scenario, VariantPlan};
 
-const HOST_KEYS: [&str; 4] = ["name", "launcher", "address", "harness"];
+const HOST_KEYS: [&str; 5] = ["name", "launcher", "address", "harness", "shell"];
+
+/// Whether a launcher goes through a remote shell when `shell` is not given: when any of its
+/// words is the `ssh` program (`["ssh", …]`, or `["ip", "netns", "exec", "cli", "ssh", …]`).
+pub fn launcher_uses_a_shell(launcher: &[String]) -> bool {
+    launcher.iter().any(|word| std::path::Path::new(word).file_name().is_some_and(|name| name == "ssh"))
+}
 
 /// The `[[host]]` tables, each checked.
 pub(super) fn hosts(root: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Vec<Host> {
@@ -40,6 +46,7 @@ pub(super) fn hosts(root: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Vec<Host
             mistakes.at(span.clone(), "a [[host]] needs an `address`: the IP address clients connect to");
         }
         let harness = mistakes.string(table, "harness").map_or_else(|| "harness".to_owned(), |h| h.value);
+        let shell = mistakes.boolean(table, "shell").map(|s| s.value);
         let (Some(name), Some(launcher), Some(address)) = (name, launcher, address) else { continue };
         if hosts.iter().any(|h| h.name == name.value) {
             mistakes.at(name.span.clone(), format!("host `{}` is listed twice", name.value));
@@ -47,7 +54,8 @@ pub(super) fn hosts(root: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Vec<Host
         }
         let launcher: Vec<String> = launcher.value.into_iter().map(|arg| arg.value).collect();
         if !launcher.is_empty() {
-            hosts.push(Host { name: name.value, launcher, address, harness });
+            let shell = shell.unwrap_or_else(|| launcher_uses_a_shell(&launcher));
+            hosts.push(Host { name: name.value, launcher, address, harness, shell });
         }
     }
     hosts

@@ -64,7 +64,7 @@ const MAX_WEIGHT: i64 = 1_000_000;
 const ANY_HOST_CPUS: usize = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
-const SETTING_KEYS: [&str; 19] = [
+const SETTING_KEYS: [&str; 20] = [
     "requests",
     "concurrency",
     "keep_alive",
@@ -84,6 +84,7 @@ const SETTING_KEYS: [&str; 19] = [
     "pipeline",
     "mix",
     "seed",
+    "interval",
 ];
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
@@ -185,6 +186,7 @@ struct Settings {
     pipeline: Option<At<usize>>,
     mix: Option<At<Vec<(String, u32)>>>,
     seed: Option<u64>,
+    interval: Option<Duration>,
 }
 
 fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
@@ -281,7 +283,28 @@ fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
         }),
         mix: mix(table, mistakes),
         seed: mistakes.integer(table, "seed").and_then(|n| whole(&n, 0..i64::MAX, "seed", mistakes)),
+        interval: interval(table, mistakes),
     }
+}
+
+/// Shortest `interval`: the server is read at every boundary, which takes a moment (on
+/// another host, a round trip through its launcher).
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// `interval`, at least [`MIN_INTERVAL`].
+fn interval(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Option<Duration> {
+    let (interval, span) = parsed_duration(table, "interval", mistakes)?;
+    if interval < MIN_INTERVAL {
+        mistakes.at(
+            span,
+            format!(
+                "interval must be at least {} ms (the server is read at every one)",
+                MIN_INTERVAL.as_millis()
+            ),
+        );
+        return None;
+    }
+    Some(interval)
 }
 
 /// `mix = { "/" = 99, "/work/1000" = 1 }`: paths (each like `path`) with whole weights.
@@ -354,6 +377,7 @@ impl Settings {
             pipeline: self.pipeline.clone().or_else(|| base.pipeline.clone()),
             mix: self.mix.clone().or_else(|| base.mix.clone()),
             seed: self.seed.or(base.seed),
+            interval: self.interval.or(base.interval),
         }
     }
 
@@ -384,6 +408,13 @@ impl Settings {
             );
         }
         let mix: Vec<(String, u32)> = self.mix.as_ref().map(|m| m.value.clone()).unwrap_or_default();
+        let max_run_time = match (&load, self.max_run_time) {
+            // An open loop runs for its schedule: unless bounded by hand, the bound makes room
+            // for it (and for its last requests' timeout).
+            (Load::Open { duration, warmup_time, .. }, None) => defaults::MAX_RUN_TIME
+                .max(*duration + *warmup_time + self.timeout.unwrap_or(defaults::TIMEOUT)),
+            (_, given) => given.unwrap_or(defaults::MAX_RUN_TIME),
+        };
         Scenario {
             name,
             load,
@@ -396,7 +427,7 @@ impl Settings {
                 .or_else(|| self.path.clone())
                 .unwrap_or_else(|| defaults::PATH.to_owned()),
             timeout: self.timeout.unwrap_or(defaults::TIMEOUT),
-            max_run_time: self.max_run_time.unwrap_or(defaults::MAX_RUN_TIME),
+            max_run_time,
             slow_clients: self.slow_clients.unwrap_or(0),
             // Set from the scenario's own `cpu_idle` or [placement]'s once both are read.
             cpu_idle: CpuIdle::Native,
@@ -404,6 +435,7 @@ impl Settings {
             pipeline: self.pipeline.as_ref().map_or(defaults::PIPELINE, |p| p.value),
             mix,
             seed: self.seed.unwrap_or(defaults::SEED),
+            interval: self.interval.unwrap_or(defaults::INTERVAL),
         }
     }
 
@@ -487,7 +519,7 @@ impl Settings {
             Some(rates) => rates.value.iter().map(|r| r.value).collect(),
             None => {
                 mistakes.at(
-                    open_span,
+                    open_span.clone(),
                     "mode = \"open\" needs `rate = [..]`: the offered requests per second, one level each",
                 );
                 Vec::new()
@@ -508,12 +540,19 @@ impl Settings {
                 1
             }
         };
-        Load::Open {
-            rates,
-            connections,
-            duration: self.duration.unwrap_or(defaults::DURATION),
-            warmup_time: self.warmup_time.unwrap_or(defaults::WARMUP_TIME),
+        let duration = self.duration.unwrap_or(defaults::DURATION);
+        let warmup_time = self.warmup_time.unwrap_or(defaults::WARMUP_TIME);
+        if let Some(bound) = self.max_run_time.filter(|bound| *bound < duration + warmup_time) {
+            mistakes.at(
+                open_span,
+                format!(
+                    "an open loop runs for warmup_time + duration ({:?}), longer than max_run_time ({bound:?}): \
+                     every run would be cut short; raise max_run_time or leave it out",
+                    duration + warmup_time
+                ),
+            );
         }
+        Load::Open { rates, connections, duration, warmup_time }
     }
 }
 
@@ -731,11 +770,16 @@ fn variant<'a>(
     let external = matches!(launch, Some(Launch::Command(_)));
     let port_value = mistakes.integer(table, "port");
     let port = port_value.as_ref().and_then(|p| whole(p, 0..65536, "port", mistakes)).unwrap_or(0) as u16;
-    if external && port_value.as_ref().is_none_or(|p| p.value == 0) {
+    if let Some(zero) = port_value.as_ref().filter(|p| external && p.value == 0) {
         // `port = 0` would hand the command `{port}` = 0: nothing could be waited for.
-        let at = port_value.as_ref().map_or(span.clone(), |p| p.span.clone());
-        mistakes
-            .at(at, format!("variant `{}` runs a command, so it needs a fixed `port` (not 0)", name.value));
+        mistakes.at(
+            zero.span.clone(),
+            format!(
+                "variant `{}` runs a command, which cannot be given port 0 (it could not say which port it took): \
+                 leave `port` out and the harness picks a free one below the ephemeral range",
+                name.value
+            ),
+        );
     }
     if port != 0 && order == Order::Interleaved && before.clone().any(|plan| plan.port == port) {
         let at = port_value.map_or(span, |p| p.span);
@@ -801,7 +845,7 @@ mod tests {
             mistakes(source),
             [
                 "m.toml:2:11: timeout: `300000000000y`: at most a year",
-                "m.toml:7:8: variant `x` runs a command, so it needs a fixed `port` (not 0)",
+                "m.toml:7:8: variant `x` runs a command, which cannot be given port 0 (it could not say which port it took): leave `port` out and the harness picks a free one below the ephemeral range",
             ]
         );
     }
@@ -858,6 +902,9 @@ mod tests {
         let plan = parse("m.toml", source, 2).unwrap();
         assert!(matches!(&plan.variants[0].launch, Launch::Command(c) if c.len() == 3));
         assert_eq!(plan.variants[0].verify, Verify::Status);
+        // Without `port`, the harness picks one when it starts the command (0 here).
+        let picked = parse("m.toml", &source.replace("port = 8080\n", ""), 2).unwrap();
+        assert_eq!(picked.variants[0].port, 0);
     }
 
     #[test]
@@ -950,6 +997,22 @@ name = "tokio"
                 warmup_time: defaults::WARMUP_TIME
             }
         );
+    }
+
+    /// A long open loop's bound makes room for it; one set by hand too short is a mistake.
+    #[test]
+    fn an_open_loop_fits_its_bound_and_keeps_intervals() {
+        let source = "[sweep]\nmode = \"open\"\nrate = [5000]\nduration = \"10m\"\nwarmup_time = \"5s\"\ninterval = \"30s\"\n\n[[variant]]\nname = \"tokio\"\n";
+        let plan = parse("m.toml", source, 2).unwrap();
+        let scenario = &plan.scenarios[0];
+        assert_eq!(scenario.max_run_time, Duration::from_secs(600 + 5 + 10));
+        assert_eq!(scenario.interval, Duration::from_secs(30));
+        let defaults = parse("m.toml", "[[variant]]\nname = \"tokio\"\n", 2).unwrap();
+        assert_eq!(defaults.scenarios[0].interval, defaults::INTERVAL);
+        let bounded = source.replace("interval = \"30s\"", "max_run_time = \"1m\"\ninterval = \"50ms\"");
+        let found = mistakes(&bounded);
+        assert!(found[0].starts_with("m.toml:2:8: an open loop runs for warmup_time + duration (605s), longer than max_run_time (60s)"), "{found:?}");
+        assert!(found[1].starts_with("m.toml:7:12: interval must be at least 100 ms"), "{found:?}");
     }
 
     #[test]
@@ -1083,7 +1146,6 @@ wrokers = 2
             "m.toml:22:8: variant `tokio` is listed twice",
             "m.toml:25:8: no built-in variant `mystery`",
             "m.toml:29:11: command needs at least the program",
-            "m.toml:31:1: variant `ext2` runs a command, so it needs a fixed `port` (not 0)",
             "m.toml:37:11: give either `builtin` or `command`, not both",
             "m.toml:38:17: each of `command` must be a string, not a whole number",
             "m.toml:39:8: port must be from 0 to 65535, not 99999",

@@ -24,6 +24,10 @@ pub const OPEN_CONNECTIONS: usize = 50;
 /// Scale: how long connections are held idle before the server's memory is read; under the
 /// servers' 5 s idle timeout, which would close them.
 pub const IDLE_TIME: Duration = Duration::from_secs(2);
+/// A run's figures are also kept per interval of this length (a soak's drift over time); a
+/// run shorter than one has none. Ten seconds: 60 points over a 10-minute soak, and no
+/// interval at all in the classic sweep's sub-second runs.
+pub const INTERVAL: Duration = Duration::from_secs(10);
 /// Measured runs per cell.
 pub const REPEAT: usize = 1;
 /// Request target.

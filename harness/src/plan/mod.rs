@@ -62,6 +62,9 @@ pub struct Scenario {
     pub mix: Vec<(String, u32)>,
     /// Seeds the draw of paths, so a mix's run is reproducible.
     pub seed: u64,
+    /// Each run's figures are also kept per interval of this length, with the server read at
+    /// every boundary (memory, descriptors, CPU): drift over a long run.
+    pub interval: Duration,
 }
 
 /// How a scenario loads the server; each variant has one cell per level.
@@ -151,6 +154,11 @@ pub struct Host {
     pub address: std::net::IpAddr,
     /// The harness binary there.
     pub harness: String,
+    /// Whether the launcher hands the command to a shell as one line, as `ssh` does (it joins
+    /// its arguments with spaces for the remote user's shell): every argument is then quoted
+    /// for that shell, so a name with spaces, quotes, `;` or `$(…)` arrives as one argument,
+    /// never as shell. `ip netns exec` runs the program directly: nothing is quoted.
+    pub shell: bool,
 }
 
 /// One server to measure.
@@ -158,7 +166,8 @@ pub struct Host {
 pub struct VariantPlan {
     pub name: String,
     pub launch: Launch,
-    /// 0: a built-in picks a free port and announces it.
+    /// 0: a built-in picks a free port and announces it; a `command` gets one the harness picks
+    /// below the ephemeral range when it starts it (see [`crate::matrix`]'s port rule).
     pub port: u16,
     pub workers: usize,
     pub verify: Verify,

@@ -195,6 +195,7 @@ pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> Vari
     if cells.iter().any(|c| !c.paths.is_empty()) {
         tables.push(paths(&cells));
     }
+    tables.extend(over_time(&cells));
     let mut notes: Vec<(String, String)> = cells
         .iter()
         .flat_map(|cell| cell.notes.iter().map(|note| (cell.level_label(), note.clone())))
@@ -584,6 +585,79 @@ pub fn time_goes(results: &Results, scenario: &str) -> Option<Table> {
     })
 }
 
+/// A long run's drift: per run with two or more intervals, its first interval against its
+/// last — rate, p99, the server's memory and descriptors, the harness's own — and whether the
+/// server stayed flat (see [`crate::results::Drift::flat`]). `None` when no run has intervals.
+pub fn over_time(cells: &[&Cell]) -> Option<Table> {
+    let headers = vec![
+        "Level",
+        "intervals",
+        "req/s first → last",
+        "p99 µs first → last",
+        "server RSS KiB first → last",
+        "server fds first → last",
+        "harness RSS KiB first → last",
+        "harness fds first → last",
+        "failed",
+        "flat",
+    ];
+    let pair = |first: Option<f64>, last: Option<f64>, digits: usize| match (first, last) {
+        (Some(a), Some(b)) => format!("{a:.digits$} → {b:.digits$}"),
+        _ => "—".to_owned(),
+    };
+    let growth = |growth: Option<f64>| growth.map_or_else(String::new, |g| format!(" ({:+.1}%)", g * 100.0));
+    let count = |value: Option<u64>| value.map(|v| v as f64);
+    let mut rows = Vec::new();
+    for cell in cells {
+        let with_intervals = cell.runs.iter().filter(|r| r.drift().is_some()).count();
+        for (i, run) in cell.runs.iter().enumerate() {
+            let Some(drift) = run.drift() else { continue };
+            let (first, last) = (drift.first, drift.last);
+            let level = if with_intervals > 1 {
+                format!("{} run {}", cell.level_label(), i + 1)
+            } else {
+                cell.level_label()
+            };
+            let flat = match drift.flat() {
+                Some(true) => "yes".to_owned(),
+                Some(false) => "NO".to_owned(),
+                None => "—".to_owned(),
+            };
+            rows.push(vec![
+                level,
+                format!("{} × {:.0} s", run.intervals.len(), first.seconds),
+                pair(Some(first.requests_per_second), Some(last.requests_per_second), 0),
+                pair(Some(first.latency_us.p99), Some(last.latency_us.p99), 1),
+                format!(
+                    "{}{}",
+                    pair(count(first.server_rss_kib), count(last.server_rss_kib), 0),
+                    growth(drift.rss_growth())
+                ),
+                format!(
+                    "{}{}",
+                    pair(count(first.server_fds), count(last.server_fds), 0),
+                    growth(drift.fds_growth())
+                ),
+                pair(count(first.harness_rss_kib), count(last.harness_rss_kib), 0),
+                pair(count(first.harness_fds), count(last.harness_fds), 0),
+                drift.failed.to_string(),
+                flat,
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let legend = format!(
+        "Over time: each run's first interval against its last. Flat: the server's RSS and open descriptors at \
+         the last interval at most {:.0}% over the first (descriptors: or at most {} more, a connection or two in \
+         flight) and no failed request.",
+        crate::results::FLAT_GROWTH * 100.0,
+        crate::results::DESCRIPTOR_SLACK
+    );
+    Some(Table { kind: "over-time", headers, rows, legend: Some(legend) })
+}
+
 /// One line for a cell as it finishes, printed while the sweep goes on.
 pub fn cell_line(cell: &Cell) -> String {
     let rate = match (cell.requests_per_second, cell.requests_per_second_spread) {
@@ -736,6 +810,48 @@ mod tests {
 |           1 |    61.2 |   58.0 |   70.5 |  120.0 |    450.5 |  900.0 |                   — |       0 |              8.50 |
 ";
         assert_eq!(percentile_table(&refs), expected);
+    }
+
+    /// A run's drift: its first interval against its last, and whether the server stayed flat.
+    #[test]
+    fn the_over_time_table() {
+        use crate::results::Interval;
+        let interval = |end_s: f64, rss: u64, fds: u64| Interval {
+            end_s,
+            seconds: 10.0,
+            complete: 50_000,
+            failed: 0,
+            non_2xx: 0,
+            requests_per_second: 5000.0,
+            latency_us: crate::stats::Percentiles {
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p99: end_s * 10.0,
+                p999: 0.0,
+                max: 0.0,
+            },
+            server_rss_kib: Some(rss),
+            server_fds: Some(fds),
+            server_threads: Some(2),
+            server_cpu_us_per_request: Some(5.0),
+            harness_rss_kib: Some(20_000),
+            harness_fds: Some(64),
+        };
+        let mut flat = cell_with_runs("tokio", 50, &[5000.0]);
+        flat.runs[0].intervals =
+            vec![interval(10.0, 6000, 60), interval(20.0, 6100, 60), interval(30.0, 6500, 62)];
+        assert!(over_time(&[&cell_with_runs("tokio", 5, &[100.0])]).is_none(), "no intervals, no table");
+        let table = over_time(&[&flat]).expect("a table").markdown();
+        assert!(table.contains("|  3 × 10 s |"), "{table}");
+        assert!(table.contains("6000 → 6500 (+8.3%)") && table.contains("60 → 62 (+3.3%)"), "{table}");
+        assert!(table.contains("|  yes |") && table.contains("Flat: the server's RSS"), "{table}");
+        let mut leaking = flat.clone();
+        leaking.runs[0].intervals[2].server_rss_kib = Some(6700);
+        assert!(over_time(&[&leaking]).expect("a table").markdown().contains("|   NO |"));
+        let mut failing = flat.clone();
+        failing.runs[0].intervals[1].failed = 1;
+        assert!(over_time(&[&failing]).expect("a table").markdown().contains("|   NO |"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use crate::machine::tcp::TcpCounters;
 pub use crate::mechanics::Mechanics;
 pub use crate::plan::{CpuIdle, Mode};
 pub use crate::profile::Profile;
-pub use summarize::{summarize, MeasuredRun};
+pub use summarize::{summarize, MeasuredRun, Reading};
 
 /// The version of this file format. 1 was the first (no `schema_version` field, no runs'
 /// latencies, no histograms); 2 added runs with their figures and cost, server cost,
@@ -127,6 +127,9 @@ pub struct ScenarioMeta {
     /// in force, which is `native` when `awake` was asked but could not be had).
     #[serde(default)]
     pub cpu_idle: CpuIdle,
+    /// Seconds per interval of each run's figures over time (see [`Interval`]).
+    #[serde(default)]
+    pub interval_s: Option<f64>,
     /// Whether each cell got an extra run under `perf record` (a flame graph, top symbols).
     #[serde(default)]
     pub profile: bool,
@@ -241,6 +244,10 @@ pub struct Run {
     /// System calls, context switches and migrations per request, where counted.
     #[serde(default)]
     pub mechanics: Option<Sides>,
+    /// The run interval by interval (a scenario's `interval`, 10 s by default): none for a
+    /// run shorter than one interval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<Interval>,
 }
 
 /// One path of a request mix in a cell: its share of the requests and its own latency.
@@ -263,6 +270,95 @@ pub struct PathStats {
 pub struct Sides {
     pub server: Option<Mechanics>,
     pub load: Option<Mechanics>,
+}
+
+/// One interval of a run's measured window: what the load generator saw in it, and the
+/// server (and the harness) as it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Seconds from the start of the measured window to the end of this interval.
+    pub end_s: f64,
+    /// Its length (the last one also holds what ended after the last whole interval).
+    pub seconds: f64,
+    pub complete: u64,
+    pub failed: u64,
+    pub non_2xx: u64,
+    /// Complete responses per second of the interval.
+    pub requests_per_second: f64,
+    /// Latency of the requests that ended in it (an open loop's from the intended send).
+    pub latency_us: Percentiles,
+    /// The server's resident memory (KiB), open descriptors and threads at the interval's end.
+    #[serde(default)]
+    pub server_rss_kib: Option<u64>,
+    #[serde(default)]
+    pub server_fds: Option<u64>,
+    #[serde(default)]
+    pub server_threads: Option<u64>,
+    /// The server's CPU over the interval per complete request, µs.
+    #[serde(default)]
+    pub server_cpu_us_per_request: Option<f64>,
+    /// The harness's own resident memory (KiB) and descriptors at the interval's end, when the
+    /// load ran on this machine.
+    #[serde(default)]
+    pub harness_rss_kib: Option<u64>,
+    #[serde(default)]
+    pub harness_fds: Option<u64>,
+}
+
+/// How much a long run's last interval may exceed its first and still be flat: 10%.
+pub const FLAT_GROWTH: f64 = 0.10;
+
+/// Descriptors that may come and go without a leak: with a connection per request, the
+/// server holds a socket or two for requests in flight at any instant.
+pub const DESCRIPTOR_SLACK: u64 = 2;
+
+/// How a run drifted from its first interval to its last.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drift<'a> {
+    pub first: &'a Interval,
+    pub last: &'a Interval,
+    /// Failed requests over every interval.
+    pub failed: u64,
+}
+
+impl Drift<'_> {
+    /// The server's RSS growth, last over first less one (0.05: 5% more).
+    pub fn rss_growth(&self) -> Option<f64> {
+        growth(self.first.server_rss_kib?, self.last.server_rss_kib?)
+    }
+
+    /// The server's descriptor growth, last over first less one.
+    pub fn fds_growth(&self) -> Option<f64> {
+        growth(self.first.server_fds?, self.last.server_fds?)
+    }
+
+    /// Whether the server stayed flat with no failure: its RSS and descriptors at the last
+    /// interval at most [`FLAT_GROWTH`] over the first (descriptors: or at most
+    /// [`DESCRIPTOR_SLACK`] more). `None` when the server was not read.
+    pub fn flat(&self) -> Option<bool> {
+        let (rss_first, rss_last) = (self.first.server_rss_kib?, self.last.server_rss_kib?);
+        let (fds_first, fds_last) = (self.first.server_fds?, self.last.server_fds?);
+        let rss_flat = rss_last as f64 <= rss_first as f64 * (1.0 + FLAT_GROWTH);
+        let fds_flat = fds_last as f64 <= fds_first as f64 * (1.0 + FLAT_GROWTH)
+            || fds_last <= fds_first + DESCRIPTOR_SLACK;
+        Some(rss_flat && fds_flat && self.failed == 0)
+    }
+}
+
+fn growth(first: u64, last: u64) -> Option<f64> {
+    (first > 0).then(|| last as f64 / first as f64 - 1.0)
+}
+
+impl Run {
+    /// Its first and last intervals, when it has two or more.
+    pub fn drift(&self) -> Option<Drift<'_>> {
+        let (first, last) = (self.intervals.first()?, self.intervals.last()?);
+        (self.intervals.len() >= 2).then(|| Drift {
+            first,
+            last,
+            failed: self.intervals.iter().map(|i| i.failed).sum(),
+        })
+    }
 }
 
 /// What the server spent: over one run, or for a cell (CPU figures: the median of its runs';
@@ -567,13 +663,21 @@ impl Results {
         let file = if path.is_dir() { path.join("results.json") } else { path.to_path_buf() };
         let shown = file.display().to_string();
         let text = std::fs::read_to_string(&file).map_err(|err| ReadError::Io(shown.clone(), err))?;
+        Results::parse(&text, &shown)
+    }
+
+    /// Reads the text of a results file named `file` (for messages): what [`Results::read`]
+    /// does once it has the text. Whatever the text holds, the answer is results every
+    /// renderer can draw, or an error naming `file`, never a panic (`fuzz/`'s `results`
+    /// target holds it to that).
+    pub fn parse(text: &str, file: &str) -> Result<Results, ReadError> {
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|err| ReadError::Json(shown.clone(), err))?;
+            serde_json::from_str(text).map_err(|err| ReadError::Json(file.to_owned(), err))?;
         let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(SCHEMA_VERSION)) {
-            return Err(ReadError::Schema { file: shown, found: version });
+            return Err(ReadError::Schema { file: file.to_owned(), found: version });
         }
-        serde_json::from_value(value).map_err(|err| ReadError::Json(shown, err))
+        serde_json::from_value(value).map_err(|err| ReadError::Json(file.to_owned(), err))
     }
 }
 
@@ -641,6 +745,7 @@ pub(crate) mod tests {
                 status: Status::Complete,
                 tcp: None,
                 mechanics: None,
+                intervals: Vec::new(),
             })
             .collect();
         Cell {

@@ -1,12 +1,13 @@
 //! One [`Cell`] from its measured runs: ab's figures from the median run, percentiles from the
 //! merged histograms, the server's cost, and every run's own figures.
 
-use crate::cost::{utilization, Spent};
-use crate::load::{Latencies, LoadResult};
+use crate::cost::{utilization, Footprint, GroupSample, Spent};
+use crate::load::{intervals, Latencies, LoadResult};
 use crate::stats::{median, Percentiles, Spread, Throughput};
 
 use super::{
-    Cell, CellMeta, Cost, Encoded, Histograms, Mechanics, Mode, PathStats, Run, Sides, Status, TcpCounters,
+    Cell, CellMeta, Cost, Encoded, Histograms, Interval, Mechanics, Mode, PathStats, Run, Sides, Status,
+    TcpCounters,
 };
 
 /// Load-generator CPU utilization from which a cell is marked client-bound.
@@ -31,6 +32,25 @@ pub struct MeasuredRun {
     pub status: Status,
     /// TCP's trouble during the run, from the kernel's counters (`None`: not read).
     pub tcp: Option<TcpCounters>,
+    /// The server (and the harness) read at the window's interval boundaries, for the run's
+    /// [`Interval`]s.
+    pub readings: Vec<Reading>,
+}
+
+/// What was read at one boundary of a run's measured window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// 0: the window's open; k: the end of interval k − 1; [`Reading::END`]: the window's end.
+    pub boundary: usize,
+    /// The server's process group, read on its host.
+    pub server: Option<GroupSample>,
+    /// The harness itself, when the load ran on this machine.
+    pub harness: Option<Footprint>,
+}
+
+impl Reading {
+    /// The boundary of the reading taken as the run ended.
+    pub const END: usize = usize::MAX;
 }
 
 /// What a cell is, apart from its runs.
@@ -204,6 +224,7 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
             };
             (sides.server.is_some() || sides.load.is_some()).then_some(sides)
         },
+        intervals: intervals_of(run),
     }
 }
 
@@ -232,6 +253,46 @@ fn path_stats(mix: &[(String, u32)], runs: &[MeasuredRun]) -> Vec<PathStats> {
                 non_2xx: merged.non_2xx,
                 latency_us: Percentiles::of(&merged.latency),
                 histogram: Encoded(merged.latency),
+            }
+        })
+        .collect()
+}
+
+/// A run interval by interval: its load's tallies cut to whole intervals of its window (the
+/// remainder joining the last), each with the server as read at the interval's end.
+fn intervals_of(run: &MeasuredRun) -> Vec<Interval> {
+    let Some(every) = run.load.interval.filter(|every| !every.is_zero()) else { return Vec::new() };
+    let count = intervals::count(run.load.elapsed, every);
+    let reading = |boundary: usize| run.readings.iter().find(|r| r.boundary == boundary);
+    intervals::folded(&run.load.intervals, count)
+        .iter()
+        .enumerate()
+        .map(|(i, tally)| {
+            let last = i + 1 == count;
+            let start = every.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+            let seconds =
+                if last { run.load.elapsed.saturating_sub(start).as_secs_f64() } else { every.as_secs_f64() };
+            // Read at the interval's end: the last one's boundary while the run still held its
+            // connections, else (the run ended before its clock came round) as it ended.
+            let end = reading(i + 1).or_else(|| reading(Reading::END).filter(|_| last));
+            let server = end.and_then(|r| r.server.as_ref());
+            let spent =
+                reading(i).and_then(|r| r.server.as_ref()).zip(server).map(|(b, a)| Spent::between(b, a));
+            let harness = end.and_then(|r| r.harness);
+            Interval {
+                end_s: start.as_secs_f64() + seconds,
+                seconds,
+                complete: tally.complete,
+                failed: tally.failures.total(),
+                non_2xx: tally.non_2xx,
+                requests_per_second: if seconds > 0.0 { tally.complete as f64 / seconds } else { 0.0 },
+                latency_us: Percentiles::of(&tally.latency),
+                server_rss_kib: server.map(|s| s.rss_kib),
+                server_fds: server.and_then(|s| s.fds),
+                server_threads: server.map(|s| s.threads),
+                server_cpu_us_per_request: spent.and_then(|s| s.cpu_us_per_request(tally.complete)),
+                harness_rss_kib: harness.map(|h| h.rss_kib),
+                harness_fds: harness.map(|h| h.fds),
             }
         })
         .collect()
@@ -315,6 +376,13 @@ fn notes(runs: &[MeasuredRun]) -> Vec<String> {
              queue was full?); closed holding no request, as ab does"
         ));
     }
+    let retried = sum(|l| l.retried);
+    if retried > 0 {
+        say(format!(
+            "{retried} requests were sent again on a new connection: the server closed (or reset) a reused keep-alive \
+             connection before answering them (as ab does; each counts once)"
+        ));
+    }
     let abandoned = sum(|l| l.abandoned);
     if abandoned > 0 {
         say(format!(
@@ -337,6 +405,87 @@ mod tests {
         part.cpu = Duration::from_secs_f64(cpu);
         part.threads = 1;
         part
+    }
+
+    /// A run's intervals: its tallies cut to whole intervals (the remainder joins the last),
+    /// adding up to the run, each with the server as read at its end — the last one's at its
+    /// boundary, while the connections were still open, not after the run closed them.
+    #[test]
+    fn a_run_interval_by_interval() {
+        use crate::cost::{Footprint, GroupSample};
+        use crate::load::intervals::Timeline;
+        use std::time::Instant;
+        let origin = Instant::now();
+        let every = Duration::from_secs(10);
+        let mut timeline = Timeline::new(origin, Some(every));
+        let mut load = LoadResult::empty();
+        // 35 responses over 35.5 s, one a second; the last at 35 s joins the third interval.
+        for s in 0..36u64 {
+            let tally = timeline.at(origin + Duration::from_secs(s)).expect("kept");
+            tally.complete += 1;
+            tally.latency.record(1_000 * (s + 1)).expect("recorded");
+            load.complete += 1;
+        }
+        timeline.at(origin + Duration::from_secs(21)).expect("kept").failures.timeout += 1;
+        load.failures.timeout = 1;
+        (load.intervals, load.interval, load.elapsed) =
+            (timeline.tallies, Some(every), Duration::from_millis(35_500));
+        let sample = |s: u64, rss_kib: u64, fds: u64| GroupSample {
+            at: origin + Duration::from_secs(s),
+            cpu: Duration::from_millis(s * 10),
+            rss_kib,
+            threads: 2,
+            processes: 1,
+            fds: Some(fds),
+            tcp: None,
+            mechanics: None,
+            socket_bytes: None,
+        };
+        let footprint = Some(Footprint { rss_kib: 9000, fds: 20 });
+        let readings = [(0, 1000, 60), (1, 1010, 60), (2, 1020, 61), (3, 1030, 62), (Reading::END, 1030, 10)]
+            .map(|(boundary, rss, fds)| Reading {
+                boundary,
+                server: Some(sample(boundary.min(36) as u64 * 10, rss, fds)),
+                harness: footprint,
+            });
+        let run = MeasuredRun {
+            load,
+            started_at: 0,
+            server: None,
+            idle_rss_kib: None,
+            idle_kernel_kib: None,
+            status: Status::Complete,
+            tcp: None,
+            readings: readings.to_vec(),
+        };
+        let intervals = intervals_of(&run);
+        let completes: Vec<u64> = intervals.iter().map(|i| i.complete).collect();
+        assert_eq!(completes, [10, 10, 16]);
+        assert_eq!(intervals.iter().map(|i| i.failed).sum::<u64>(), 1);
+        assert_eq!(intervals[2].seconds, 15.5);
+        assert_eq!(intervals[2].end_s, 35.5);
+        let rss: Vec<Option<u64>> = intervals.iter().map(|i| i.server_rss_kib).collect();
+        assert_eq!(rss, [Some(1010), Some(1020), Some(1030)]);
+        assert_eq!(intervals[2].server_fds, Some(62), "read at its boundary, connections open");
+        assert_eq!(intervals[0].server_cpu_us_per_request, Some(10_000.0), "100 ms over 10 requests");
+        assert_eq!(intervals[0].harness_fds, Some(20));
+        let drift = summarize(&point(), &[run]).runs[0].drift().map(|d| (d.flat(), d.failed));
+        assert_eq!(drift, Some((Some(false), 1)), "a failed request is never flat");
+    }
+
+    fn point() -> Point {
+        Point {
+            scenario: "soak".into(),
+            variant: "tokio".into(),
+            workers: 1,
+            mode: Mode::Closed,
+            concurrency: 2,
+            rate: None,
+            keep_alive: true,
+            requests: 36,
+            server_cpus: 1,
+            mix: Vec::new(),
+        }
     }
 
     /// Two load hosts at 45% each are a generator at 45%, not 90% (client-bound).
@@ -364,6 +513,7 @@ mod tests {
             idle_kernel_kib: None,
             status: Status::Complete,
             tcp: None,
+            readings: Vec::new(),
         };
         let cell = summarize(&point, &[run]);
         let utilization = cell.meta.load_cpu_utilization.expect("a utilization");

@@ -19,7 +19,7 @@ use crate::plan::{Launch, Load, Order, Plan, Scenario};
 use crate::process::watchdog::Watchdog;
 use crate::progress::{Cost, Progress};
 use crate::results::summarize::Point;
-use crate::results::{Cell, MeasuredRun, Problem, ProblemKind, Results, Status};
+use crate::results::{Cell, MeasuredRun, Problem, ProblemKind, Reading, Results, Status};
 use crate::target::awake::Keeper;
 use crate::target::{self, Server, StartFailure};
 use cell::{CellKey, Measuring};
@@ -155,6 +155,7 @@ impl Sweep<'_> {
         };
         let started = match (self.plan.placement.server_host, &plan.launch) {
             (Some(host), Launch::Builtin(builtin)) => target::RemoteServer::start(
+                &plan.name,
                 builtin.name,
                 plan.port,
                 plan.workers,
@@ -255,8 +256,14 @@ impl Sweep<'_> {
         if hosts.is_empty() {
             return load::run_scale(job, stop, hooks).map(|load| (load, None));
         }
-        let (load, shares) =
-            crate::hosts::load::run_load(job, &hosts, stop, &self.context.watchdog, hooks.at_window)?;
+        let (load, shares) = crate::hosts::load::run_load(
+            job,
+            &hosts,
+            stop,
+            &self.context.watchdog,
+            hooks.at_window,
+            hooks.ticks,
+        )?;
         Ok((load, Some(shares)))
     }
 
@@ -341,6 +348,8 @@ impl Sweep<'_> {
             mix: scenario.mix.clone(),
             pipeline: scenario.pipeline,
             seed: scenario.seed,
+            // A scale run's window is its idle hold: no drift to follow.
+            interval: (!matches!(scenario.load, Load::Scale { .. })).then_some(scenario.interval),
         }
     }
 
@@ -350,7 +359,7 @@ impl Sweep<'_> {
         match job.shape {
             Shape::Closed { concurrency, .. } if scenario.warmup > 0 => {
                 let requests = scenario.warmup.max(concurrency as u64);
-                Some(Job { shape: Shape::Closed { requests, concurrency }, ..job.clone() })
+                Some(Job { shape: Shape::Closed { requests, concurrency }, interval: None, ..job.clone() })
             }
             _ => None,
         }
@@ -390,8 +399,12 @@ impl Sweep<'_> {
         // its own warm-up; grouped runs follow each other, so the cell's first does.
         let warm = self.plan.order == Order::Interleaved || slot.round == 0;
         if let Some(warmup) = self.warmup_job(scenario, &job).filter(|_| warm) {
-            let nothing =
-                load::Hooks { at_window: &mut || {}, idle: std::time::Duration::ZERO, probe: &mut || {} };
+            let nothing = load::Hooks {
+                at_window: &mut || {},
+                idle: std::time::Duration::ZERO,
+                probe: &mut || {},
+                ticks: None,
+            };
             if let Err(err) = self.run_load(&warmup, &stop, nothing) {
                 self.give_up_running(slot.variant, format!("the load generator failed: {err}"));
                 return false;
@@ -407,18 +420,33 @@ impl Sweep<'_> {
             _ => std::time::Duration::ZERO,
         };
         let mut idle_sample = None;
+        // The server (and the harness, when the load runs here) read as the window opens, at
+        // each interval boundary and as it ends: the run's figures over time.
+        let readings = std::cell::RefCell::new(Vec::new());
+        let local_load = self.load_hosts().is_empty();
+        let read = |boundary: usize, server: Option<crate::cost::GroupSample>| {
+            let harness = if local_load { crate::cost::own_footprint() } else { None };
+            readings.borrow_mut().push(Reading { boundary, server, harness });
+        };
         let outcome = if stop.is_set() {
             None
         } else {
             let mut probe = || idle_sample = self.sample(slot.variant);
-            let mut at_window = || before = self.sample(slot.variant);
+            let mut at_window = || {
+                before = self.sample(slot.variant);
+                read(0, before.clone());
+            };
+            let mut at_boundary = |boundary: usize| read(boundary, self.sample(slot.variant));
+            let ticks = job.interval.map(|every| load::Ticks { every, at: &mut at_boundary });
             Some(self.run_load(
                 &job,
                 &stop,
-                load::Hooks { at_window: &mut at_window, idle, probe: &mut probe },
+                load::Hooks { at_window: &mut at_window, idle, probe: &mut probe, ticks },
             ))
         };
         let after = self.sample(slot.variant);
+        read(Reading::END, after.clone());
+        let readings = readings.into_inner();
         let trickled = slow.map(crate::slow_clients::SlowClients::stop);
         let exited = match &mut self.servers[slot.variant] {
             ServerState::Running(server) => server.exit_status().is_some(),
@@ -477,6 +505,7 @@ impl Sweep<'_> {
             idle_kernel_kib,
             status,
             tcp,
+            readings,
         });
         let runs = measuring.runs.len();
         if died {
@@ -534,8 +563,12 @@ impl Sweep<'_> {
         std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
         self.progress.set_message(format!("{} {}: profiling", point.scenario, point.variant));
         let recorder = crate::profile::Recorder::start(&pids, &dir.join(format!(".{stem}.data")))?;
-        let nothing =
-            load::Hooks { at_window: &mut || {}, idle: std::time::Duration::ZERO, probe: &mut || {} };
+        let nothing = load::Hooks {
+            at_window: &mut || {},
+            idle: std::time::Duration::ZERO,
+            probe: &mut || {},
+            ticks: None,
+        };
         self.run_load(job, stop, nothing).map_err(|err| format!("the profiled run failed: {err}"))?;
         let title = format!(
             "{} — {} {}",

@@ -57,8 +57,10 @@ pub struct LocalServer {
     config: Option<std::path::PathBuf>,
 }
 
-/// The command line that starts `plan`'s server.
-pub fn command_line(plan: &VariantPlan) -> Vec<String> {
+/// The command line that starts `plan`'s server on `port` (for a `command` that leaves
+/// `port` out, `None` until the harness has picked one: `{port}` is then left as written).
+pub fn command_line(plan: &VariantPlan, port: Option<u16>) -> Vec<String> {
+    let port = port.map_or_else(|| "{port}".to_owned(), |port| port.to_string());
     match &plan.launch {
         Launch::Builtin(variant) => {
             let harness = std::env::current_exe()
@@ -68,7 +70,7 @@ pub fn command_line(plan: &VariantPlan) -> Vec<String> {
                 "serve".into(),
                 variant.name.into(),
                 "--port".into(),
-                plan.port.to_string(),
+                port.clone(),
                 "--workers".into(),
                 plan.workers.to_string(),
             ]
@@ -77,7 +79,7 @@ pub fn command_line(plan: &VariantPlan) -> Vec<String> {
             let config = config_copy_path(plan).map(|p| p.display().to_string()).unwrap_or_default();
             args.iter()
                 .map(|arg| {
-                    arg.replace("{port}", &plan.port.to_string())
+                    arg.replace("{port}", &port)
                         .replace("{workers}", &plan.workers.to_string())
                         .replace("{config}", &config)
                 })
@@ -95,15 +97,14 @@ fn config_copy_path(plan: &VariantPlan) -> Option<std::path::PathBuf> {
 }
 
 /// Writes the variant's config template with `{port}` and `{workers}` filled in.
-fn write_config(plan: &VariantPlan) -> Result<Option<std::path::PathBuf>, StartFailure> {
+fn write_config(plan: &VariantPlan, port: u16) -> Result<Option<std::path::PathBuf>, StartFailure> {
     let (Some(template), Some(copy)) = (plan.config.as_ref(), config_copy_path(plan)) else {
         return Ok(None);
     };
     let text = std::fs::read_to_string(template).map_err(|err| {
         StartFailure::Failed(format!("cannot read the config template {}: {err}", template.display()))
     })?;
-    let filled =
-        text.replace("{port}", &plan.port.to_string()).replace("{workers}", &plan.workers.to_string());
+    let filled = text.replace("{port}", &port.to_string()).replace("{workers}", &plan.workers.to_string());
     std::fs::write(&copy, filled)
         .map_err(|err| StartFailure::Failed(format!("cannot write {}: {err}", copy.display())))?;
     Ok(Some(copy))
@@ -111,14 +112,21 @@ fn write_config(plan: &VariantPlan) -> Result<Option<std::path::PathBuf>, StartF
 
 /// Starts `plan`'s server and waits until it is ready and proven to own its port.
 pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, StartFailure> {
-    let argv = command_line(plan);
+    // A command that leaves `port` out gets one picked below the ephemeral range; a built-in
+    // on port 0 picks its own and announces it.
+    let port = match (&plan.launch, plan.port) {
+        (Launch::Command(_), 0) => super::ports::pick()
+            .map_err(|why| StartFailure::Failed(format!("cannot pick a port for it: {why}")))?,
+        (_, port) => port,
+    };
+    let argv = command_line(plan, Some(port));
     let shown = argv.join(" ");
-    if plan.port != 0 {
-        if let Err(taken) = port_is_free(plan.port) {
+    if port != 0 {
+        if let Err(taken) = port_is_free(port) {
             return Err(StartFailure::Failed(taken));
         }
     }
-    let config = write_config(plan)?;
+    let config = write_config(plan, port)?;
     let (program, args) = argv.split_first().ok_or_else(|| StartFailure::Failed("empty command".into()))?;
     let mut command = Command::new(program);
     command.args(args);
@@ -186,7 +194,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, Start
     let mut server = LocalServer {
         cpus_in_force: crate::affinity::affinity_of(pgid).unwrap_or_default(),
         process,
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, plan.port)),
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         pgid,
         argv,
         counters,
@@ -194,7 +202,7 @@ pub fn start(plan: &VariantPlan, context: &Context) -> Result<LocalServer, Start
         config,
     };
     let ready = match plan.launch {
-        Launch::Builtin(_) => server.await_listening_line(&line_rx, plan.port, &context.interrupt),
+        Launch::Builtin(_) => server.await_listening_line(&line_rx, port, &context.interrupt),
         Launch::Command(_) => server.await_accepting(&context.interrupt),
     }
     .and_then(|()| server.owns_its_port());
@@ -223,12 +231,25 @@ fn port_is_free(port: u16) -> Result<(), String> {
                 .into_iter()
                 .flat_map(super::sockets::holders_of)
                 .collect();
-            if holders.is_empty() && crate::target::sockets::connections_on(port) > 0 {
+            let avoid = format!(
+                "Fixed ports inside Linux's ephemeral range can be reserved: sysctl -w \
+                 net.ipv4.ip_local_reserved_ports={port}; or leave `port` out (a built-in then takes any free port, \
+                 a command one the harness picks below the ephemeral range)"
+            );
+            if holders.is_empty() && super::sockets::connections_on(port) > 0 {
                 // No listener: a connection drew it as its ephemeral port, and keeps it until it closes.
                 return Err(format!(
                     "port {port} is in use by a connection that drew it as its ephemeral port ({err}); it is free again \
-                     once that connection closes (under a minute). Fixed ports inside Linux's ephemeral range can be \
-                     reserved: sysctl -w net.ipv4.ip_local_reserved_ports={port} (or use port = 0)"
+                     once that connection closes (under a minute). {avoid}"
+                ));
+            }
+            let time_waits = super::sockets::time_waits_on(port);
+            if holders.is_empty() && time_waits > 0 {
+                // No listener, no open connection: closed clients that drew it, kept by the kernel.
+                return Err(format!(
+                    "port {port} is held by {time_waits} socket(s) in TIME_WAIT ({err}): closed client connections that \
+                     drew it as their ephemeral port, which the kernel keeps for up to a minute after they close; it is \
+                     free again within a minute. {avoid}"
                 ));
             }
             let by = if holders.is_empty() { String::new() } else { format!(" by {}", holders.join(", ")) };
@@ -405,5 +426,30 @@ mod tests {
             "{refused}"
         );
         drop(client);
+    }
+
+    /// A port held only by a closed client's TIME_WAIT (the client closed first, as a load
+    /// generator's connections would if it did not wait for the server's FIN) is named as
+    /// such, not as "already in use" with no holder.
+    #[test]
+    fn a_port_held_by_client_time_waits_is_named() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let port = client.local_addr().unwrap().port();
+        let (mut accepted, _) = listener.accept().unwrap();
+        // The client closes first: its side ends in TIME_WAIT once the server closes too.
+        drop(client);
+        let _ = accepted.read(&mut [0u8; 16]);
+        drop(accepted);
+        drop(listener);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while crate::target::sockets::time_waits_on(port) == 0 {
+            assert!(Instant::now() < deadline, "no TIME_WAIT on {port}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let refused = port_is_free(port).unwrap_err();
+        assert!(refused.contains("TIME_WAIT") && refused.contains("closed client connections"), "{refused}");
+        assert!(refused.contains("leave `port` out"), "{refused}");
     }
 }

@@ -7,11 +7,13 @@
 //! - [`local`]: a server as a child process here (a built-in, or any `command`).
 //! - [`remote`]: a built-in on another host (`harness serve --lifeline` through its launcher).
 //! - [`sockets`]: who listens on (or holds) a port, from `/proc/net/tcp*`.
+//! - [`ports`]: a port below the ephemeral range for a `command` that leaves `port` out.
 //! - [`awake`]: the CPUs a server and its load run on, kept out of their idle states.
 //! - The processes themselves are [`crate::process`]: tied to the harness, never orphaned.
 
 pub mod awake;
 pub mod local;
+pub mod ports;
 pub mod remote;
 pub mod sockets;
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::StartFailure;
 use crate::cost::GroupSample;
-use crate::hosts::protocol::{self, ProcessGroup};
+use crate::hosts::protocol::{self, Named, ProcessGroup};
 use crate::hosts::{cpu_args, declared, spawn_tied, url};
 use crate::load::Job;
 use crate::plan::{Host, Verify};
@@ -35,14 +35,18 @@ pub struct RemoteServer {
     pub addr: SocketAddr,
     /// The server's process group on its host.
     pub remote_pgid: i32,
+    /// The variant's name, which the server says back (see [`protocol::Named`]).
+    name: String,
     pub argv: Vec<String>,
     host: Host,
     stderr: StderrTail,
 }
 
 impl RemoteServer {
-    /// Starts built-in `builtin` on `host` and waits for its listening line.
+    /// Starts built-in `builtin` as variant `name` on `host` and waits for its listening line.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
+        name: &str,
         builtin: &str,
         port: u16,
         workers: usize,
@@ -59,7 +63,7 @@ impl RemoteServer {
             "--workers".into(),
             workers.to_string(),
         ]);
-        args.push("--lifeline".into());
+        args.extend(["--lifeline".into(), "--name".into(), name.to_owned()]);
         if !cpus.is_empty() {
             args.extend(["--cpus".into(), cpu_args(cpus)]);
         }
@@ -82,6 +86,7 @@ impl RemoteServer {
             lifeline,
             addr: SocketAddr::new(host.address, port),
             remote_pgid: 0,
+            name: name.to_owned(),
             argv,
             host: host.clone(),
             stderr,
@@ -115,6 +120,7 @@ impl RemoteServer {
             }
         });
         let deadline = Instant::now() + READY_TIMEOUT;
+        let mut named_back = false;
         loop {
             if let Some(status) = self.exit_status() {
                 return Err(format!("exited ({status})"));
@@ -127,12 +133,18 @@ impl RemoteServer {
             }
             match lines.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) => {
-                    if let Some(group) = ProcessGroup::parse(&line) {
+                    if let Some(named) = Named::parse(&line) {
+                        named?.check(&self.name, &self.host.name)?;
+                        named_back = true;
+                    } else if let Some(group) = ProcessGroup::parse(&line) {
                         self.remote_pgid = group?.0;
                     } else if let Some(addr) = server_spec::cli::parse_listening_line(&line) {
                         // Its cost is read by process group: without one, nothing is measured.
                         if self.remote_pgid <= 0 {
                             return Err("listening before saying its process group".into());
+                        }
+                        if !named_back {
+                            return Err("listening before saying the name it was started with".into());
                         }
                         self.addr = addr;
                         return Ok(());

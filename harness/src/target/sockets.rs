@@ -24,6 +24,20 @@ pub fn connections_on(port: u16) -> usize {
         .sum()
 }
 
+/// Sockets in TIME_WAIT whose local port is `port`: connections already closed that the kernel
+/// keeps for up to a minute. On a loopback machine, usually clients that drew `port` as their
+/// ephemeral port and closed first; unlike a server's own TIME_WAIT (which `SO_REUSEADDR`
+/// binds over), a client's blocks a listener on that port until it expires.
+pub fn time_waits_on(port: u16) -> usize {
+    tables().map(|text| local_sockets(&text, port).filter(|state| *state == TIME_WAIT).count()).sum()
+}
+
+/// Whether any TCP socket at all — listening, connected or in TIME_WAIT — has `port` as its
+/// local port.
+pub fn anything_on(port: u16) -> bool {
+    tables().any(|text| local_sockets(&text, port).next().is_some())
+}
+
 fn tables() -> impl Iterator<Item = String> {
     ["/proc/net/tcp", "/proc/net/tcp6"].into_iter().filter_map(|table| std::fs::read_to_string(table).ok())
 }

@@ -17,6 +17,9 @@ pub struct Bed {
     pub cli: String,
     pub srv_addr: String,
     pub cli_addr: String,
+    /// The veth ends: the server's (in `srv`) and the load's (in `cli`).
+    pub srv_if: String,
+    pub cli_if: String,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -38,13 +41,15 @@ impl Bed {
         let tag = format!("rmt{}{n}", pid % 100_000);
         // A /30 of its own: 10.(100 + pid % 100).(4 n).0/30.
         let (a, b) = (100 + pid % 100, (n * 4) % 256);
+        let (srv_if, cli_if) = (format!("{tag}s"), format!("{tag}c"));
         let bed = Bed {
             srv: format!("{tag}-srv"),
             cli: format!("{tag}-cli"),
             srv_addr: format!("10.{a}.{b}.1"),
             cli_addr: format!("10.{a}.{b}.2"),
+            srv_if: srv_if.clone(),
+            cli_if: cli_if.clone(),
         };
-        let (srv_if, cli_if) = (format!("{tag}s"), format!("{tag}c"));
         ip(&["netns", "add", &bed.srv])?;
         ip(&["netns", "add", &bed.cli])?;
         ip(&["link", "add", &srv_if, "type", "veth", "peer", "name", &cli_if])?;
@@ -57,6 +62,79 @@ impl Bed {
             ip(&["-n", ns, "link", "set", dev, "up"])?;
         }
         Ok(bed)
+    }
+
+    /// Faults on the server's veth, as `scripts/netns-testbed.sh --drop P --reset P` makes
+    /// them (iptables' `statistic` match in the server's namespace): `drop` loses that share
+    /// of the packets both ways, `reset` answers that share of the TCP packets arriving at the
+    /// server with a reset. `iptables` is the program's path (the test requires it).
+    pub fn faults(
+        &self,
+        iptables: &std::path::Path,
+        drop: Option<f64>,
+        reset: Option<f64>,
+    ) -> Result<(), String> {
+        let iptables = iptables.to_string_lossy();
+        let rule = |rule: &[&str]| {
+            let mut args = vec!["netns", "exec", &self.srv, &*iptables, "-w", "-A"];
+            args.extend(rule);
+            ip(&args)
+        };
+        if let Some(p) = reset {
+            let p = p.to_string();
+            rule(&[
+                "INPUT",
+                "-i",
+                &self.srv_if,
+                "-p",
+                "tcp",
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                &p,
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ])?;
+        }
+        if let Some(p) = drop {
+            let p = p.to_string();
+            rule(&[
+                "INPUT",
+                "-i",
+                &self.srv_if,
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                &p,
+                "-j",
+                "DROP",
+            ])?;
+            rule(&[
+                "OUTPUT",
+                "-o",
+                &self.srv_if,
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                &p,
+                "-j",
+                "DROP",
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Removes the faults: every rule of the server namespace's firewall.
+    pub fn heal(&self, iptables: &std::path::Path) -> Result<(), String> {
+        ip(&["netns", "exec", &self.srv, &iptables.to_string_lossy(), "-w", "-F"])
     }
 
     /// `ip netns exec NS` as a launcher.

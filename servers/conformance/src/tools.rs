@@ -67,12 +67,17 @@ pub const SSHD: Tool =
 pub const SSH: Tool = Tool { program: "ssh", package: "openssh-client", also_in: &[] };
 /// Makes the SSH launcher test's throwaway keys.
 pub const SSH_KEYGEN: Tool = Tool { program: "ssh-keygen", package: "openssh-client", also_in: &[] };
+/// Drops packets and resets connections on a network-namespace bed (`harness/tests/faults.rs`,
+/// `scripts/netns-testbed.sh --drop/--reset`); run inside the namespace, by `ip netns exec`,
+/// which looks in PATH, so also searched where Debian installs it.
+pub const IPTABLES: Tool =
+    Tool { program: "iptables", package: "iptables", also_in: &["/usr/sbin", "/sbin"] };
 
 /// Records a server's stacks for its flame graph (`profile = true`).
 pub const PERF: Tool = Tool { program: "perf", package: "linux-perf", also_in: &[] };
 
 /// Every tool above: the list `scripts/test` installs from (a test keeps the two equal).
-pub const ALL: &[Tool] = &[AB, CURL, PYTHON3, NGINX, CHROMIUM, IP, SSHD, SSH, SSH_KEYGEN, PERF];
+pub const ALL: &[Tool] = &[AB, CURL, PYTHON3, NGINX, CHROMIUM, IP, SSHD, SSH, SSH_KEYGEN, PERF, IPTABLES];
 
 /// The environment variable that turns a skip into a failure: CI sets it, and `scripts/test`
 /// does when every program is installed, so nothing that could run is silently skipped.
