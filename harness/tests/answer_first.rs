@@ -222,7 +222,8 @@ fn harness_load_says_what_it_did() {
         .expect("a server");
     let mut line = String::new();
     BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("its line");
-    let url = format!("http://{}/", line.trim().trim_start_matches("listening on http://"));
+    let addr = server_spec::cli::parse_listening_line(&line).expect("a listening line");
+    let url = format!("http://{addr}/");
     let (code, stdout, stderr) =
         harness(&["load", "--rate", "200", "-c", "3", "--duration", "300ms", "--json", &url]);
     assert_eq!(code, Some(0), "{stderr}");

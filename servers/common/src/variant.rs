@@ -80,11 +80,13 @@ pub struct Server {
 pub struct Ready {
     remaining: Arc<AtomicUsize>,
     addr: SocketAddr,
+    /// The calibrated `/work` rate, which the line states.
+    work_rate: f64,
 }
 
 impl Ready {
-    fn new(count: usize, addr: SocketAddr) -> Ready {
-        Ready { remaining: Arc::new(AtomicUsize::new(count)), addr }
+    fn new(count: usize, addr: SocketAddr, work_rate: f64) -> Ready {
+        Ready { remaining: Arc::new(AtomicUsize::new(count)), addr, work_rate }
     }
 
     /// One runtime is built and about to accept.
@@ -92,7 +94,7 @@ impl Ready {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             let mut stdout = std::io::stdout().lock();
             // If stdout is gone nobody is waiting for the line; keep serving regardless.
-            let _ = writeln!(stdout, "{}", listening_line(self.addr));
+            let _ = writeln!(stdout, "{}", listening_line(self.addr, self.work_rate));
             let _ = stdout.flush();
         }
     }
@@ -134,7 +136,8 @@ pub struct NotRunnable(pub String);
 
 pub use server_spec::cli::EXIT_NOT_RUNNABLE;
 
-/// Binds, installs the signal handler and serves `variant` until the process is stopped.
+/// Binds, calibrates `/work`, installs the signal handler and serves `variant` until the process
+/// is stopped.
 pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
     raise_open_files();
     if variant.io == Io::IoUring {
@@ -149,11 +152,15 @@ pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
     let addr = args.socket_addr();
     let listeners = net::bind(addr, count).with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listeners[0].local_addr().context("cannot read the bound address")?;
-    let config = args.config();
+    let mut config = args.config();
+    // Before any runtime thread exists, on the CPUs the server was started on (the harness
+    // pins it first): `/work/{µs}` computes about µs there.
+    config.work_rate = server_spec::work::calibrate();
     shutdown::install(&listeners, config.lifecycle.clone())
         .context("cannot install the SIGINT/SIGTERM handler")?;
     let lifecycle = config.lifecycle.clone();
-    let server = Server { listeners, workers, config, ready: Ready::new(count, bound) };
+    let ready = Ready::new(count, bound, config.work_rate);
+    let server = Server { listeners, workers, config, ready };
     (variant.serve)(server).with_context(|| variant.name.to_owned())?;
     // A serve that returns while stopping must not end the process before requests in
     // flight finish: the shutdown thread exits it.

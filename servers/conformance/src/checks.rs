@@ -193,6 +193,44 @@ pub fn pipelined_in_order(start: Start<'_>) {
     });
 }
 
+/// `/work/{µs}` and `/offload/{µs}`: the spec's bytes (the greeting), HEAD, their refusals
+/// (which keep the connection), and answers in order when pipelined between others.
+pub fn work_and_offload(start: Start<'_>) {
+    with_server(start, &[], |addr| {
+        for request in [
+            &b"GET /work/0 HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+            b"GET /work/100 HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"GET /offload/100 HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"HEAD /work/10 HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"HEAD /offload/10 HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"GET /offload/10 HTTP/1.0\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET /offload/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /work/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /bytes/3 HTTP/1.1\r\nHost: t\r\n\r\n",
+        ] {
+            assert_spec_bytes(addr, request);
+        }
+        let mut client = Client::connect(addr);
+        let cases: [(&[u8], u16, Option<&str>); 6] = [
+            (b"GET /work/1000001 HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+            (b"GET /offload/1000001 HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+            (b"GET /work/ten HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+            (b"GET /offload/-1 HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+            (b"POST /work/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, Some("GET, HEAD")),
+            (b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n", 404, None),
+        ];
+        for (request, status, allow) in cases {
+            client.send(request);
+            let response = client.response(false);
+            assert_eq!(response.status, status, "{:?}", String::from_utf8_lossy(request));
+            assert_eq!(response.header("Allow"), allow);
+            assert_eq!(response.header("Connection"), None, "the connection stays open");
+        }
+        client.send(b"GET /offload/1000 HTTP/1.1\r\nHost: t\r\n\r\nGET /work/1000 HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        for _ in 0..3 {
+            assert_eq!(client.response(false).body, b"Hello, world!\n");
+        }
+    });
+}
+
 pub fn byte_at_a_time(start: Start<'_>) {
     with_server(start, &[], |addr| {
         let mut client = Client::connect(addr);
@@ -465,5 +503,57 @@ pub fn a_sleep_does_not_delay_others(start: Start<'_>) {
         let took = started.elapsed();
         assert!(took < Duration::from_millis(500), "10 requests beside a sleep took {took:?}");
         assert_eq!(sleeper.response(false).status, 200);
+    });
+}
+
+/// How long the computation beside the others runs, in the two checks below: long enough that
+/// being held up by it shows through any noise of a shared machine.
+const COMPUTE_US: u64 = 500_000;
+
+/// On one worker, `client` asks for `path` (a computation of [`COMPUTE_US`]) while another,
+/// already connected, makes ten requests; returns how long those ten took. The computing
+/// client's answer is checked too.
+fn beside_a_computation(addr: SocketAddr, path: &str) -> Duration {
+    // Served once first, so its connection is open on the worker before the computation starts.
+    let mut other = Client::connect(addr);
+    other.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(other.response(false).status, 200);
+    let mut computing = Client::connect(addr);
+    let asked = Instant::now();
+    computing.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    // Let the computation start.
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    for _ in 0..10 {
+        other.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(other.response(false).status, 200);
+    }
+    let took = started.elapsed();
+    assert_eq!(computing.response(false).body, b"Hello, world!\n");
+    let computed = asked.elapsed();
+    // A lower bound only (a shared machine can only slow it down), and loose: the calibration
+    // itself may have been slowed by others.
+    assert!(computed >= Duration::from_micros(COMPUTE_US / 2), "{path} answered after {computed:?}");
+    took
+}
+
+/// On one worker, a connection computing in `/offload` does not hold up another's requests:
+/// the computation runs on the runtime's blocking facility, not on the worker.
+pub fn an_offload_does_not_delay_others(start: Start<'_>) {
+    with_server(start, &["--workers", "1"], |addr| {
+        let took = beside_a_computation(addr, &format!("/offload/{COMPUTE_US}"));
+        assert!(took < Duration::from_micros(COMPUTE_US / 2), "10 requests beside an offload took {took:?}");
+    });
+}
+
+/// On one worker, a connection computing in `/work` holds up another's requests until it is
+/// done: it computes on the worker itself.
+pub fn work_holds_its_worker(start: Start<'_>) {
+    with_server(start, &["--workers", "1"], |addr| {
+        let took = beside_a_computation(addr, &format!("/work/{COMPUTE_US}"));
+        assert!(
+            took >= Duration::from_micros(COMPUTE_US / 2),
+            "10 requests beside /work took only {took:?}: it did not compute on the worker"
+        );
     });
 }

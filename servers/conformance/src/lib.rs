@@ -36,7 +36,7 @@ macro_rules! suite {
         $crate::suite!(@module $name, $program, [$($arg),*];
             hello_is_byte_exact, head_has_no_body, every_route, refusals_keep_the_connection,
             keep_alive_http11, http10_closes, http10_keep_alive, close_stops_answering,
-            pipelined_in_order, byte_at_a_time, expect_continue, chunked_bodies,
+            pipelined_in_order, work_and_offload, byte_at_a_time, expect_continue, chunked_bodies,
             malformed_requests, garbage_is_refused_at_once, stalled_reader_is_closed, oversized_requests, body_limits, large_body,
             header_timeout_spares_others, idle_timeout, concurrent_clients,
             sigterm_finishes_in_flight, ab_sweep: [AB], curl_agrees: [CURL]);
@@ -64,14 +64,27 @@ macro_rules! suite {
     };
 }
 
-/// Expands to the checks that `/sleep` waits on a timer, not in a thread: on one worker,
-/// sleeping connections overlap and others are served meanwhile. Every variant but the
-/// thread pool (whose worker a sleeping connection holds, by design) runs them.
+/// Expands to the checks that a request that waits does not hold up its worker: `/sleep` waits
+/// on a timer, not in a thread (on one worker, sleeping connections overlap and others are
+/// served meanwhile), and `/offload` computes on the runtime's blocking facility (on one
+/// worker, others are served meanwhile). Every variant but the thread pool (whose worker a
+/// waiting connection holds, by design) runs them.
 #[macro_export]
-macro_rules! sleep_suite {
+macro_rules! waiting_suite {
     ($name:ident, $program:expr $(, $arg:expr)* $(,)?) => {
         $crate::suite!(@module $name, $program, [$($arg),*];
-            sleeps_overlap_on_one_worker, a_sleep_does_not_delay_others);
+            sleeps_overlap_on_one_worker, a_sleep_does_not_delay_others, an_offload_does_not_delay_others);
+    };
+}
+
+/// Expands to the check that `/work` computes on the thread running the event loop, like
+/// application code that forgets to offload: on one worker, a computing connection holds up
+/// the others. Every variant where one thread serves many connections runs it (not the thread
+/// variants: there a connection has its thread to itself, or waits for a free one anyway).
+#[macro_export]
+macro_rules! event_loop_suite {
+    ($name:ident, $program:expr $(, $arg:expr)* $(,)?) => {
+        $crate::suite!(@module $name, $program, [$($arg),*]; work_holds_its_worker);
     };
 }
 

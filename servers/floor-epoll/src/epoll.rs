@@ -15,6 +15,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 /// triggering would oblige it to accept until `EAGAIN`, one failed `accept4` per burst.
 pub const LISTEN: u32 = libc::EPOLLIN as u32;
 
+/// Interest in the offload helper's eventfd: level-triggered input. The worker resets the
+/// counter each time it is reported, so it is reported once per batch of finished jobs.
+pub const WAKE: u32 = libc::EPOLLIN as u32;
+
 /// Interest for a connection, registered once and never modified: edge-triggered input,
 /// output and the peer's half-close. The loop remembers readiness between edges itself, so
 /// switching between "wants to read" and "wants to write" costs no `epoll_ctl`.

@@ -11,8 +11,10 @@
 //! key the epoll token. Deadlines (header, idle, write, drain) and `/sleep` share one timer
 //! heap per worker, whose earliest entry is the `epoll_wait` timeout; a keep-alive request
 //! only stores its new deadline and touches the heap about once per timeout (see
-//! [`server_common::deadlines`], shared with floor-uring). An idle connection holds no read buffer: every read lands in the worker's one
-//! scratch buffer and the spec's [`server_spec::Connection`] keeps what it needs.
+//! [`server_common::deadlines`], shared with floor-uring). An idle connection holds no read
+//! buffer: every read lands in the worker's one scratch buffer and the spec's
+//! [`server_spec::Connection`] keeps what it needs. `/offload` goes to a helper thread per
+//! worker ([`server_common::offload`]) whose eventfd sits in the worker's epoll.
 //!
 //! A connection per request costs `accept4`, `epoll_ctl`, `recv`, `send` and `close`, as
 //! nginx's does: the listener is level-triggered and accepts one connection per report (no

@@ -4,8 +4,9 @@
 //! [`Slot::drive`] runs the [`Connection`] as far as the socket allows without blocking:
 //! it finishes the current step's I/O (a read, the rest of a write, a drain), polls for the
 //! next step, and stops when the socket has nothing to read, no room to write, or the step
-//! is a sleep. Every step sets the connection's [`Deadline`]; what passing it means depends
-//! on the step (see [`Slot::fired`]).
+//! is a sleep or an offload (which the worker hands to its helper thread). Every other step
+//! sets the connection's [`Deadline`]; what passing it means depends on the step (see
+//! [`Slot::fired`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -41,6 +42,9 @@ enum Wait {
     Output { timeout: Duration, armed: bool },
     /// The deadline itself ([`Step::Sleep`]); then the connection is polled again.
     Sleep,
+    /// The worker's helper thread, computing ([`Step::Offload`]); no deadline, since the
+    /// computation ends by itself. [`Slot::offloaded`] resumes the connection.
+    Offload,
     /// The end of input after shutting down writing ([`Step::Close`] with `drain`): read and
     /// drop what the client still sends, `drained` bytes so far, until it closes, or until
     /// [`DRAIN_BYTES`] or the deadline ([`DRAIN_TIME`]) is reached.
@@ -58,6 +62,9 @@ pub enum Drive {
     /// The connection is finished or failed: drop the slot, which closes the socket and so
     /// removes it from epoll.
     Close,
+    /// The connection waits for `work::compute(iterations)`: the worker hands it to its helper
+    /// thread and calls [`Slot::offloaded`] when it is done.
+    Offload { iterations: u64 },
 }
 
 /// What a due timer entry means for its connection.
@@ -126,7 +133,7 @@ impl Slot {
             Wait::Poll => true,
             Wait::Input | Wait::Drain { .. } => self.readable,
             Wait::Output { .. } => self.writable,
-            Wait::Sleep => false,
+            Wait::Sleep | Wait::Offload => false,
         }
     }
 
@@ -137,7 +144,7 @@ impl Slot {
         loop {
             let waiting = match self.wait {
                 Wait::Poll => None,
-                Wait::Sleep => Some(Drive::Park),
+                Wait::Sleep | Wait::Offload => Some(Drive::Park),
                 Wait::Input => self.read_input(scratch, &mut budget),
                 Wait::Output { timeout, armed } => self.flush(key, now, timeout, armed, timers, &mut budget),
                 Wait::Drain { drained } => Some(self.drain(drained, scratch, &mut budget)),
@@ -160,6 +167,11 @@ impl Slot {
             }
             Step::Read { deadline } => (Wait::Input, deadline),
             Step::Sleep(duration) => (Wait::Sleep, now + duration),
+            Step::Offload { iterations } => {
+                self.wait = Wait::Offload;
+                self.deadline.clear();
+                return Some(Drive::Offload { iterations });
+            }
             Step::Close { drain: false } => return Some(Drive::Close),
             Step::Close { drain: true } => {
                 // The FIN goes out after the response; reading on lets the client read it all
@@ -313,7 +325,19 @@ impl Slot {
                 Fired::Wake
             }
             Wait::Poll | Wait::Input | Wait::Output { .. } | Wait::Drain { .. } => Fired::Close,
+            // Not reached: the deadline was cleared when the offload began.
+            Wait::Offload => Fired::Nothing,
         }
+    }
+
+    /// The helper thread finished this connection's computation: whether to drive it now
+    /// (false if it was not waiting for one).
+    pub fn offloaded(&mut self) -> bool {
+        if self.wait != Wait::Offload {
+            return false;
+        }
+        self.wait = Wait::Poll;
+        true
     }
 
     /// Whether `ticket` is this connection's live timer entry.
@@ -395,6 +419,28 @@ mod tests {
         let woke = now + Duration::from_millis(50);
         assert_eq!(slot.fired(ticket, woke, key, &mut timers), Fired::Wake);
         assert_eq!(slot.drive(KEY, woke, &mut scratch, &mut timers), Drive::Park);
+        assert!(read_response(&mut client).ends_with(b"Hello, world!\n"));
+    }
+
+    #[test]
+    fn an_offload_parks_without_a_deadline_until_offloaded() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        let config = Config { work_rate: 2.0, ..Config::default() };
+        let (mut slot, mut client) = connected(&config, now, &mut timers);
+        let mut scratch = [0; READ_BUFFER];
+        send(&mut client, b"GET /offload/50 HTTP/1.1\r\nHost: t\r\n\r\n");
+        slot.ready(libc::EPOLLIN as u32);
+        assert_eq!(slot.drive(KEY, now, &mut scratch, &mut timers), Drive::Offload { iterations: 100 });
+        assert_eq!(slot.wait, Wait::Offload);
+        assert!(!slot.ready(libc::EPOLLIN as u32 | libc::EPOLLOUT as u32), "readiness does not end it");
+        let later = now + Duration::from_secs(60);
+        while let Some((key, ticket)) = timers.pop_due(later) {
+            assert_eq!(slot.fired(ticket, later, key, &mut timers), Fired::Nothing, "no deadline runs");
+        }
+        assert!(slot.offloaded());
+        assert!(!slot.offloaded(), "only once");
+        assert_eq!(slot.drive(KEY, later, &mut scratch, &mut timers), Drive::Park);
         assert!(read_response(&mut client).ends_with(b"Hello, world!\n"));
     }
 

@@ -8,6 +8,10 @@
 //!    readiness and driving it;
 //! 3. drives again the connections that used up their budget last turn;
 //! 4. handles the timer entries that came due: sleeps end, deadlines close connections.
+//!
+//! `/offload` goes to the worker's helper thread ([`server_common::offload`]), whose eventfd
+//! is in the worker's epoll: when it is reported, the connections whose computation is done
+//! are driven again.
 
 use std::collections::VecDeque;
 use std::io;
@@ -15,18 +19,22 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use server_common::offload::{Helper, WakeRead};
 use server_common::{after_accept_error, AfterAcceptError};
 use server_spec::limits::READ_BUFFER;
 use server_spec::Config;
 use slab::Slab;
 
-use crate::epoll::{self, Epoll, Event, Events, CONNECTION, LISTEN};
+use crate::epoll::{self, Epoll, Event, Events, CONNECTION, LISTEN, WAKE};
 use crate::slot::{Drive, Fired, Slot, Timers};
 use server_common::deadlines::Ticket;
 
 /// The listener's token, in events and timer entries; connections use
 /// their slab key, which never gets this large.
 const LISTENER: usize = usize::MAX;
+
+/// The offload helper's eventfd's token, in events.
+const OFFLOAD: usize = usize::MAX - 1;
 
 /// Events taken per `epoll_wait`. More are simply left for the next call; 256 makes the call
 /// rare relative to the work under load.
@@ -53,6 +61,12 @@ pub struct Worker {
     /// Every read lands here first, and the connection keeps only what it needs: an idle
     /// connection holds no read buffer.
     scratch: Box<[u8]>,
+    /// Runs `/offload` computations, tokens being slab keys. A slot waiting for one is never
+    /// closed (it has no deadline, and no readiness drives it), so its key is not reused
+    /// before the token comes back.
+    offload: Helper<usize>,
+    /// The keys the helper gave back this turn; kept to reuse its allocation.
+    offloaded: Vec<usize>,
 }
 
 impl Worker {
@@ -61,6 +75,8 @@ impl Worker {
         listener.set_nonblocking(true)?;
         let epoll = Epoll::new()?;
         epoll.add(listener.as_fd(), LISTENER as u64, LISTEN)?;
+        let offload = Helper::new(WakeRead::Syscall)?;
+        epoll.add(offload.wake_fd(), OFFLOAD as u64, WAKE)?;
         Ok(Worker {
             epoll,
             events: Events::with_capacity(EVENTS),
@@ -71,6 +87,8 @@ impl Worker {
             timers: Timers::default(),
             again: VecDeque::new(),
             scratch: vec![0; READ_BUFFER].into(),
+            offload,
+            offloaded: Vec::new(),
         })
     }
 
@@ -109,6 +127,7 @@ impl Worker {
         // Tokens are slab keys or LISTENER, so this round-trips.
         match event.token as usize {
             LISTENER => self.accept(now),
+            OFFLOAD => self.resume_offloaded(now),
             key => {
                 if self.slots.get_mut(key).is_some_and(|slot| slot.ready(event.flags)) {
                     self.drive(key, now);
@@ -127,7 +146,26 @@ impl Worker {
             Drive::Close => {
                 self.slots.remove(key);
             }
+            Drive::Offload { iterations } => {
+                // No helper thread could start: this connection fails, the server carries on.
+                if self.offload.submit(key, iterations).is_err() {
+                    self.slots.remove(key);
+                }
+            }
         }
+    }
+
+    /// The helper's eventfd was reported: drives the connections whose computation is done.
+    fn resume_offloaded(&mut self, now: Instant) {
+        self.offload.clear_wake();
+        let mut offloaded = std::mem::take(&mut self.offloaded);
+        self.offload.take_finished(&mut offloaded);
+        for key in offloaded.drain(..) {
+            if self.slots.get_mut(key).is_some_and(Slot::offloaded) {
+                self.drive(key, now);
+            }
+        }
+        self.offloaded = offloaded;
     }
 
     /// Accepts one pending connection. The listener is level-triggered (see [`LISTEN`]): while

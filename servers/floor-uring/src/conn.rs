@@ -16,6 +16,7 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types};
+use server_common::offload::Helper;
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW};
 use server_spec::{Connection, Step};
 
@@ -37,6 +38,8 @@ pub struct Ctx<'a> {
     pub now: Instant,
     /// The provided-buffer group recvs read from.
     pub group: u16,
+    /// The worker's helper thread, for `/offload`.
+    pub offload: &'a mut Helper<ConnId>,
 }
 
 /// What the connection is doing, from the loop's point of view.
@@ -49,6 +52,9 @@ enum Phase {
     Writing { timeout: Duration },
     /// [`Step::Sleep`]; the deadline wakes it.
     Sleeping,
+    /// [`Step::Offload`]: the worker's helper thread computes; [`Conn::on_offloaded`] resumes
+    /// it. No deadline: the computation ends by itself.
+    Offloading,
     /// Writing is shut down and input is read and dropped ([`Step::Close`] with `drain`); the
     /// deadline, the byte limit or the client's EOF closes it.
     Draining { drained: usize },
@@ -148,6 +154,15 @@ impl Conn {
                     self.deadline.set(ctx.now + duration, self.id, ctx.timers);
                     return;
                 }
+                Step::Offload { iterations } => {
+                    self.phase = Phase::Offloading;
+                    self.deadline.clear();
+                    // No helper thread could start: this connection fails, the server goes on.
+                    if ctx.offload.submit(self.id, iterations).is_err() {
+                        self.close(ctx);
+                    }
+                    return;
+                }
                 Step::Close { drain: true } => return self.drain(ctx),
                 Step::Close { drain: false } => return self.close(ctx),
             }
@@ -226,7 +241,7 @@ impl Conn {
                 self.http.received(data);
                 self.advance(ctx);
             }
-            Phase::Writing { .. } | Phase::Sleeping => {
+            Phase::Writing { .. } | Phase::Sleeping | Phase::Offloading => {
                 self.http.received(data);
                 self.unasked += data.len();
                 if self.unasked > UNASKED_INPUT {
@@ -252,7 +267,7 @@ impl Conn {
                 self.advance(ctx);
             }
             // The state machine sees it when it next needs input.
-            Phase::Writing { .. } | Phase::Sleeping => self.http.eof(),
+            Phase::Writing { .. } | Phase::Sleeping | Phase::Offloading => self.http.eof(),
             // The client has read everything and closed: close cleanly.
             Phase::Draining { .. } => self.close(ctx),
             Phase::Closed => {}
@@ -266,7 +281,15 @@ impl Conn {
             // No input by the deadline, no write progress for the write timeout, or the drain
             // took its time: close.
             Phase::Reading | Phase::Writing { .. } | Phase::Draining { .. } => self.close(ctx),
-            Phase::Closed => {}
+            // No deadline is set meanwhile (and none is live: cleared).
+            Phase::Offloading | Phase::Closed => {}
+        }
+    }
+
+    /// The helper thread finished this connection's computation.
+    pub fn on_offloaded(&mut self, ctx: &mut Ctx<'_>) {
+        if self.phase == Phase::Offloading {
+            self.advance(ctx);
         }
     }
 

@@ -46,13 +46,14 @@ const RING_SETUPS: [RingSetup; 2] = [
 ];
 
 /// The operations the loop issues; a kernel lacking one is refused at start.
-const OPS: [(u8, &str); 6] = [
+const OPS: [(u8, &str); 7] = [
     (opcode::AcceptMulti::CODE, "ACCEPT"),
     (opcode::RecvMulti::CODE, "RECV"),
     (opcode::Send::CODE, "SEND"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
     (opcode::Shutdown::CODE, "SHUTDOWN"),
     (opcode::Close::CODE, "CLOSE"),
+    (opcode::Read::CODE, "READ"),
 ];
 
 /// A completion, copied out of the CQ so handlers can queue SQEs while walking a batch.

@@ -28,6 +28,8 @@ pub enum Op {
     Shutdown = 5,
     /// Closing the socket; completes only on failure.
     Close = 6,
+    /// The worker's read of its offload helper's eventfd: a computation is done.
+    Wake = 7,
 }
 
 impl Op {
@@ -39,6 +41,7 @@ impl Op {
             4 => Op::Cancel,
             5 => Op::Shutdown,
             6 => Op::Close,
+            7 => Op::Wake,
             _ => return None,
         })
     }
@@ -63,7 +66,7 @@ impl ConnId {
     }
 }
 
-/// The `user_data` of an operation that belongs to no connection (the accept).
+/// The `user_data` of an operation that belongs to no connection (the accept, the wake read).
 pub fn worker_token(op: Op) -> u64 {
     ConnId { key: 0, gen: 0 }.token(op)
 }
@@ -99,7 +102,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_op_and_extreme_ids() {
-        let ops = [Op::Accept, Op::Recv, Op::Send, Op::Cancel, Op::Shutdown, Op::Close];
+        let ops = [Op::Accept, Op::Recv, Op::Send, Op::Cancel, Op::Shutdown, Op::Close, Op::Wake];
         for op in ops {
             for id in [
                 ConnId { key: 0, gen: 0 },

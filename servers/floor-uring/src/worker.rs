@@ -4,12 +4,17 @@
 //! Each loop turn: fire the deadlines that are due, then one `io_uring_enter` submits every SQE
 //! the turn queued and sleeps until a completion arrives or the earliest deadline passes, then
 //! every completion is handled.
+//!
+//! `/offload` goes to the worker's helper thread ([`server_common::offload`]); from its first
+//! job on, a read of the helper's eventfd stays armed on the ring, and its completion resumes
+//! the connections whose computation is done.
 
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use io_uring::{cqueue, opcode, squeue, types};
+use server_common::offload::{Helper, WakeRead};
 use server_common::{after_accept_error, AfterAcceptError, Ready};
 use server_spec::limits::READ_BUFFER;
 use server_spec::{Config, Connection};
@@ -62,6 +67,13 @@ struct Worker {
     config: Config,
     /// Completions of the current turn; kept to reuse its allocation.
     batch: Vec<Completion>,
+    /// Runs `/offload` computations for the connections.
+    offload: Helper<ConnId>,
+    /// Where the armed read of the helper's eventfd puts its counter: boxed, so it stays put
+    /// while the kernel may write it. `None` until the helper's first job.
+    wake_counter: Option<Box<u64>>,
+    /// The connections the helper gave back; kept to reuse its allocation.
+    offloaded: Vec<ConnId>,
 }
 
 impl Worker {
@@ -80,6 +92,9 @@ impl Worker {
             accept: Accept::Stopped,
             config,
             batch: Vec::new(),
+            offload: Helper::new(WakeRead::Ring)?,
+            wake_counter: None,
+            offloaded: Vec::new(),
         };
         worker.arm_accept();
         Ok(worker)
@@ -93,6 +108,10 @@ impl Worker {
             // `now` is when this turn's completions arrived, not the present: the wait can end
             // late by the time they took to handle (microseconds), never early. One clock read
             // per turn is worth more than that precision.
+            if self.wake_counter.is_none() && self.offload.is_started() {
+                self.wake_counter = Some(Box::new(0));
+                self.arm_wake();
+            }
             let timeout = self.next_wake().map(|at| at.saturating_duration_since(now));
             self.ring.submit_and_wait(timeout)?;
             now = Instant::now();
@@ -130,6 +149,7 @@ impl Worker {
             Op::Recv => self.on_recv(id, result, flags, now),
             Op::Send => self.with_conn(id, now, |conn, ctx| conn.on_send(result, ctx)),
             Op::Shutdown => self.with_conn(id, now, Conn::on_shutdown_failed),
+            Op::Wake => self.on_wake(now),
             // A cancel that found nothing (the operation had finished) or a close that failed
             // (the socket is gone either way): nothing to do.
             Op::Cancel | Op::Close => {}
@@ -141,7 +161,13 @@ impl Worker {
     fn with_conn(&mut self, id: ConnId, now: Instant, f: impl FnOnce(&mut Conn, &mut Ctx<'_>)) {
         let key = id.key as usize;
         let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.id() == id) else { return };
-        let mut ctx = Ctx { ring: &mut self.ring, timers: &mut self.timers, now, group: BUFFER_GROUP };
+        let mut ctx = Ctx {
+            ring: &mut self.ring,
+            timers: &mut self.timers,
+            now,
+            group: BUFFER_GROUP,
+            offload: &mut self.offload,
+        };
         f(conn, &mut ctx);
         if conn.is_finished() {
             self.conns.remove(key);
@@ -159,7 +185,13 @@ impl Worker {
                 Some(bid) => unsafe { self.buffers.get(bid, len) },
                 None => &[],
             };
-            let mut ctx = Ctx { ring: &mut self.ring, timers: &mut self.timers, now, group: BUFFER_GROUP };
+            let mut ctx = Ctx {
+                ring: &mut self.ring,
+                timers: &mut self.timers,
+                now,
+                group: BUFFER_GROUP,
+                offload: &mut self.offload,
+            };
             conn.on_recv(result, data, cqueue::more(flags), &mut ctx);
             if conn.is_finished() {
                 self.conns.remove(key);
@@ -201,6 +233,31 @@ impl Worker {
         }
     }
 
+    /// The helper's eventfd was read: resumes the connections whose computation is done, and
+    /// reads it again.
+    fn on_wake(&mut self, now: Instant) {
+        let mut offloaded = std::mem::take(&mut self.offloaded);
+        self.offload.take_finished(&mut offloaded);
+        for id in offloaded.drain(..) {
+            self.with_conn(id, now, Conn::on_offloaded);
+        }
+        self.offloaded = offloaded;
+        self.arm_wake();
+    }
+
+    /// Queues a read of the helper's eventfd (its counter, 8 bytes).
+    fn arm_wake(&mut self) {
+        let Some(counter) = self.wake_counter.as_mut() else { return };
+        let counter: *mut u64 = &mut **counter;
+        let entry = opcode::Read::new(types::Fd(self.offload.wake_fd().as_raw_fd()), counter.cast(), 8)
+            .build()
+            .user_data(token::worker_token(Op::Wake));
+        // SAFETY: the kernel writes 8 bytes into the boxed counter, which is never read, moved
+        // or freed while the worker lives (the box's heap slot stays put when the worker
+        // moves); the eventfd is owned by `self.offload`, which lives as long as the worker.
+        unsafe { self.ring.push(entry) };
+    }
+
     fn arm_accept(&mut self) {
         let entry = opcode::AcceptMulti::new(types::Fd(self.listener.as_raw_fd()))
             .flags(libc::SOCK_CLOEXEC)
@@ -222,7 +279,13 @@ impl Worker {
         let id = ConnId { key, gen: self.generations.draw() };
         // The header deadline counts from accept.
         let conn = slot.insert(Conn::new(id, fd, Connection::new(&self.config, now), now));
-        let mut ctx = Ctx { ring: &mut self.ring, timers: &mut self.timers, now, group: BUFFER_GROUP };
+        let mut ctx = Ctx {
+            ring: &mut self.ring,
+            timers: &mut self.timers,
+            now,
+            group: BUFFER_GROUP,
+            offload: &mut self.offload,
+        };
         conn.advance(&mut ctx);
         if conn.is_finished() {
             self.conns.remove(key as usize);
@@ -234,7 +297,13 @@ impl Worker {
         while let Some((id, ticket)) = self.timers.pop_due(now) {
             let key = id.key as usize;
             let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.id() == id) else { continue };
-            let mut ctx = Ctx { ring: &mut self.ring, timers: &mut self.timers, now, group: BUFFER_GROUP };
+            let mut ctx = Ctx {
+                ring: &mut self.ring,
+                timers: &mut self.timers,
+                now,
+                group: BUFFER_GROUP,
+                offload: &mut self.offload,
+            };
             if conn.deadline.fired(ticket, now, id, ctx.timers) {
                 conn.on_deadline(&mut ctx);
                 if conn.is_finished() {
@@ -258,8 +327,9 @@ impl Drop for Worker {
         // Only a failing ring ends a worker, just before the process exits. The kernel tears
         // the ring down asynchronously once its fd is closed, and sends in flight until then
         // read the connections' `out` buffers: leak them rather than free memory the kernel
-        // may still read.
+        // may still read; and the eventfd read's counter, which it may still write.
         std::mem::forget(std::mem::take(&mut self.conns));
+        std::mem::forget(self.wake_counter.take());
     }
 }
 

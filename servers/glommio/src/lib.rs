@@ -6,6 +6,10 @@
 //! to raise it. It also builds one executor before the pool as a preflight, because the pool
 //! builder panics inside its threads when io_uring is unavailable; the preflight turns that
 //! into one clear line.
+//!
+//! `/offload` runs on the executor's blocking thread pool (`spawn_blocking`: one thread per
+//! executor, glommio's default), which hands the result back over a channel and wakes a
+//! sleeping executor through its eventfd.
 
 mod memlock;
 
@@ -20,7 +24,7 @@ use glommio::net::{TcpListener, TcpStream};
 use glommio::{GlommioError, LocalExecutorBuilder, LocalExecutorPoolBuilder, Placement, PoolPlacement};
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
-use server_spec::{Config, Connection, Step};
+use server_spec::{work, Config, Connection, Step};
 
 /// glommio's executor pool, one listener per executor.
 pub const VARIANT: Variant = Variant {
@@ -134,6 +138,9 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
                 }
             }
             Step::Sleep(duration) => glommio::timer::sleep(duration).await,
+            Step::Offload { iterations } => {
+                glommio::executor().spawn_blocking(move || work::compute(iterations)).await;
+            }
             Step::Close { drain } => {
                 if drain {
                     // The drain has its own bound.

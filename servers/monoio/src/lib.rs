@@ -6,6 +6,11 @@
 //!
 //! Each ring is set up `SINGLE_ISSUER | DEFER_TASKRUN`, as io_uring's authors advise for a ring
 //! only one thread uses, and as `floor-uring` does: see [`RING_SETUPS`].
+//!
+//! `/offload` runs on a helper thread per runtime, woken through an eventfd read on the ring
+//! (see [`offload`] for why not monoio's own `spawn_blocking`).
+
+mod offload;
 
 use std::io;
 use std::pin::{pin, Pin};
@@ -124,6 +129,7 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
                 }
             }
             Step::Sleep(duration) => monoio::time::sleep(duration).await,
+            Step::Offload { iterations } => offload::run(iterations).await?,
             Step::Close { drain } => {
                 if drain {
                     drain_then_close(&mut stream, buf).await;

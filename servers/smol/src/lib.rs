@@ -1,6 +1,7 @@
 //! The `smol` variant: one `async-executor` driven by `--workers` threads, with `async-io`'s
 //! epoll reactor; one shared listener, every connection a task. This is how smol composes
-//! its parts; the executor's threads steal tasks from one another.
+//! its parts; the executor's threads steal tasks from one another. `/offload` runs on smol's
+//! blocking pool (`unblock`, the `blocking` crate).
 //!
 //! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
 //! buffer that lives only for that read.
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
-use server_spec::{Config, Connection, Step};
+use server_spec::{work, Config, Connection, Step};
 use smol::future::FutureExt;
 use smol::{Async, Executor, Timer};
 
@@ -86,6 +87,9 @@ async fn drive(stream: Async<TcpStream>, config: &Config, accepted: Instant) -> 
             },
             Step::Sleep(duration) => {
                 Timer::after(duration).await;
+            }
+            Step::Offload { iterations } => {
+                smol::unblock(move || work::compute(iterations)).await;
             }
             Step::Close { drain } => {
                 if drain {

@@ -115,17 +115,35 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 /// harness and the conformance suite read it.
 pub const EXIT_NOT_RUNNABLE: u8 = 69;
 
-/// The one line a server prints to stdout when it is ready: `listening on http://ADDR:PORT`.
-pub fn listening_line(addr: SocketAddr) -> String {
-    format!("{LISTENING_PREFIX}{addr}")
+/// The one line a server prints to stdout when it is ready, with the rate its `/work` and
+/// `/offload` run at (measured at start, see [`crate::work`]):
+/// `listening on http://ADDR:PORT (work: N iterations/µs)`.
+pub fn listening_line(addr: SocketAddr, work_rate: f64) -> String {
+    format!("{LISTENING_PREFIX}{addr}{WORK_PREFIX}{work_rate:.1}{WORK_SUFFIX}")
 }
 
 /// What the listening line starts with; the address follows.
 pub const LISTENING_PREFIX: &str = "listening on http://";
 
-/// Parses a listening line back into the address.
+/// What follows the address in the listening line, then the work rate, then [`WORK_SUFFIX`].
+const WORK_PREFIX: &str = " (work: ";
+const WORK_SUFFIX: &str = " iterations/µs)";
+
+/// Parses a listening line back into the address. The work rate may follow it or not (a line
+/// from a server that does not state one is still a listening line).
 pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
-    line.trim().strip_prefix(LISTENING_PREFIX)?.parse().ok()
+    let rest = line.trim().strip_prefix(LISTENING_PREFIX)?;
+    let addr = match rest.split_once(WORK_PREFIX) {
+        Some((addr, rate)) => rate.strip_suffix(WORK_SUFFIX).map(|_| addr)?,
+        None => rest,
+    };
+    addr.parse().ok()
+}
+
+/// The work rate (iterations per µs) a listening line states, if it states one.
+pub fn parse_work_rate(line: &str) -> Option<f64> {
+    let rest = line.trim().strip_prefix(LISTENING_PREFIX)?;
+    rest.split_once(WORK_PREFIX)?.1.strip_suffix(WORK_SUFFIX)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -136,9 +154,25 @@ mod tests {
     fn listening_line_round_trips() {
         for addr in ["127.0.0.1:45000", "[::1]:8080"] {
             let addr: SocketAddr = addr.parse().unwrap();
-            assert_eq!(parse_listening_line(&listening_line(addr)), Some(addr));
+            let line = listening_line(addr, 612.5);
+            assert_eq!(parse_listening_line(&line), Some(addr));
+            assert_eq!(parse_work_rate(&line), Some(612.5));
         }
-        assert_eq!(listening_line("127.0.0.1:1".parse().unwrap()), "listening on http://127.0.0.1:1");
+        assert_eq!(
+            listening_line("127.0.0.1:1".parse().unwrap(), 1234.56),
+            "listening on http://127.0.0.1:1 (work: 1234.6 iterations/µs)"
+        );
+    }
+
+    #[test]
+    fn listening_lines_without_a_rate_or_with_another_suffix() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(parse_listening_line("listening on http://127.0.0.1:1\n"), Some(addr));
+        assert_eq!(parse_work_rate("listening on http://127.0.0.1:1"), None);
+        assert_eq!(parse_listening_line("listening on http://127.0.0.1:1 (work: 5 iterations/µs"), None);
+        assert_eq!(parse_listening_line("listening on http://127.0.0.1:1 and more"), None);
+        assert_eq!(parse_listening_line("listening on 127.0.0.1:1"), None);
+        assert_eq!(parse_work_rate("listening on http://127.0.0.1:1 (work: x iterations/µs)"), None);
     }
 
     /// The defaults clap shows are the spec's own (`limits`), stated once there.

@@ -10,6 +10,8 @@
 //!         Step::Read { deadline } => { read, or close at the deadline;
 //!                                      conn.received(bytes) or conn.eof() }
 //!         Step::Sleep(d) => wait `d` on the runtime's own timer
+//!         Step::Offload { iterations } => run `work::compute(iterations)` through the
+//!                                         runtime's blocking facility, and wait for it
 //!         Step::Close { drain } => { if drain { shut down writing, drain briefly }; break }
 //!     }
 //! }
@@ -30,6 +32,7 @@ use crate::request::{parse_head, Framing, Request, Version};
 use crate::response::{self, ConnectionField, HeadFields, Status};
 use crate::routes::{Method, Route};
 use crate::scan::HeadScanner;
+use crate::work;
 
 /// What the I/O loop must do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,10 @@ pub enum Step {
     Read { deadline: Instant },
     /// Wait this long on the runtime's timer (never blocking an executor thread), then poll.
     Sleep(Duration),
+    /// Run [`work::compute`]`(iterations)` off the thread that polls the connection, through
+    /// the runtime's blocking facility (a thread pool, a helper thread; the blocking variants
+    /// just run it), wait for it to finish, then poll. This is `/offload/{µs}`.
+    Offload { iterations: u64 },
     /// Close the connection. With `drain`, first shut down writing and read what the client
     /// still sends (bounded by [`crate::limits::DRAIN_BYTES`] and
     /// [`crate::limits::DRAIN_TIME`]) so it sees the response rather than a reset.
@@ -98,12 +105,18 @@ impl Default for Timeouts {
 pub struct Config {
     pub timeouts: Timeouts,
     pub lifecycle: Arc<Lifecycle>,
+    /// Iterations of [`work::compute`] per microsecond, measured once at server start
+    /// ([`work::calibrate`]), so `/work/{µs}` and `/offload/{µs}` compute for about µs. 0 (the
+    /// default, as in tests and [`crate::reference`]) makes them compute nothing: their bytes
+    /// are the same.
+    pub work_rate: f64,
 }
 
 impl Config {
-    /// Settings with these timeouts and a fresh [`Lifecycle`].
+    /// Settings with these timeouts, a fresh [`Lifecycle`] and no work rate (see
+    /// [`Config::work_rate`]).
     pub fn new(timeouts: Timeouts) -> Config {
-        Config { timeouts, lifecycle: Arc::default() }
+        Config { timeouts, lifecycle: Arc::default(), work_rate: 0.0 }
     }
 }
 
@@ -131,8 +144,8 @@ enum State {
     Body { request: Request, reader: BodyReader, body: Vec<u8> },
     /// Head and body are read; the next poll answers.
     Answer { request: Request, body: Vec<u8> },
-    /// [`Step::Sleep`] was returned; the next poll answers `request`.
-    Slept { request: Request },
+    /// [`Step::Sleep`] or [`Step::Offload`] was returned; the next poll answers `request`.
+    Waited { request: Request },
     /// Producing a response body window by window.
     Streaming { output: Output, keep_alive: bool },
     /// No more requests: close once `out` is written.
@@ -221,7 +234,7 @@ impl Connection {
                     continue;
                 }
                 State::Answer { request, body } => self.answer(request, body, out),
-                State::Slept { request } => {
+                State::Waited { request } => {
                     self.respond(&request, &[], out);
                     continue;
                 }
@@ -362,22 +375,35 @@ impl Connection {
         Some(self.wait(now, out, false))
     }
 
-    /// Answers a request whose body has been read: at once, or after a sleep.
+    /// Answers a request whose body has been read: at once, after computing here, or after a
+    /// sleep or an offloaded computation (a step for the I/O loop, then [`State::Waited`]).
     fn answer(&mut self, request: Request, body: Vec<u8>, out: &mut Vec<u8>) -> Option<Step> {
-        if let Route::Sleep(duration) = request.route {
-            if !out.is_empty() {
-                // Earlier pipelined answers go out before the wait.
-                self.state = State::Answer { request, body };
-                return Some(self.write_step());
+        let takes_time = matches!(request.route, Route::Sleep(_) | Route::Work(_) | Route::Offload(_));
+        if takes_time && !out.is_empty() {
+            // Earlier pipelined answers go out before the wait or the computation.
+            self.state = State::Answer { request, body };
+            return Some(self.write_step());
+        }
+        let wait = match request.route {
+            Route::Sleep(duration) => Step::Sleep(duration),
+            Route::Offload(us) => Step::Offload { iterations: work::iterations(self.config.work_rate, us) },
+            Route::Work(us) => {
+                // Here, on the thread polling the connection, holding up everything else it
+                // serves: what `/work` is for.
+                work::compute(work::iterations(self.config.work_rate, us));
+                self.respond(&request, &body, out);
+                return None;
             }
-            self.state = State::Slept { request };
-            return Some(Step::Sleep(duration));
-        }
-        self.respond(&request, &body, out);
-        if let State::Streaming { output: Output::Owned { body: held, .. }, .. } = &mut self.state {
-            *held = body;
-        }
-        None
+            Route::Hello | Route::Bytes(_) | Route::Echo | Route::Refuse(..) => {
+                self.respond(&request, &body, out);
+                if let State::Streaming { output: Output::Owned { body: held, .. }, .. } = &mut self.state {
+                    *held = body;
+                }
+                return None;
+            }
+        };
+        self.state = State::Waited { request };
+        Some(wait)
     }
 
     /// Writes the response head (and small bodies) and sets the state after it.
@@ -389,7 +415,9 @@ impl Connection {
         };
         let (status, content_type, allow, output) = match request.route {
             Route::Hello => (Status::Ok, response::TEXT_PLAIN, None, Body::Static(response::HELLO_BODY)),
-            Route::Sleep(_) => (Status::Ok, response::TEXT_PLAIN, None, Body::Static(response::HELLO_BODY)),
+            Route::Sleep(_) | Route::Work(_) | Route::Offload(_) => {
+                (Status::Ok, response::TEXT_PLAIN, None, Body::Static(response::HELLO_BODY))
+            }
             Route::Bytes(n) => (Status::Ok, response::OCTET_STREAM, None, Body::Pattern(n)),
             Route::Echo => (Status::Ok, response::OCTET_STREAM, None, Body::Echo(body.len())),
             Route::Refuse(status, allow) => {
@@ -538,7 +566,7 @@ mod tests {
                     all.extend_from_slice(&out);
                     out.clear();
                 }
-                Step::Sleep(_) => {}
+                Step::Sleep(_) | Step::Offload { .. } => {}
                 Step::Read { .. } => match chunks.next() {
                     Some(chunk) => conn.received(chunk),
                     None if eof => conn.eof(),
@@ -696,6 +724,48 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
         assert!(out.starts_with(b"HTTP/1.1 200 OK"));
+    }
+
+    #[test]
+    fn offload_steps_out_then_answers() {
+        let config = Config { work_rate: 10.0, ..Config::default() };
+        let mut conn = Connection::new(&config, Instant::now());
+        let mut out = Vec::new();
+        conn.received(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /offload/300 HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE, "earlier answer first");
+        out.clear();
+        assert_eq!(conn.poll(Instant::now(), &mut out), Step::Offload { iterations: 3000 });
+        assert!(out.is_empty());
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
+        assert!(out.starts_with(b"HTTP/1.1 200 OK") && out.ends_with(b"Hello, world!\n"));
+    }
+
+    #[test]
+    fn work_answers_like_hello_after_earlier_answers() {
+        let input = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /work/5 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /work/0 HTTP/1.1\r\nHost: a\r\n\r\nGET /work/1000001 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (text, _, _) = drive(&[input], false);
+        assert_eq!(statuses(&text), ["200", "200", "200", "400"]);
+        let config = Config::default();
+        let mut conn = Connection::new(&config, Instant::now());
+        let mut out = Vec::new();
+        conn.received(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /work/5 HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
+        assert_eq!(statuses(&String::from_utf8_lossy(&out)), ["200"], "the first answer goes out alone");
+    }
+
+    /// `/work` computes inside `poll`, for about the time asked at the calibrated rate (a lower
+    /// bound only: a shared machine can only make it slower).
+    #[test]
+    fn work_computes_inside_poll() {
+        let config = Config { work_rate: work::calibrate(), ..Config::default() };
+        let mut conn = Connection::new(&config, Instant::now());
+        let mut out = Vec::new();
+        conn.received(b"GET /work/3000 HTTP/1.1\r\nHost: a\r\n\r\n");
+        let started = Instant::now();
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(1), "3 ms of work took {took:?}");
+        assert!(out.ends_with(b"Hello, world!\n"));
     }
 
     #[test]

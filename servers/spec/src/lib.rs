@@ -11,6 +11,7 @@
 //! - [`line`]: refusing a request line that cannot be one as soon as its bytes arrive.
 //! - [`request`]: parsing a head with `httparse`, plus the checks it leaves to us.
 //! - [`routes`]: which answer a method and path get.
+//! - [`work`]: the computation behind `/work` and `/offload`, and its calibration.
 //! - [`chunked`]: the strict chunked-body decoder.
 //! - [`response`]: the exact response bytes.
 //! - [`date`]: the cached `Date` value.
@@ -24,6 +25,8 @@
 //! | `GET`/`HEAD /` | 200, `Hello, world!\n` |
 //! | `GET /bytes/{n}` | 200, n bytes (n ≤ 16 MiB; larger 413, not a number 400) |
 //! | `GET /sleep/{ms}` | 200 after ms milliseconds (ms ≤ 10 000, else 400) |
+//! | `GET /work/{µs}` | 200, `Hello, world!\n`, after computing about µs on the polling thread (µs ≤ 1 000 000, else 400) |
+//! | `GET /offload/{µs}` | the same, the computation run through the runtime's blocking facility ([`Step::Offload`]) |
 //! | `POST /`, `POST /echo` | 200, the request body |
 //! | unknown path / method not allowed / unknown method | 404 / 405 with `Allow` / 501 |
 
@@ -38,6 +41,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 pub mod scan;
+pub mod work;
 
 pub use connection::{Config, Connection, Lifecycle, Step, Timeouts};
 pub use response::Status;

@@ -21,6 +21,11 @@ pub const MAX_BYTES_ROUTE: u64 = 16 * 1024 * 1024;
 /// Longest wait `/sleep/{ms}` accepts, in milliseconds.
 pub const MAX_SLEEP_MS: u64 = 10_000;
 
+/// Longest computation `/work/{µs}` and `/offload/{µs}` accept, in microseconds: a second, far
+/// beyond any handler a benchmark models, and short enough that a mistyped path cannot hold an
+/// executor thread (or a helper thread) for minutes.
+pub const MAX_WORK_US: u64 = 1_000_000;
+
 /// Longest chunk-size line (size, extensions, CRLF). Real clients send a few bytes; the bound
 /// keeps re-scanning a partial line cheap when it arrives a byte at a time.
 pub const MAX_CHUNK_LINE: usize = 1024;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::limits::{MAX_BYTES_ROUTE, MAX_SLEEP_MS};
+use crate::limits::{MAX_BYTES_ROUTE, MAX_SLEEP_MS, MAX_WORK_US};
 use crate::response::Status;
 
 /// Request methods. Those RFC 9110 defines are "known": a known method a route does not allow
@@ -48,6 +48,13 @@ pub enum Route {
     Bytes(u64),
     /// `GET /sleep/{ms}`: answer after a wait.
     Sleep(Duration),
+    /// `GET /work/{µs}`: answer after computing for about that many microseconds on the thread
+    /// that polls the connection (an executor thread, like application code that forgets to
+    /// offload).
+    Work(u64),
+    /// `GET /offload/{µs}`: the same computation, handed to the runtime's blocking facility
+    /// ([`crate::Step::Offload`]).
+    Offload(u64),
     /// `POST /` or `POST /echo`: the request body back.
     Echo,
     /// A well-formed request the spec refuses; the connection stays usable.
@@ -103,7 +110,25 @@ pub fn route(method: Method, path: &str) -> Route {
             _ => Route::Refuse(Status::BadRequest, None),
         };
     }
+    if let Some(us) = path.strip_prefix("/work/") {
+        return computing(readable, us, Route::Work);
+    }
+    if let Some(us) = path.strip_prefix("/offload/") {
+        return computing(readable, us, Route::Offload);
+    }
     Route::Refuse(Status::NotFound, None)
+}
+
+/// `/work/{µs}` or `/offload/{µs}` (`route` makes which): µs a whole number up to
+/// [`MAX_WORK_US`], anything else 400, like `/sleep`.
+fn computing(readable: bool, us: &str, route: fn(u64) -> Route) -> Route {
+    if !readable {
+        return Route::Refuse(Status::MethodNotAllowed, Some(ALLOW_GET));
+    }
+    match parse_decimal(us) {
+        Some(us) if us <= MAX_WORK_US => route(us),
+        _ => Route::Refuse(Status::BadRequest, None),
+    }
 }
 
 fn is_digits(text: &str) -> bool {
@@ -139,6 +164,19 @@ mod tests {
         assert_eq!(route(Method::Get, "/bytes/x"), Route::Refuse(Status::BadRequest, None));
         assert_eq!(route(Method::Get, "/sleep/10"), Route::Sleep(Duration::from_millis(10)));
         assert_eq!(route(Method::Get, "/sleep/10001"), Route::Refuse(Status::BadRequest, None));
+        assert_eq!(route(Method::Get, "/work/0"), Route::Work(0));
+        assert_eq!(route(Method::Head, "/work/1000000"), Route::Work(1_000_000));
+        assert_eq!(route(Method::Get, "/work/1000001"), Route::Refuse(Status::BadRequest, None));
+        assert_eq!(route(Method::Get, "/work/x"), Route::Refuse(Status::BadRequest, None));
+        assert_eq!(route(Method::Get, "/work/"), Route::Refuse(Status::BadRequest, None));
+        assert_eq!(route(Method::Get, "/offload/250"), Route::Offload(250));
+        assert_eq!(route(Method::Get, "/offload/1000001"), Route::Refuse(Status::BadRequest, None));
+        assert_eq!(route(Method::Get, "/offload/-1"), Route::Refuse(Status::BadRequest, None));
+        assert_eq!(
+            route(Method::Post, "/work/1"),
+            Route::Refuse(Status::MethodNotAllowed, Some("GET, HEAD"))
+        );
+        assert_eq!(route(Method::Get, "/work"), Route::Refuse(Status::NotFound, None));
         assert_eq!(route(Method::Get, "/nope"), Route::Refuse(Status::NotFound, None));
         assert_eq!(
             route(Method::Delete, "/"),

@@ -1,11 +1,12 @@
-//! The blocking I/O loop for one connection, shared by both thread variants.
+//! The blocking I/O loop for one connection, shared by both thread variants. A connection holds
+//! its thread, so `/offload` computes on it, just as `/work` does.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Instant;
 
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
-use server_spec::{Config, Connection, Step};
+use server_spec::{work, Config, Connection, Step};
 
 /// Serves one connection, accepted at `accepted`, until it closes. Errors end only this
 /// connection.
@@ -50,6 +51,10 @@ fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Resul
                 }
             }
             Step::Sleep(duration) => std::thread::sleep(duration),
+            // The connection has a thread of its own: it is the blocking facility.
+            Step::Offload { iterations } => {
+                work::compute(iterations);
+            }
             Step::Close { drain } => {
                 if drain {
                     drain_then_close(&mut stream, &mut buf);

@@ -1,7 +1,10 @@
 //! Both thread variants against the whole spec, over real TCP, plus ab and curl;
-//! thread-per-connection also sleeps many connections at once (the pool holds a worker per
-//! sleeping connection, by design: see `pool_waits.rs`).
+//! thread-per-connection also sleeps and offloads many connections at once (the pool holds a
+//! worker per waiting connection, by design: see `pool_waits.rs`).
 
 server_conformance::suite!(thread_per_connection, env!("CARGO_BIN_EXE_thread-per-connection"));
 server_conformance::suite!(thread_pool, env!("CARGO_BIN_EXE_thread-pool"));
-server_conformance::sleep_suite!(thread_per_connection_sleep, env!("CARGO_BIN_EXE_thread-per-connection"));
+server_conformance::waiting_suite!(
+    thread_per_connection_waiting,
+    env!("CARGO_BIN_EXE_thread-per-connection")
+);

@@ -1,6 +1,8 @@
 //! The `tokio` variant: tokio's multi-thread runtime (epoll) with `--workers` worker threads
 //! sharing one listener; every connection is a task.
 //!
+//! `/offload` runs on tokio's blocking pool (`spawn_blocking`).
+//!
 //! Idle connections hold no read buffer: a connection waits for readiness, then reads into a
 //! buffer that lives only for that read.
 
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use server_common::timer::or_timer;
 use server_common::{after_accept_error, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
-use server_spec::{Config, Connection, Step};
+use server_spec::{work, Config, Connection, Step};
 use socket2::SockRef;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
@@ -85,6 +87,9 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
                 }
             }
             Step::Sleep(duration) => tokio::time::sleep(duration).await,
+            Step::Offload { iterations } => {
+                tokio::task::spawn_blocking(move || work::compute(iterations)).await?;
+            }
             Step::Close { drain } => {
                 if drain {
                     drain_then_close(&mut stream).await;

@@ -8,6 +8,10 @@
 //!
 //! Each ring is set up `SINGLE_ISSUER | COOP_TASKRUN`; see [`RING_SETUPS`] for why not
 //! `DEFER_TASKRUN`.
+//!
+//! `/offload` runs on the blocking pool of the tokio runtime tokio-uring is built on
+//! (`tokio::task::spawn_blocking`); the finished job wakes the runtime through tokio's own
+//! waker, as any cross-thread wake-up does.
 
 use std::io;
 use std::net::Shutdown;
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use server_common::timer::or_timer;
 use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, Server, Variant};
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
-use server_spec::{Config, Connection, Step};
+use server_spec::{work, Config, Connection, Step};
 use tokio::time::Sleep;
 use tokio_uring::buf::BoundedBuf;
 use tokio_uring::net::{TcpListener, TcpStream};
@@ -127,6 +131,9 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
                 }
             }
             Step::Sleep(duration) => tokio::time::sleep(duration).await,
+            Step::Offload { iterations } => {
+                tokio::task::spawn_blocking(move || work::compute(iterations)).await?;
+            }
             Step::Close { drain } => {
                 if drain {
                     drain_then_close(&stream, buf).await;
