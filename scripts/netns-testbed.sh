@@ -8,11 +8,19 @@
 #   scripts/netns-testbed.sh run [--rate RATE] [HARNESS ARGS...]
 #                                               up, run the sweep of examples/two-namespaces.toml
 #                                               (or HARNESS ARGS), down
+#   scripts/netns-testbed.sh run [--rate RATE] --matrix FILE [HARNESS ARGS...]
+#                                               up, run FILE (a matrix for one machine, such as
+#                                               examples/scaling.toml) with its servers in rm-srv
+#                                               and its load from rm-cli, down
 #
 # --rate shapes each direction with a token bucket (`tc qdisc … tbf rate RATE`), e.g. 1gbit or
 # 100mbit. Latency cannot be added: the `netem` qdisc is not available on these kernels, and this
 # bed does not pretend otherwise — a veth pair adds only a few microseconds over loopback.
 # HARNESS (default target/debug/harness) is the binary to run; the matrix names it too.
+# --matrix copies FILE with `server_host = "srv"` and `load_hosts = ["cli"]` in its [placement]
+# and the two namespaces as [[host]]s; FILE must not place anything on hosts itself. Its CPUs
+# are this machine's either way: the namespaces share them (and the bed cannot tell the harness
+# so, which is why a shared CPU is not flagged here as it is in one namespace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +60,38 @@ up() {
     echo "test bed up: $SRV ($SRV_ADDR) <-> $CLI ($CLI_ADDR)${rate:+, shaped to $rate}"
 }
 
+# FILE placed across the bed, written to $2: the servers in rm-srv, the load from rm-cli.
+placed_matrix() {
+    local file=$1 out=$2
+    if grep -qE '^[[:space:]]*(server_host|load_hosts)[[:space:]]*=|^[[:space:]]*\[\[host\]\]' "$file"; then
+        echo "$file places its servers or load on hosts itself; run it as it is: $0 run $file" >&2
+        exit 2
+    fi
+    awk '
+        /^[[:space:]]*\[placement\][[:space:]]*(#.*)?$/ {
+            print; print "server_host = \"srv\""; print "load_hosts = [\"cli\"]"; placed = 1; next
+        }
+        { print }
+        END {
+            if (!placed) { print ""; print "[placement]"; print "server_host = \"srv\""; print "load_hosts = [\"cli\"]" }
+        }' "$file" >"$out"
+    cat >>"$out" <<EOF
+
+# Added by scripts/netns-testbed.sh: the two namespaces of the bed.
+[[host]]
+name = "srv"
+launcher = ["ip", "netns", "exec", "$SRV"]
+address = "$SRV_ADDR"
+harness = "$HARNESS"
+
+[[host]]
+name = "cli"
+launcher = ["ip", "netns", "exec", "$CLI"]
+address = "$CLI_ADDR"
+harness = "$HARNESS"
+EOF
+}
+
 command=${1:-}
 shift || true
 rate=
@@ -59,10 +99,23 @@ if [[ ${1:-} == --rate ]]; then
     rate=$2
     shift 2
 fi
+matrix=
+if [[ ${1:-} == --matrix ]]; then
+    matrix=$2
+    shift 2
+fi
 case "$command" in
     up) up "$rate" ;;
     down) down ;;
     run)
+        if [[ -n "$matrix" ]]; then
+            placed=$(mktemp --suffix="-netns-$(basename "$matrix")")
+            trap 'down; rm -f "$placed"' EXIT
+            placed_matrix "$matrix" "$placed"
+            up "$rate"
+            "$HARNESS" "$placed" "$@"
+            exit
+        fi
         trap down EXIT
         up "$rate"
         if (($#)); then
@@ -72,7 +125,7 @@ case "$command" in
         fi
         ;;
     *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

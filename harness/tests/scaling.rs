@@ -3,7 +3,8 @@
 //! server restarted with each workers value and pinned to the first N server CPUs; the cells
 //! keyed by workers in `results.json` (read back whole), the CSV and the `.hgrm` names; the
 //! scaling plots and the efficiency table in `report.html`; `compare` across two scaling runs;
-//! and a bad workers list refused with every mistake at once.
+//! a bad workers list refused with every mistake at once; and `examples/scaling.toml` edited for
+//! a bigger server host as its comments say, still a valid plan.
 
 mod support;
 
@@ -269,4 +270,50 @@ fn a_bad_workers_list_is_refused_with_every_mistake_at_once() {
         assert!(line.starts_with(&format!("{shown}{want}")), "want {want:?}\nall: {stderr}");
     }
     assert!(!scratch.out().exists(), "nothing started");
+}
+
+/// `examples/scaling.toml` as a user with a bigger server machine would edit it, following its
+/// own comments: the commented [placement] and [[host]] tables in, the one-machine placement
+/// out, workers widened to 16. The plan places the servers on their host, its workers 1 to 16
+/// on the first N of its 16 CPUs, and warns of no overlap (the load is on other machines).
+#[test]
+fn the_scaling_example_across_hosts_is_a_valid_plan() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = std::fs::read_to_string(root.join("examples/scaling.toml")).expect("the example");
+    let here = "[placement]\nserver_cpus = [0, 1]";
+    assert!(example.contains(here), "the one-machine placement this test takes out");
+    let mut edited = Vec::new();
+    let mut in_hosts = false;
+    let mut skipping = false;
+    for line in example.lines() {
+        if line.starts_with("[placement]") {
+            skipping = true;
+            continue;
+        }
+        if skipping {
+            skipping = !line.trim().is_empty();
+            continue;
+        }
+        if line.starts_with("# [placement]") {
+            in_hosts = true;
+        }
+        if in_hosts && line.starts_with("# Work stealing") {
+            in_hosts = false;
+        }
+        match (in_hosts, line.strip_prefix("# ")) {
+            (true, Some(code)) => edited.push(code.to_owned()),
+            (true, None) if line == "#" => edited.push(String::new()),
+            _ if line.starts_with("workers = [1, 2]") => edited.push("workers = [1, 2, 4, 8, 16]".to_owned()),
+            _ => edited.push(line.to_owned()),
+        }
+    }
+    let edited = edited.join("\n");
+    let plan =
+        harness::matrix::parse("scaling.toml", &edited, 2).unwrap_or_else(|err| panic!("{err}\n{edited}"));
+    assert_eq!(plan.scenarios[0].workers, [1, 2, 4, 8, 16]);
+    assert_eq!(plan.hosts.len(), 3, "{edited}");
+    assert!(plan.placement.server_host.is_some() && plan.placement.load_hosts.len() == 2);
+    assert_eq!(plan.server_setup(0, Some(4)).cpus, [0, 1, 2, 3]);
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    assert_eq!(plan.placement.overlap(Some(16)), None, "server and load on other machines");
 }
