@@ -159,6 +159,11 @@ fn workers_one_and_two_here_with_the_overlap_in_the_cell() {
         let legend: Vec<String> =
             figure.select(&selector(".legend > span")).map(|k| k.text().collect()).collect();
         assert_eq!(legend, ["tokio", "thread-per-connection"], "a line per variant");
+        let caption: String = figure.text().collect();
+        assert!(
+            caption.contains("At workers = 2 the server's CPUs included the load generator's"),
+            "the overlap is said beside the plot: {caption}"
+        );
     }
     assert!(figures(&document, "throughput").is_empty(), "one load level: no line against it to draw");
     let levels: Vec<&str> =

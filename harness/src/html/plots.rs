@@ -31,6 +31,9 @@ pub struct Scenario<'a> {
     pub open: bool,
     /// The workers axis, ascending; empty: none.
     pub workers: Vec<usize>,
+    /// The workers values at which a server's CPUs included the load generator's (on one
+    /// machine): the scaling plots say so, as the efficiency table marks them `§`.
+    pub shared_at: Vec<usize>,
     pub palette: &'a Palette,
 }
 
@@ -44,6 +47,16 @@ impl<'a> Scenario<'a> {
             levels: matrices::levels(&cells),
             open: cells.iter().any(|c| c.mode == Mode::Open),
             workers: crate::report::scaling::workers_axis(results, name),
+            shared_at: {
+                let mut at: Vec<usize> = cells
+                    .iter()
+                    .filter(|c| c.workers_axis && crate::report::scaling::shared_cpus(results, c))
+                    .map(|c| c.workers)
+                    .collect();
+                at.sort_unstable();
+                at.dedup();
+                at
+            },
             cells,
             palette,
         }
@@ -322,6 +335,13 @@ fn scaling(scenario: &Scenario<'_>, load: &Cell, metric: Metric) -> Figure {
             " A hollow ring: a client-bound cell (the load generator's CPU ≥ 90%): its rate measures the \
              generator, not the server.",
         );
+    }
+    if !scenario.shared_at.is_empty() {
+        let at = scenario.shared_at.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+        how.push_str(&format!(
+            " At workers = {at} the server's CPUs included the load generator's: those points are the pair's, \
+             not the server's alone (see each cell's notes)."
+        ));
     }
     let mut data = scenario.data();
     data.push(("level", label.clone()));
