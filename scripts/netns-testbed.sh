@@ -9,6 +9,10 @@
 #   scripts/netns-testbed.sh run [OPTIONS] [HARNESS ARGS...]
 #                                              up, run the sweep of examples/two-namespaces.toml
 #                                              (or HARNESS ARGS), down
+#   scripts/netns-testbed.sh run [OPTIONS] --matrix FILE [HARNESS ARGS...]
+#                                              up, run FILE (a matrix for one machine, such as
+#                                              examples/scaling.toml) with its servers in rm-srv
+#                                              and its load from rm-cli, down
 #
 # OPTIONS (any order, before HARNESS ARGS):
 #   --rate RATE  shape each direction with a token bucket (`tc qdisc … tbf rate RATE`): 1gbit, 100mbit
@@ -20,6 +24,10 @@
 # Latency cannot be added: the `netem` qdisc is not available on these kernels, and this bed does
 # not pretend otherwise — a veth pair adds only a few microseconds over loopback.
 # HARNESS (default target/debug/harness) is the binary to run; the matrix names it too.
+# --matrix copies FILE with `server_host = "srv"` and `load_hosts = ["cli"]` in its [placement]
+# and the two namespaces as [[host]]s; FILE must not place anything on hosts itself. Its CPUs
+# are this machine's either way: the namespaces share them (and the bed cannot tell the harness
+# so, which is why a shared CPU is not flagged here as it is in one namespace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,14 +97,47 @@ up() {
     echo "test bed up: $SRV ($SRV_ADDR) <-> $CLI ($CLI_ADDR)${rate:+, shaped to $rate}${drop:+, dropping $drop of packets both ways}${reset:+, resetting $reset of TCP packets to the server}"
 }
 
+# FILE placed across the bed, written to $2: the servers in rm-srv, the load from rm-cli.
+placed_matrix() {
+    local file=$1 out=$2
+    if grep -qE '^[[:space:]]*(server_host|load_hosts)[[:space:]]*=|^[[:space:]]*\[\[host\]\]' "$file"; then
+        echo "$file places its servers or load on hosts itself; run it as it is: $0 run $file" >&2
+        exit 2
+    fi
+    awk '
+        /^[[:space:]]*\[placement\][[:space:]]*(#.*)?$/ {
+            print; print "server_host = \"srv\""; print "load_hosts = [\"cli\"]"; placed = 1; next
+        }
+        { print }
+        END {
+            if (!placed) { print ""; print "[placement]"; print "server_host = \"srv\""; print "load_hosts = [\"cli\"]" }
+        }' "$file" >"$out"
+    cat >>"$out" <<EOF
+
+# Added by scripts/netns-testbed.sh: the two namespaces of the bed.
+[[host]]
+name = "srv"
+launcher = ["ip", "netns", "exec", "$SRV"]
+address = "$SRV_ADDR"
+harness = "$HARNESS"
+
+[[host]]
+name = "cli"
+launcher = ["ip", "netns", "exec", "$CLI"]
+address = "$CLI_ADDR"
+harness = "$HARNESS"
+EOF
+}
+
 command=${1:-}
 shift || true
-rate= drop= reset=
+rate= drop= reset= matrix=
 while (($#)); do
     case $1 in
         --rate) rate=${2:?--rate needs a rate}; shift 2 ;;
         --drop) drop=$(probability --drop "${2:?--drop needs a probability}"); shift 2 ;;
         --reset) reset=$(probability --reset "${2:?--reset needs a probability}"); shift 2 ;;
+        --matrix) matrix=${2:?--matrix needs a file}; shift 2 ;;
         *) break ;;
     esac
 done
@@ -104,6 +145,14 @@ case "$command" in
     up) up "$rate" "$drop" "$reset" ;;
     down) down ;;
     run)
+        if [[ -n "$matrix" ]]; then
+            placed=$(mktemp --suffix="-netns-$(basename "$matrix")")
+            trap 'down; rm -f "$placed"' EXIT
+            placed_matrix "$matrix" "$placed"
+            up "$rate" "$drop" "$reset"
+            "$HARNESS" "$placed" "$@"
+            exit
+        fi
         trap down EXIT
         up "$rate" "$drop" "$reset"
         if (($#)); then
@@ -113,7 +162,7 @@ case "$command" in
         fi
         ;;
     *)
-        sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -174,16 +174,26 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
 }
 
 /// The file name of a cell's histogram: `tokio-c5.hgrm`, with the scenario in front unless
-/// it is the classic one, and `-k` for keep-alive.
+/// it is the classic one, the workers where they are an axis, and `-k` for keep-alive.
 pub fn hgrm_name(cell: &Cell) -> String {
-    format!("{}.hgrm", file_stem(&cell.scenario, &cell.variant, cell.rate, cell.concurrency, cell.keep_alive))
+    let stem = file_stem(
+        &cell.scenario,
+        &cell.variant,
+        cell.workers_on_axis(),
+        cell.rate,
+        cell.concurrency,
+        cell.keep_alive,
+    );
+    format!("{stem}.hgrm")
 }
 
-/// A cell's files' common name (`tokio-c5`, `SCENARIO-tokio-r1000-k`): names are data, so
-/// anything but letters, digits and `-` becomes `_`.
+/// A cell's files' common name (`tokio-c5`, `SCENARIO-tokio-r1000-k`, and with workers as an
+/// axis `SCENARIO-tokio-w2-c5`): names are data, so anything but letters, digits and `-`
+/// becomes `_`.
 pub fn file_stem(
     scenario: &str,
     variant: &str,
+    workers: Option<usize>,
     rate: Option<f64>,
     concurrency: usize,
     keep_alive: bool,
@@ -197,7 +207,8 @@ pub fn file_stem(
         Some(rate) => format!("r{rate:.0}"),
         None => format!("c{concurrency}"),
     };
-    format!("{scenario}{}-{level}{}", safe(variant), if keep_alive { "-k" } else { "" })
+    let workers = workers.map_or_else(String::new, |w| format!("-w{w}"));
+    format!("{scenario}{}{workers}-{level}{}", safe(variant), if keep_alive { "-k" } else { "" })
 }
 
 /// The name of the link to the newest results directory, beside the stamped ones.
@@ -331,6 +342,13 @@ impl Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_carry_the_workers_of_an_axis() {
+        assert_eq!(file_stem("classic", "tokio", None, None, 5, false), "tokio-c5");
+        assert_eq!(file_stem("scaling", "tokio", Some(2), None, 32, true), "scaling-tokio-w2-c32-k");
+        assert_eq!(file_stem("s", "a/b", Some(16), Some(1000.0), 50, false), "s-a_b-w16-r1000");
+    }
 
     #[test]
     fn hgrm_has_hdrhistogram_layout() {

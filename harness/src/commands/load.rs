@@ -262,12 +262,14 @@ fn cell(
         scenario: "load".into(),
         variant: args.url.clone(),
         workers: 0,
+        workers_axis: false,
         mode,
         concurrency: job.shape.connections(),
         rate,
         keep_alive: job.keep_alive,
         requests,
-        server_cpus: 0,
+        server_cpus: Vec::new(),
+        server_cpus_in_force: Vec::new(),
         mix: job.mix.clone(),
     };
     let readings = Vec::new();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::exit::TERMINATED as EXIT_TERMINATED;
 use super::exit::{CONFIG as EXIT_CONFIG, FAILURES as EXIT_FAILURES, INTERRUPTED as EXIT_INTERRUPTED};
 use crate::export::{Output, ResultsDir};
-use crate::plan::{Launch, Load, Plan, Scenario};
+use crate::plan::{Launch, Load, Plan, Scenario, VariantPlan};
 use crate::process::watchdog::Watchdog;
 use crate::results::{HostMeta, Meta, ProblemKind, Results, ScenarioMeta, VariantMeta, SCHEMA_VERSION};
 use crate::sweep::{self, Ending};
@@ -281,6 +281,7 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         mix: s.mix.clone(),
         seed: s.seed,
         interval_s: Some(s.interval.as_secs_f64()),
+        workers: s.workers.clone(),
     };
     match &s.load {
         Load::Closed { requests, concurrency } => {
@@ -301,6 +302,39 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         }
     }
     meta
+}
+
+/// What a workers axis does to `variant`, said once among its facts: a variant that does not
+/// use `--workers` (thread-per-connection), or a command that never names `{workers}`, runs
+/// the same at every value but on the first N server CPUs. Nothing without an axis.
+fn workers_notes(plan: &Plan, variant: &VariantPlan) -> Vec<String> {
+    let axes: Vec<String> = plan
+        .scenarios
+        .iter()
+        .filter(|s| !s.workers.is_empty())
+        .map(|s| format!("`{}` at workers {:?}", s.name, s.workers))
+        .collect();
+    if axes.is_empty() {
+        return Vec::new();
+    }
+    let ignored = match &variant.launch {
+        Launch::Builtin(builtin) if !builtin.uses_workers => {
+            Some(format!("it ignores `--workers` ({})", builtin.threading))
+        }
+        Launch::Builtin(_) => None,
+        Launch::Command(args) => {
+            let template = variant.config.as_ref().and_then(|path| std::fs::read_to_string(path).ok());
+            let named = args.iter().any(|a| a.contains("{workers}"))
+                || template.is_some_and(|text| text.contains("{workers}"));
+            (!named).then(|| "its command (and config) never names `{workers}`".to_owned())
+        }
+    };
+    let Some(ignored) = ignored else { return Vec::new() };
+    vec![format!(
+        "workers is an axis ({}), but {ignored}: at workers = N only its CPUs change (the first N server CPUs), \
+         so its scaling is the CPUs', not its workers'",
+        axes.join("; ")
+    )]
 }
 
 /// The header facts of a sweep.
@@ -360,7 +394,7 @@ fn meta(plan: &Plan, file: &str) -> Meta {
                     runtime: builtin.map(|b| b.runtime.to_owned()),
                     runtime_version: builtin.and_then(crate::registry::runtime_version),
                     cpus_in_force: Vec::new(),
-                    notes: Vec::new(),
+                    notes: workers_notes(plan, v),
                 }
             })
             .collect(),

@@ -179,8 +179,11 @@ fn measured<'a>(old: &'a Cell, new: &'a Cell) -> impl Iterator<Item = Metric> + 
 pub struct Row {
     pub scenario: String,
     pub variant: String,
-    /// The level: `c=5`, or `1000/s`.
+    /// The level: `c=5`, or `1000/s`; with workers as an axis `w=2 c=5`.
     pub level: String,
+    /// The workers, where they are an axis of the scenario (part of the point).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
     pub metric: &'static str,
     pub old_median: Option<f64>,
     pub new_median: Option<f64>,
@@ -290,6 +293,7 @@ pub fn row(old: &Cell, new: &Cell, metric: Metric) -> Row {
         scenario: new.scenario.clone(),
         variant: new.variant.clone(),
         level: new.level_label(),
+        workers: new.workers_on_axis(),
         metric: metric.key(),
         old_median,
         new_median,
@@ -350,7 +354,8 @@ pub struct GeoMean {
 }
 
 /// `results`' cells in the matrix's order: scenario, then variant (as the matrix lists them),
-/// then level; not in the order they finished (interleaved rounds rotate the variants).
+/// then level (workers first, where they are an axis); not in the order they finished
+/// (interleaved rounds rotate the variants).
 pub fn in_matrix_order(results: &Results) -> Vec<&Cell> {
     let scenarios = results.scenario_names();
     let variants = results.variant_names();
@@ -359,12 +364,12 @@ pub fn in_matrix_order(results: &Results) -> Vec<&Cell> {
     cells.sort_by(|a, b| {
         (place(&scenarios, &a.scenario), place(&variants, &a.variant))
             .cmp(&(place(&scenarios, &b.scenario), place(&variants, &b.variant)))
-            .then(a.level().total_cmp(&b.level()))
+            .then(a.level_order(b))
     });
     cells
 }
 
-/// Compares every point of `old` with the same point (scenario, variant, level) of `new`:
+/// Compares every point of `old` with the same point (scenario, variant, workers, level) of `new`:
 /// run against run, and within rounds where both sweeps' rounds can be recovered and divide by
 /// the same baseline; p-values corrected over each metric's rows by `correction`.
 pub fn sweeps(old: &Results, new: &Results, correction: Correction) -> Comparison {
@@ -712,6 +717,66 @@ mod tests {
         new.meta.load_hosts = vec!["cli".into()];
         let listed: Vec<String> = settings_differ(&old, &new).into_iter().map(|d| d.setting).collect();
         assert_eq!(listed, ["load_hosts", "classic: connections", "classic: slow_clients"]);
+    }
+
+    /// Two scaling sweeps match cell for cell on (scenario, variant, workers, level); a sweep
+    /// without the axis matches only the cells at its variants' own workers.
+    #[test]
+    fn scaling_sweeps_match_on_workers() {
+        let old = crate::results::sample::scaling(&["tokio", "monoio"], &[1, 2], &[16], 5);
+        let mut new = old.clone();
+        for cell in new.cells.iter_mut().filter(|c| c.variant == "monoio" && c.workers == 2) {
+            for run in &mut cell.runs {
+                run.requests_per_second = run.requests_per_second.map(|r| r * 2.0);
+            }
+        }
+        let comparison = sweeps(&old, &new, Correction::None);
+        assert!(comparison.unmatched.is_empty(), "{:?}", comparison.unmatched);
+        let rates: Vec<(&str, &str, Option<usize>, bool)> = comparison
+            .rows
+            .iter()
+            .filter(|r| r.metric == Metric::RequestsPerSecond.key())
+            .map(|r| (r.variant.as_str(), r.level.as_str(), r.workers, r.significant))
+            .collect();
+        assert_eq!(
+            rates,
+            [
+                ("tokio", "w=1 c=16", Some(1), false),
+                ("tokio", "w=2 c=16", Some(2), false),
+                ("monoio", "w=1 c=16", Some(1), false),
+                ("monoio", "w=2 c=16", Some(2), true),
+            ]
+        );
+        let json = serde_json::to_value(&comparison).expect("json");
+        let row =
+            json["rows"].as_array().expect("rows").iter().find(|r| r["level"] == "w=2 c=16").expect("w=2");
+        assert_eq!(row["workers"], 2);
+        let classic = crate::results::sample::results(&["tokio", "monoio"], &[16], 5, 100);
+        let across = sweeps(&classic, &old, Correction::None);
+        let matched = across.rows.iter().filter(|r| r.metric == Metric::RequestsPerSecond.key()).count();
+        assert_eq!(matched, 2, "workers 1 only");
+        assert_eq!(
+            across.unmatched,
+            [
+                "classic tokio w=2 c=16: only in the new results",
+                "classic monoio w=2 c=16: only in the new results"
+            ]
+        );
+        assert!(
+            settings_differ(&classic, &old)
+                .iter()
+                .any(|d| d.setting == "classic: workers" && d.new == "[1,2]"),
+            "the axis is a setting that differs"
+        );
+        // Against the baseline: each variant at the same workers and load.
+        let baseline = against_baseline(&old, Correction::None);
+        let levels: Vec<&str> = baseline
+            .rows
+            .iter()
+            .filter(|r| r.metric == Metric::RequestsPerSecond.key())
+            .map(|r| r.level.as_str())
+            .collect();
+        assert_eq!(levels, ["w=1 c=16", "w=2 c=16"]);
     }
 
     #[test]

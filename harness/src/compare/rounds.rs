@@ -71,9 +71,10 @@ impl Unpaired {
 
 /// The baseline's cell at `cell`'s point (same scenario and level) in `results`.
 pub fn reference_of<'a>(results: &'a Results, cell: &Cell) -> Option<&'a Cell> {
-    results.cells.iter().find(|c| {
-        c.variant == results.meta.baseline && c.scenario == cell.scenario && c.level() == cell.level()
-    })
+    results
+        .cells
+        .iter()
+        .find(|c| c.variant == results.meta.baseline && c.scenario == cell.scenario && c.same_level(cell))
 }
 
 /// `metric` of each round of `cell` over the baseline's run of the same round in `results`.

@@ -1,8 +1,8 @@
 //! `harness compare … --html FILE`: the comparison as the same kind of page as the report.
 //! The benchstat tables (median old and new, delta or `~`, p-value) per metric; then per
-//! scenario requests per second old against new, and per cell (variant × level) the two
-//! latency spectra overlaid: dashed old (or the baseline), solid new (or the variant), each in
-//! its variant's colour.
+//! scenario requests per second old against new (against workers, per load level, where
+//! workers is an axis), and per cell (variant × level) the two latency spectra overlaid:
+//! dashed old (or the baseline), solid new (or the variant), each in its variant's colour.
 
 use std::fmt::Write;
 
@@ -39,7 +39,9 @@ pub fn page_of(title: &str, old: &Results, new: Option<&Results>, comparison: &C
             escape(scenario)
         );
         if let Some(new) = new {
-            body.push_str(&throughput(old, new, scenario, &palette).html());
+            for figure in throughput(old, new, scenario, &palette) {
+                body.push_str(&figure.html());
+            }
         }
         for (before, after) in &pairs {
             body.push_str(&spectra(before, after, new.is_none(), &palette).html());
@@ -113,7 +115,7 @@ fn pairs<'a>(old: &'a Results, new: Option<&'a Results>, scenario: &'a str) -> V
     let mut pairs = Vec::new();
     for level in matrices::levels(&cells) {
         for variant in matrices::variants(shown, &cells) {
-            let Some(cell) = cells.iter().find(|c| c.variant == variant && c.level() == level.level()) else {
+            let Some(cell) = cells.iter().find(|c| c.variant == variant && c.same_level(level)) else {
                 continue;
             };
             let before = match new {
@@ -121,7 +123,7 @@ fn pairs<'a>(old: &'a Results, new: Option<&'a Results>, scenario: &'a str) -> V
                 None if variant == old.meta.baseline => None,
                 None => old
                     .scenario_cells(scenario)
-                    .find(|b| b.variant == old.meta.baseline && b.level() == cell.level()),
+                    .find(|b| b.variant == old.meta.baseline && b.same_level(cell)),
             };
             if let Some(before) = before {
                 pairs.push((before, *cell));
@@ -131,11 +133,33 @@ fn pairs<'a>(old: &'a Results, new: Option<&'a Results>, scenario: &'a str) -> V
     pairs
 }
 
-/// Requests per second against the level: old dashed, new solid with its min–max band.
-fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -> Figure {
+/// Requests per second old against new: against the load level, or where the new sweep has
+/// workers as an axis, against workers at each load level.
+fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -> Vec<Figure> {
     let new_cells: Vec<&Cell> = new.scenario_cells(scenario).collect();
+    if !new_cells.iter().any(|c| c.workers_axis) {
+        return vec![rate_lines(old, new, scenario, palette, None)];
+    }
+    let mut loads: Vec<f64> = new_cells.iter().map(|c| c.level()).collect();
+    loads.sort_by(f64::total_cmp);
+    loads.dedup();
+    loads.into_iter().map(|load| rate_lines(old, new, scenario, palette, Some(load))).collect()
+}
+
+/// Requests per second, old dashed and new solid with its min–max band: against the level, or
+/// (`at_load`) against workers at that load level.
+fn rate_lines(
+    old: &Results,
+    new: &Results,
+    scenario: &str,
+    palette: &Palette,
+    at_load: Option<f64>,
+) -> Figure {
+    let in_view = |c: &&Cell| at_load.is_none_or(|load| c.level() == load);
+    let x_of = |c: &Cell| if at_load.is_some() { c.workers as f64 } else { c.level() };
+    let new_cells: Vec<&Cell> = new.scenario_cells(scenario).filter(in_view).collect();
     let mut all: Vec<&Cell> = new_cells.clone();
-    all.extend(old.scenario_cells(scenario));
+    all.extend(old.scenario_cells(scenario).filter(in_view));
     let variants = matrices::variants(new, &new_cells);
     let mut lines = Vec::new();
     let mut legend = Vec::new();
@@ -143,8 +167,8 @@ fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -
     for variant in &variants {
         for (results, dashed) in [(new, false), (old, true)] {
             let mut cells: Vec<&Cell> =
-                results.scenario_cells(scenario).filter(|c| c.variant == *variant).collect();
-            cells.sort_by(|a, b| a.level().total_cmp(&b.level()));
+                results.scenario_cells(scenario).filter(|c| c.variant == *variant).filter(in_view).collect();
+            cells.sort_by(|a, b| x_of(a).total_cmp(&x_of(b)));
             let mut line = Line {
                 colour: palette.colour(variant),
                 points: Vec::new(),
@@ -155,10 +179,10 @@ fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -
             };
             for cell in cells {
                 let Some(median) = Metric::RequestsPerSecond.figure(cell) else { continue };
-                line.points.push((cell.level(), median));
+                line.points.push((x_of(cell), median));
                 top = top.max(median);
                 if let (false, Some(spread)) = (dashed, cell.requests_per_second_spread) {
-                    line.band.push((cell.level(), spread.min, spread.max));
+                    line.band.push((x_of(cell), spread.min, spread.max));
                     top = top.max(spread.max);
                 }
             }
@@ -176,19 +200,34 @@ fn throughput(old: &Results, new: &Results, scenario: &str, palette: &Palette) -
             lines.push(line);
         }
     }
-    let levels: Vec<f64> = matrices::levels(&all).iter().map(|c| c.level()).collect();
+    let mut xs: Vec<f64> = all.iter().map(|c| x_of(c)).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
     let open = all.iter().any(|c| c.mode == crate::results::Mode::Open);
+    let x_desc = match at_load {
+        Some(_) => "workers (--workers N on the first N server CPUs)",
+        None if open => "offered rate (requests/s)",
+        None => "concurrency (connections)",
+    };
     let frame = Frame {
-        x: level_axis(&levels),
+        x: level_axis(&xs),
         y: zero_to(top),
-        x_desc: if open { "offered rate (requests/s)" } else { "concurrency (connections)" }.into(),
+        x_desc: x_desc.into(),
         y_desc: "requests per second".into(),
     };
+    let mut data = vec![("scenario", scenario.to_owned())];
+    let mut title = "Requests per second, old and new".to_owned();
+    if let Some(cell) = all.first().filter(|_| at_load.is_some()) {
+        let label = cell.load_label();
+        title = format!("Requests per second against workers at {label}, old and new");
+        data.push(("level", label));
+        data.push(("axis", "workers".into()));
+    }
     Figure {
         kind: "compare-throughput",
-        title: "Requests per second, old and new".into(),
+        title,
         how: "Solid: new, with the band between its slowest and fastest run; dashed, lighter: old.".into(),
-        data: vec![("scenario", scenario.to_owned())],
+        data,
         legend,
         svg: drawn(chart::lines(frame, &lines)),
     }

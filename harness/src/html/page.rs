@@ -101,6 +101,13 @@ fn scenario(results: &Results, palette: &Palette, index: usize, name: &str) -> S
             writeln!(out, "<h3>Comparison (baseline <code>{}</code>)</h3>", escape(&results.meta.baseline));
         out.push_str(&tables::matrices(&matrices, &results.meta.baseline));
     }
+    if let Some(table) = report::scaling::efficiency_table(results, name) {
+        out.push_str("<h3>Scaling efficiency</h3>\n");
+        out.push_str(&tables::table(table.kind, &table.header_names(), 2, &table.rows));
+        if let Some(legend) = &table.legend {
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", inline(legend));
+        }
+    }
     out.push_str(&variants_table(results, &scenario));
     out.push_str("<div class=\"plots\">\n");
     for figure in plots::all(&scenario) {
@@ -112,14 +119,17 @@ fn scenario(results: &Results, palette: &Palette, index: usize, name: &str) -> S
         out.push_str(&time_goes(&table));
     }
     for variant in &scenario.variants {
-        out.push_str(&variant_tables(results, &scenario, variant));
+        for section in report::variant_sections(results, scenario.name, variant) {
+            out.push_str(&variant_tables(&scenario, variant, &section));
+        }
     }
     out.push_str("</section>\n");
     out
 }
 
 /// The variants of a scenario with their colours and how each was run: the legend of every
-/// plot, and the "workers" header fact.
+/// plot, and the "workers" header fact. With workers as an axis, every value it ran at and the
+/// CPUs in force at each.
 fn variants_table(results: &Results, scenario: &Scenario<'_>) -> String {
     let mut out = String::from(
         "<div class=\"wide\"><table class=\"variants\">\n<thead><tr><th>colour</th><th>variant</th><th>workers</th><th>runtime</th>\
@@ -127,18 +137,34 @@ fn variants_table(results: &Results, scenario: &Scenario<'_>) -> String {
     );
     for variant in &scenario.variants {
         let meta: Option<&VariantMeta> = results.meta.variants.iter().find(|v| v.name == *variant);
-        let workers = scenario.cells.iter().find(|c| c.variant == *variant).map(|c| c.workers);
+        let cells: Vec<&Cell> = scenario.cells.iter().copied().filter(|c| c.variant == *variant).collect();
+        let mut workers: Vec<usize> = cells.iter().map(|c| c.workers).collect();
+        workers.sort_unstable();
+        workers.dedup();
+        let workers = workers.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
         let runtime = meta.and_then(|m| m.runtime_version.clone().or_else(|| m.runtime.clone()));
+        let cpus = if scenario.workers.is_empty() {
+            meta.map_or_else(String::new, |m| crate::affinity::cpu_list(&m.cpus_in_force))
+        } else {
+            // Per workers value, as the cells read them back.
+            let mut at: Vec<(usize, String)> = cells
+                .iter()
+                .map(|c| (c.workers, crate::affinity::cpu_list(&c.meta.server_cpus_in_force)))
+                .collect();
+            at.sort();
+            at.dedup();
+            at.iter().map(|(n, cpus)| format!("w={n}: {cpus}")).collect::<Vec<_>>().join("; ")
+        };
         let _ = writeln!(
             out,
             "<tr><td><span class=\"swatch box\" style=\"background:{}\"></span></td><td>{}</td>\
              <td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             palette_css(scenario, variant),
             escape(variant),
-            workers.map_or_else(String::new, |w| w.to_string()),
+            escape(&workers),
             escape(&runtime.unwrap_or_default()),
             escape(meta.map_or("", |m| m.launch.as_str())),
-            escape(&meta.map_or_else(String::new, |m| crate::affinity::cpu_list(&m.cpus_in_force))),
+            escape(&cpus),
             command(meta.map_or(&[][..], |m| m.command.as_slice())),
         );
     }
@@ -194,16 +220,16 @@ fn palette_css(scenario: &Scenario<'_>, variant: &str) -> String {
     escape(&scenario.palette.css(variant))
 }
 
-/// A variant's tables and notes: the same section as in `report.md` ([`report::variant_section`]).
-fn variant_tables(results: &Results, scenario: &Scenario<'_>, variant: &str) -> String {
-    let section = report::variant_section(results, scenario.name, variant);
+/// A variant's tables and notes: the same section as in `report.md`
+/// ([`report::variant_sections`]).
+fn variant_tables(scenario: &Scenario<'_>, variant: &str, section: &report::VariantSection) -> String {
     let mut out = format!(
         "<h3><span class=\"swatch box\" style=\"background:{}\"></span>{}</h3>\n",
         palette_css(scenario, variant),
         escape(&section.heading)
     );
     for table in &section.tables {
-        out.push_str(&tables::table(table.kind, &table.headers, 0, &table.rows));
+        out.push_str(&tables::table(table.kind, &table.header_names(), 0, &table.rows));
         if let Some(legend) = &table.legend {
             let _ = writeln!(out, "<p class=\"note\">{}</p>", inline(legend));
         }

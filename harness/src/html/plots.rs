@@ -1,7 +1,10 @@
 //! The plots of one scenario, from its cells: requests per second against the level (with
 //! the min–max band over repeats), a latency percentile spectrum per level (corrected and
 //! uncorrected together for open-loop cells), and the server's CPU per request, memory and
-//! (scale cells) memory per connection as bars. Every variant keeps its colour throughout.
+//! (scale cells) memory per connection as bars. With workers as an axis, first the scaling
+//! plots — requests per second and server CPU per request against workers, a line per variant,
+//! one of each per load level — and a level is (workers, load). Every variant keeps its colour
+//! throughout.
 
 use hdrhistogram::Histogram;
 use plotters::style::RGBColor;
@@ -21,11 +24,16 @@ pub struct Scenario<'a> {
     pub name: &'a str,
     /// The variants with cells here, in the matrix's order.
     pub variants: Vec<&'a str>,
-    /// One cell of each level, in order of level.
+    /// One cell of each level (of each workers and load, with workers as an axis), in order.
     pub levels: Vec<&'a Cell>,
     pub cells: Vec<&'a Cell>,
     /// Levels are offered rates (open loop), not concurrency.
     pub open: bool,
+    /// The workers axis, ascending; empty: none.
+    pub workers: Vec<usize>,
+    /// The workers values at which a server's CPUs included the load generator's (on one
+    /// machine): the scaling plots say so, as the efficiency table marks them `§`.
+    pub shared_at: Vec<usize>,
     pub palette: &'a Palette,
 }
 
@@ -38,6 +46,17 @@ impl<'a> Scenario<'a> {
             variants: matrices::variants(results, &cells),
             levels: matrices::levels(&cells),
             open: cells.iter().any(|c| c.mode == Mode::Open),
+            workers: crate::report::scaling::workers_axis(results, name),
+            shared_at: {
+                let mut at: Vec<usize> = cells
+                    .iter()
+                    .filter(|c| c.workers_axis && crate::report::scaling::shared_cpus(results, c))
+                    .map(|c| c.workers)
+                    .collect();
+                at.sort_unstable();
+                at.dedup();
+                at
+            },
             cells,
             palette,
         }
@@ -45,15 +64,36 @@ impl<'a> Scenario<'a> {
 
     /// `variant`'s cell at the level of `level`.
     pub fn cell(&self, variant: &str, level: &Cell) -> Option<&'a Cell> {
-        self.cells.iter().copied().find(|c| c.variant == variant && c.level() == level.level())
+        self.cells.iter().copied().find(|c| c.variant == variant && c.same_level(level))
     }
 
-    /// What the level axis measures.
-    fn level_desc(&self) -> &'static str {
+    /// One cell of each load level whatever the workers, in order of load.
+    fn loads(&self) -> Vec<&'a Cell> {
+        let mut loads: Vec<&Cell> = Vec::new();
+        for cell in &self.levels {
+            if !loads.iter().any(|l| l.level() == cell.level()) {
+                loads.push(cell);
+            }
+        }
+        loads.sort_by(|a, b| a.level().total_cmp(&b.level()));
+        loads
+    }
+
+    /// What the load axis measures.
+    fn load_desc(&self) -> &'static str {
         if self.open {
             "offered rate (requests/s)"
         } else {
             "concurrency (connections)"
+        }
+    }
+
+    /// What a level is: the load, or with workers as an axis the workers and the load.
+    fn level_desc(&self) -> String {
+        if self.workers.is_empty() {
+            self.load_desc().to_owned()
+        } else {
+            format!("workers, then {}", self.load_desc())
         }
     }
 
@@ -84,9 +124,23 @@ fn rss_per_connection_kib(cell: &Cell) -> Option<f64> {
     cell.server.and_then(|server| server.rss_per_connection_kib)
 }
 
-/// Every plot of a scenario, in page order.
+/// Every plot of a scenario, in page order: with workers as an axis the scaling plots first
+/// (what the scenario is for), and requests per second against the load at each workers value
+/// only where there is more than one load level to draw a line through.
 pub fn all(scenario: &Scenario<'_>) -> Vec<Figure> {
-    let mut figures = vec![throughput(scenario)];
+    let mut figures = Vec::new();
+    if scenario.workers.is_empty() {
+        figures.push(throughput(scenario, None));
+    } else {
+        let loads = scenario.loads();
+        for load in &loads {
+            figures.push(scaling(scenario, load, Metric::RequestsPerSecond));
+            figures.push(scaling(scenario, load, Metric::ServerCpu));
+        }
+        if loads.len() > 1 {
+            figures.extend(scenario.workers.iter().map(|n| throughput(scenario, Some(*n))));
+        }
+    }
     figures.extend(scenario.levels.iter().map(|level| spectra(scenario, level, &uncorrected)));
     figures.push(cpu(scenario));
     figures.push(rss(scenario));
@@ -245,9 +299,12 @@ pub fn spectrum_line(histogram: &Histogram<u64>, colour: RGBColor, dashed: bool)
     Some(Line { colour, points, dashed, markers: false, band: Vec::new(), hollow: Vec::new() })
 }
 
-/// Requests per second against the level, a line per variant through each cell's median
-/// run, with the band between its slowest and fastest run.
-fn throughput(scenario: &Scenario<'_>) -> Figure {
+/// Requests per second against the load level, a line per variant through each cell's median
+/// run, with the band between its slowest and fastest run; with workers as an axis, the cells
+/// at `workers`.
+fn throughput(scenario: &Scenario<'_>, workers: Option<usize>) -> Figure {
+    let levels: Vec<&Cell> =
+        scenario.levels.iter().copied().filter(|l| l.workers_on_axis() == workers).collect();
     let mut lines = Vec::new();
     let mut top = 0.0f64;
     for variant in &scenario.variants {
@@ -259,7 +316,7 @@ fn throughput(scenario: &Scenario<'_>) -> Figure {
             band: Vec::new(),
             hollow: Vec::new(),
         };
-        for level in &scenario.levels {
+        for level in &levels {
             let Some(cell) = scenario.cell(variant, level) else { continue };
             let Some(median) = Metric::RequestsPerSecond.figure(cell) else { continue };
             line.points.push((cell.level(), median));
@@ -274,14 +331,17 @@ fn throughput(scenario: &Scenario<'_>) -> Figure {
         }
         lines.push(line);
     }
-    let levels: Vec<f64> = scenario.levels.iter().map(|l| l.level()).collect();
+    let loads: Vec<f64> = levels.iter().map(|l| l.level()).collect();
     let frame = Frame {
-        x: level_axis(&levels),
+        x: level_axis(&loads),
         y: zero_to(top),
-        x_desc: scenario.level_desc().into(),
+        x_desc: scenario.load_desc().into(),
         y_desc: "requests per second".into(),
     };
     let against = if scenario.open { "offered rate" } else { "concurrency" };
+    let at = workers.map_or_else(String::new, |n| format!(", workers = {n}"));
+    let mut data = scenario.data();
+    data.extend(workers.map(|n| ("workers", n.to_string())));
     let repeats = scenario.cells.iter().map(|c| c.runs.len()).max().unwrap_or(0);
     let mut how = format!(
         "Line and dots: each cell's median run; shaded band and whiskers: its slowest and fastest of {repeats} runs."
@@ -294,9 +354,100 @@ fn throughput(scenario: &Scenario<'_>) -> Figure {
     }
     Figure {
         kind: "throughput",
-        title: format!("Requests per second against {against}"),
+        title: format!("Requests per second against {against}{at}"),
         how,
-        data: scenario.data(),
+        data,
+        legend: scenario.keys(Swatch::Solid),
+        svg: drawn(chart::lines(frame, &lines)),
+    }
+}
+
+/// `metric` (requests per second, or server CPU per request) against workers at the load of
+/// `load`: a line per variant through each cell's figure, a band over its runs. How a variant
+/// scales with cores, side by side with the others.
+fn scaling(scenario: &Scenario<'_>, load: &Cell, metric: Metric) -> Figure {
+    let mut lines = Vec::new();
+    let mut top = 0.0f64;
+    let mut client_bound = false;
+    for variant in &scenario.variants {
+        let mut line = Line {
+            colour: scenario.palette.colour(variant),
+            points: Vec::new(),
+            dashed: false,
+            markers: true,
+            band: Vec::new(),
+            hollow: Vec::new(),
+        };
+        for cell in scenario
+            .cells
+            .iter()
+            .filter(|c| c.variant == *variant && c.workers_axis && c.level() == load.level())
+        {
+            let Some(figure) = metric.figure(cell) else { continue };
+            let x = cell.workers as f64;
+            line.points.push((x, figure));
+            top = top.max(figure);
+            if metric == Metric::RequestsPerSecond && cell.client_bound() {
+                line.hollow.push((x, figure));
+                client_bound = true;
+            }
+            let runs = metric.runs(cell);
+            if runs.len() > 1 {
+                let low = runs.iter().copied().fold(f64::INFINITY, f64::min);
+                let high = runs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                line.band.push((x, low, high));
+                top = top.max(high);
+            }
+        }
+        line.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        line.band.sort_by(|a, b| a.0.total_cmp(&b.0));
+        lines.push(line);
+    }
+    let workers: Vec<f64> = scenario.workers.iter().map(|n| *n as f64).collect();
+    let (kind, what, y_desc) = match metric {
+        Metric::RequestsPerSecond => ("scaling", "Requests per second", "requests per second"),
+        _ => ("scaling-cpu", "Server CPU per request", "server CPU per request (µs)"),
+    };
+    let frame = Frame {
+        x: level_axis(&workers),
+        y: zero_to(top),
+        x_desc: "workers (--workers N on the first N server CPUs)".into(),
+        y_desc: y_desc.into(),
+    };
+    let label = load.load_label();
+    let mut how = match metric {
+        Metric::RequestsPerSecond => format!(
+            "At {label}: a line per variant through each cell's median run, the band from its slowest to its \
+             fastest run. Linear scaling doubles the rate with the workers; a line that flattens has stopped \
+             gaining from cores (the scaling efficiency table gives the ratio)."
+        ),
+        _ => format!(
+            "At {label}: the server's CPU per complete request, the median of the runs, the band from the lowest \
+             to the highest. A flat line: each request costs the same on more cores; a rising one: the cores \
+             cost each other (stealing, locks, wake-ups)."
+        ),
+    };
+    if client_bound {
+        how.push_str(
+            " A hollow ring: a client-bound cell (the load generator's CPU ≥ 90%): its rate measures the \
+             generator, not the server.",
+        );
+    }
+    if !scenario.shared_at.is_empty() {
+        let at = scenario.shared_at.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+        how.push_str(&format!(
+            " At workers = {at} the server's CPUs included the load generator's: those points are the pair's, \
+             not the server's alone (see each cell's notes)."
+        ));
+    }
+    let mut data = scenario.data();
+    data.push(("level", label.clone()));
+    data.push(("axis", "workers".into()));
+    Figure {
+        kind,
+        title: format!("{what} against workers at {label}"),
+        how,
+        data,
         legend: scenario.keys(Swatch::Solid),
         svg: drawn(chart::lines(frame, &lines)),
     }
@@ -341,6 +492,7 @@ fn spectra(
     }
     let mut data = scenario.data();
     data.push(("level", label.clone()));
+    data.extend(level.workers_on_axis().map(|n| ("workers", n.to_string())));
     if level.mode == Mode::Open {
         data.push(("mode", "open".into()));
     }
@@ -384,7 +536,7 @@ fn bar_plot(
     let frame = Frame {
         x: Axis::at(0.0, scenario.levels.len() as f64, false, &centres, labels),
         y: zero_to(top),
-        x_desc: scenario.level_desc().into(),
+        x_desc: scenario.level_desc(),
         y_desc: y_desc.into(),
     };
     drawn(chart::bars(frame, &bars))
@@ -513,7 +665,63 @@ mod tests {
         assert!(both.how.contains("coordinated omission"), "{}", both.how);
         assert!(both.data.contains(&("mode", "open".to_owned())));
         assert!(both.data.contains(&("level", "1000/s".to_owned())));
-        assert_eq!(throughput(&scenario).title, "Requests per second against offered rate");
+        assert_eq!(throughput(&scenario, None).title, "Requests per second against offered rate");
+    }
+
+    /// With workers as an axis: the scaling plots first, one of each per load, a line per
+    /// variant with a point per workers value; rate against concurrency per workers value only
+    /// with more than one load; a spectrum and bars per (workers, load).
+    #[test]
+    fn a_workers_axis_draws_scaling_plots() {
+        let results = sample::scaling(&["tokio", "monoio"], &[1, 2, 4], &[16], 4);
+        let palette = Palette::of(&results);
+        let scenario = scenario(&results, &palette);
+        assert_eq!(scenario.workers, [1, 2, 4]);
+        let figures = all(&scenario);
+        let kinds: Vec<&str> = figures.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, ["scaling", "scaling-cpu", "spectrum", "spectrum", "spectrum", "cpu", "rss"]);
+        let rate = &figures[0];
+        assert_eq!(rate.title, "Requests per second against workers at c=16");
+        assert!(rate.data.contains(&("axis", "workers".to_owned())));
+        let svg = rate.svg.clone().expect("drawn");
+        assert!(svg.contains("workers (--workers N on the first N server CPUs)"), "the x axis");
+        // Every text of the SVG, trimmed: a tick label at each workers value.
+        let texts: Vec<&str> =
+            svg.split('<').filter_map(|part| part.split_once('>')).map(|(_, text)| text.trim()).collect();
+        for tick in ["1", "2", "4"] {
+            assert!(texts.contains(&tick), "a tick at each workers value: {tick} in {texts:?}");
+        }
+        // Three points a line, a dot each: two variants.
+        assert_eq!(svg.matches("<circle").count(), 6, "{svg}");
+        assert_eq!(figures[1].title, "Server CPU per request against workers at c=16");
+        let spectrum_levels: Vec<String> = figures[2..5]
+            .iter()
+            .filter_map(|f| f.data.iter().find(|d| d.0 == "level").map(|d| d.1.clone()))
+            .collect();
+        assert_eq!(spectrum_levels, ["w=1 c=16", "w=2 c=16", "w=4 c=16"]);
+        let two_loads = sample::scaling(&["tokio"], &[1, 2], &[4, 16], 1);
+        let kinds: Vec<&str> = all(&scenario_of(&two_loads, &palette)).iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "scaling",
+                "scaling-cpu",
+                "scaling",
+                "scaling-cpu",
+                "throughput",
+                "throughput",
+                "spectrum",
+                "spectrum",
+                "spectrum",
+                "spectrum",
+                "cpu",
+                "rss"
+            ]
+        );
+    }
+
+    fn scenario_of<'a>(results: &'a Results, palette: &'a Palette) -> Scenario<'a> {
+        scenario(results, palette)
     }
 
     #[test]

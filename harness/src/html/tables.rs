@@ -61,7 +61,7 @@ mod tests {
         let cells = [cell_with_runs("<b>", 1, &[100.0, 110.0])];
         let refs: Vec<&Cell> = cells.iter().collect();
         let classic = crate::report::classic(&refs);
-        let html = table(classic.kind, &classic.headers, 0, &classic.rows);
+        let html = table(classic.kind, &classic.header_names(), 0, &classic.rows);
         assert_eq!(html.matches("</th>").count(), 9);
         assert!(html.contains("<td class=\"num\">1.000 seconds</td>"), "{html}");
         let rows = vec![vec!["<b>".to_owned(), "1000 ×1.02 ~".to_owned(), "900 ×0.80".to_owned()]];

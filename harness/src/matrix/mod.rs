@@ -6,7 +6,8 @@
 //! - `[sweep]`: measurement settings (the defaults of every scenario), plus `order` and
 //!   `baseline`, which apply to the whole sweep. A closed loop (`concurrency`), an open loop
 //!   (`mode = "open"`, `rate`, `duration`, `warmup_time`, `connections`) or many connections
-//!   (`connections = [..]`, `idle_time`).
+//!   (`connections = [..]`, `idle_time`). `workers = [1, 2, 4]` makes workers an axis: every
+//!   variant at each value, pinned to the first N server CPUs.
 //! - `[[scenario]]`: a `name` and any `[sweep]` setting; none means one scenario, `classic`.
 //! - `[placement]`: `server_cpus`, `load_cpus`, `server_host`, `load_hosts`, `cpu_idle` (a
 //!   `[[scenario]]` may set its own `cpu_idle`).
@@ -64,7 +65,7 @@ const MAX_WEIGHT: i64 = 1_000_000;
 const ANY_HOST_CPUS: usize = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
-const SETTING_KEYS: [&str; 20] = [
+const SETTING_KEYS: [&str; 21] = [
     "requests",
     "concurrency",
     "keep_alive",
@@ -85,6 +86,7 @@ const SETTING_KEYS: [&str; 20] = [
     "mix",
     "seed",
     "interval",
+    "workers",
 ];
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
@@ -101,16 +103,19 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
     let root = document.get_ref();
     mistakes.unknown_keys(root, &["sweep", "scenario", "placement", "variant", "host"], "the file");
     let empty = DeTable::new();
+    // The placement first: a workers axis is checked against the server CPUs it names.
+    let hosts = hosts::hosts(root, &mut mistakes);
+    let placement_table = mistakes.table(root, "placement").unwrap_or(&empty);
+    let mut placement = placement(placement_table, cpus, &mut mistakes);
+    (placement.server_host, placement.load_hosts) = hosts::placed(placement_table, &hosts, &mut mistakes);
     let sweep_table = mistakes.table(root, "sweep").unwrap_or(&empty);
     let sweep_keys: Vec<&str> =
         SETTING_KEYS.iter().copied().chain(["order", "baseline", "mechanics"]).collect();
     mistakes.unknown_keys(sweep_table, &sweep_keys, "[sweep]");
-    let defaults = settings(sweep_table, &mut mistakes);
+    let server_cpus = &placement.server_cpus;
+    let defaults = settings(sweep_table, server_cpus, &mut mistakes);
     let order = order(sweep_table, &mut mistakes);
-    let mut scenarios = scenarios(root, &defaults, &mut mistakes);
-    let hosts = hosts::hosts(root, &mut mistakes);
-    let placement_table = mistakes.table(root, "placement").unwrap_or(&empty);
-    let (mut placement, warnings) = placement(placement_table, cpus, &mut mistakes);
+    let mut scenarios = scenarios(root, &defaults, server_cpus, &mut mistakes);
     let scenarios: Vec<(Scenario, Range<usize>)> = scenarios
         .drain(..)
         .map(|(mut scenario, span, own_idle)| {
@@ -118,7 +123,7 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
             (scenario, span)
         })
         .collect();
-    (placement.server_host, placement.load_hosts) = hosts::placed(placement_table, &hosts, &mut mistakes);
+    let warnings = overlap_warnings(&placement, scenarios.iter().map(|(scenario, _)| scenario));
     let variants = variants(root, order, &mut mistakes);
     hosts::check_remote(
         &hosts,
@@ -187,9 +192,11 @@ struct Settings {
     mix: Option<At<Vec<(String, u32)>>>,
     seed: Option<u64>,
     interval: Option<Duration>,
+    /// Workers as an axis, each checked (from 1, none twice, at most the server CPUs).
+    workers: Option<Vec<usize>>,
 }
 
-fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
+fn settings(table: &DeTable<'_>, server_cpus: &[usize], mistakes: &mut Mistakes<'_>) -> Settings {
     let requests = mistakes.integer(table, "requests").and_then(|n| {
         let value = whole(&n, 1..MAX_REQUESTS + 1, "requests", mistakes)?;
         Some(At { value, span: n.span })
@@ -284,6 +291,7 @@ fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
         mix: mix(table, mistakes),
         seed: mistakes.integer(table, "seed").and_then(|n| whole(&n, 0..i64::MAX, "seed", mistakes)),
         interval: interval(table, mistakes),
+        workers: workers_axis(table, server_cpus, mistakes),
     }
 }
 
@@ -332,6 +340,64 @@ fn mix(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Option<At<Vec<(Strin
     Some(At { value: mix, span: weights.span })
 }
 
+/// `workers = [1, 2, 4]`: each value from 1, none twice, and none more than the server CPUs
+/// (at workers = N the server is pinned to the first N of them). Ascending, as plotted.
+fn workers_axis(
+    table: &DeTable<'_>,
+    server_cpus: &[usize],
+    mistakes: &mut Mistakes<'_>,
+) -> Option<Vec<usize>> {
+    let list = match mistakes.integer_or_integers(table, "workers")? {
+        At { value: OneOrMany::Many(values), span } => At { value: values, span },
+        At { span, .. } => {
+            mistakes.at(
+                span,
+                "workers here is an axis, a list of values (`workers = [1, 2, 4]`, or `[2]` for one); a variant's \
+                 own workers go in its [[variant]]",
+            );
+            return None;
+        }
+    };
+    if list.value.is_empty() {
+        mistakes.at(list.span.clone(), "workers needs at least one value (e.g. [1, 2, 4])");
+        return None;
+    }
+    let mut seen: Vec<usize> = Vec::new();
+    for value in &list.value {
+        let Some(n) = whole(value, 1..MAX_WORKERS + 1, "a workers value", mistakes) else { continue };
+        let n = n as usize;
+        if seen.contains(&n) {
+            mistakes.at(value.span.clone(), format!("workers {n} is listed twice"));
+            continue;
+        }
+        if n > server_cpus.len() {
+            mistakes.at(
+                value.span.clone(),
+                format!(
+                    "workers {n} needs {n} server CPUs, but server_cpus = {server_cpus:?} names {}: at workers = N \
+                     the server is pinned to the first N of them (name more in [placement] server_cpus)",
+                    server_cpus.len()
+                ),
+            );
+            continue;
+        }
+        seen.push(n);
+    }
+    seen.sort_unstable();
+    Some(seen)
+}
+
+/// What the placement says before anything starts: server CPUs shared with the load, on one
+/// machine. Scenarios with workers as an axis pin the servers to fewer CPUs at each value; the
+/// sweep says so for those in their cells, when it measures them.
+fn overlap_warnings<'a>(
+    placement: &Placement,
+    mut scenarios: impl Iterator<Item = &'a Scenario>,
+) -> Vec<String> {
+    let own_workers = scenarios.any(|scenario| scenario.workers.is_empty());
+    own_workers.then(|| placement.overlap(None)).flatten().into_iter().collect()
+}
+
 /// A duration that may be zero.
 fn duration_or_zero(table: &DeTable<'_>, key: &str, mistakes: &mut Mistakes<'_>) -> Option<Duration> {
     parsed_duration(table, key, mistakes).map(|(duration, _)| duration)
@@ -378,6 +444,7 @@ impl Settings {
             mix: self.mix.clone().or_else(|| base.mix.clone()),
             seed: self.seed.or(base.seed),
             interval: self.interval.or(base.interval),
+            workers: self.workers.clone().or_else(|| base.workers.clone()),
         }
     }
 
@@ -436,6 +503,7 @@ impl Settings {
             mix,
             seed: self.seed.unwrap_or(defaults::SEED),
             interval: self.interval.unwrap_or(defaults::INTERVAL),
+            workers: self.workers.clone().unwrap_or_default(),
         }
     }
 
@@ -559,6 +627,7 @@ impl Settings {
 fn scenarios(
     root: &DeTable<'_>,
     defaults: &Settings,
+    server_cpus: &[usize],
     mistakes: &mut Mistakes<'_>,
 ) -> Vec<(Scenario, Range<usize>, Option<CpuIdle>)> {
     let tables = mistakes.tables(root, "scenario");
@@ -586,7 +655,7 @@ fn scenarios(
         if scenarios.iter().any(|(s, _, _)| s.name == name.value) {
             mistakes.at(name.span.clone(), format!("scenario `{}` is listed twice", name.value));
         }
-        let own = settings(table, mistakes);
+        let own = settings(table, server_cpus, mistakes);
         let idle = cpu_idle(table, mistakes);
         scenarios.push((own.over(defaults).scenario(name.value, &own, mistakes), span, idle));
     }
@@ -659,7 +728,7 @@ fn cpu_list(
     seen
 }
 
-fn placement(table: &DeTable<'_>, cpus: usize, mistakes: &mut Mistakes<'_>) -> (Placement, Vec<String>) {
+fn placement(table: &DeTable<'_>, cpus: usize, mistakes: &mut Mistakes<'_>) -> Placement {
     mistakes.unknown_keys(
         table,
         &["server_cpus", "load_cpus", "server_host", "load_hosts", "cpu_idle"],
@@ -674,17 +743,8 @@ fn placement(table: &DeTable<'_>, cpus: usize, mistakes: &mut Mistakes<'_>) -> (
         cpu_list(table, "server_cpus", 0, if remote_server { ANY_HOST_CPUS } else { cpus }, mistakes);
     let load_cpus =
         cpu_list(table, "load_cpus", load_default, if remote_load { ANY_HOST_CPUS } else { cpus }, mistakes);
-    let mut warnings = Vec::new();
-    let shared: Vec<String> =
-        server_cpus.iter().filter(|cpu| load_cpus.contains(cpu)).map(|cpu| cpu.to_string()).collect();
-    if !shared.is_empty() {
-        warnings.push(format!(
-            "server and load share CPU {}: the load generator competes with the server it measures",
-            shared.join(", ")
-        ));
-    }
     let cpu_idle = cpu_idle(table, mistakes).unwrap_or_default();
-    (Placement { server_cpus, load_cpus, server_host: None, load_hosts: Vec::new(), cpu_idle }, warnings)
+    Placement { server_cpus, load_cpus, server_host: None, load_hosts: Vec::new(), cpu_idle }
 }
 
 const VARIANT_KEYS: [&str; 7] = ["name", "builtin", "command", "port", "workers", "verify", "config"];
@@ -1169,6 +1229,87 @@ wrokers = 2
         // Grouped order runs one server at a time: sharing a port is fine.
         let grouped = source.replace("baseline = \"nope\"", "order = \"grouped\"");
         assert!(parse("m.toml", &grouped, 2).is_ok());
+    }
+
+    /// `workers = [..]` on [sweep] or a scenario: an axis, ascending, inherited like any setting;
+    /// a plan warns up front only of overlaps at the variants' own workers.
+    #[test]
+    fn workers_as_an_axis() {
+        let source = r#"[sweep]
+workers = [2, 1]
+
+[[scenario]]
+name = "scaling"
+
+[[scenario]]
+name = "one"
+workers = [1]
+
+[placement]
+server_cpus = [0, 1]
+load_cpus = [1]
+
+[[variant]]
+name = "tokio"
+"#;
+        let plan = parse("m.toml", source, 2).unwrap();
+        assert_eq!(plan.scenarios[0].workers, [1, 2], "inherited, ascending");
+        assert_eq!(plan.scenarios[1].workers, [1]);
+        assert!(plan.warnings.is_empty(), "no scenario runs on every server CPU: {:?}", plan.warnings);
+        assert_eq!(plan.server_setup(0, Some(1)), crate::plan::ServerSetup { workers: 1, cpus: vec![0] });
+        assert_eq!(plan.server_setup(0, None), crate::plan::ServerSetup { workers: 1, cpus: vec![0, 1] });
+        assert_eq!(plan.placement.overlap(Some(1)), None);
+        let overlap = plan.placement.overlap(Some(2)).expect("CPU 1 is the load's");
+        assert!(
+            overlap.starts_with("at workers = 2 the server is pinned to CPUs 0-1, which include"),
+            "{overlap}"
+        );
+        // Without an axis the whole server_cpus is used: the overlap is said before anything runs.
+        let own = source.replace("workers = [2, 1]\n", "").replace("workers = [1]\n", "");
+        let plan = parse("m.toml", &own, 2).unwrap();
+        assert!(plan.scenarios.iter().all(|s| s.workers.is_empty()));
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    }
+
+    /// 0, a value twice, more than server_cpus names, an empty list, a wrong type: every one at
+    /// once, each where it is written.
+    #[test]
+    fn workers_axis_mistakes() {
+        let source = r#"[sweep]
+workers = [0, 1, 1, 4]
+
+[[scenario]]
+name = "a"
+workers = []
+
+[[scenario]]
+name = "b"
+workers = [2, "x", 3]
+
+[[scenario]]
+name = "c"
+workers = 2
+
+[placement]
+server_cpus = [0, 1]
+
+[[variant]]
+name = "tokio"
+"#;
+        let found = mistakes(source);
+        let expect = [
+            "m.toml:2:12: a workers value must be from 1 to 1024, not 0",
+            "m.toml:2:18: workers 1 is listed twice",
+            "m.toml:2:21: workers 4 needs 4 server CPUs, but server_cpus = [0, 1] names 2",
+            "m.toml:6:11: workers needs at least one value",
+            "m.toml:10:15: each of `workers` must be a whole number, not a string",
+            "m.toml:10:20: workers 3 needs 3 server CPUs",
+            "m.toml:14:11: workers here is an axis, a list of values",
+        ];
+        assert_eq!(found.len(), expect.len(), "{found:#?}");
+        for (got, want) in found.iter().zip(expect) {
+            assert!(got.starts_with(want), "want {want:?}\nall: {found:#?}");
+        }
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub struct Scenario {
     /// Each run's figures are also kept per interval of this length, with the server read at
     /// every boundary (memory, descriptors, CPU): drift over a long run.
     pub interval: Duration,
+    /// Workers as an axis (`workers = [1, 2, 4]`, ascending, each at most the server CPUs):
+    /// every variant is measured at each, started with `--workers N` and pinned to the first N
+    /// server CPUs. Empty: each variant runs with its own `workers` on all the server CPUs.
+    pub workers: Vec<usize>,
 }
 
 /// How a scenario loads the server; each variant has one cell per level.
@@ -143,6 +147,59 @@ pub struct Placement {
     pub cpu_idle: CpuIdle,
 }
 
+impl Placement {
+    /// Whether the servers and the load run on one machine, where their CPUs can collide.
+    pub fn shares_machine(&self) -> bool {
+        match self.server_host {
+            None => self.load_hosts.is_empty(),
+            Some(host) => self.load_hosts.contains(&host),
+        }
+    }
+
+    /// The CPUs a server is pinned to: the first `workers` of `server_cpus` where workers is
+    /// an axis (the matrix refuses more than it names), all of them otherwise.
+    pub fn server_cpus_for(&self, workers: Option<usize>) -> &[usize] {
+        match workers {
+            Some(n) => &self.server_cpus[..n.min(self.server_cpus.len())],
+            None => &self.server_cpus,
+        }
+    }
+
+    /// What to say when the servers' CPUs at `workers` (an axis value, or `None` for each
+    /// variant's own) include some of the load's, on one machine; `None` when they are apart.
+    pub fn overlap(&self, workers: Option<usize>) -> Option<String> {
+        if !self.shares_machine() {
+            return None;
+        }
+        let cpus = self.server_cpus_for(workers);
+        let shared: Vec<usize> = cpus.iter().copied().filter(|cpu| self.load_cpus.contains(cpu)).collect();
+        if shared.is_empty() {
+            return None;
+        }
+        let shared = shared.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+        Some(match workers {
+            None => format!(
+                "server and load share CPU {shared}: the load generator competes with the server it measures"
+            ),
+            Some(n) => format!(
+                "at workers = {n} the server is pinned to CPUs {}, which include the load generator's CPU {shared}: \
+                 this placement cannot give {n} server CPUs apart from the load, so the load competes with the \
+                 server it measures",
+                crate::affinity::cpu_list(cpus)
+            ),
+        })
+    }
+}
+
+/// How one variant's server is started for some of its cells: the workers it is given and the
+/// CPUs it is pinned to. A server already running with another setup is restarted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSetup {
+    /// `--workers` for a built-in, `{workers}` for a command.
+    pub workers: usize,
+    pub cpus: Vec<usize>,
+}
+
 /// Another machine, reached by prefixing commands with its launcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
@@ -217,6 +274,14 @@ impl Verify {
 }
 
 impl Plan {
+    /// How `variant`'s server runs at `workers` (an axis value; `None`: its own workers).
+    pub fn server_setup(&self, variant: usize, workers: Option<usize>) -> ServerSetup {
+        ServerSetup {
+            workers: workers.unwrap_or(self.variants[variant].workers),
+            cpus: self.placement.server_cpus_for(workers).to_vec(),
+        }
+    }
+
     /// Profiles every scenario (the `--profile` option).
     pub fn profile_all(&mut self) {
         for scenario in &mut self.scenarios {

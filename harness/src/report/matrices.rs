@@ -3,6 +3,11 @@
 //! variant's at the same level, and `~` when a Mann–Whitney U test on the two cells' runs
 //! cannot tell them apart (p ≥ 0.05): that difference is noise. A client-bound cell's rate is
 //! marked `‡`, a p99 that one run's outlier drives `◊`.
+//!
+//! With workers as an axis, a level is (workers, load) and its heading says both (`w=2 c=16`),
+//! the columns ordered by workers: one matrix per metric still, not one per workers value, so
+//! a variant's scaling reads along its row and the baseline ratio at each column compares the
+//! two at the same workers and load.
 
 use std::fmt::Write;
 
@@ -68,9 +73,8 @@ pub fn matrices(results: &Results, scenario: &str) -> Option<Matrices> {
                 };
                 std::iter::once(name)
                     .chain(levels.iter().map(|level| {
-                        let find = |name: &str| {
-                            cells.iter().find(|c| c.variant == name && c.level() == level.level())
-                        };
+                        let find =
+                            |name: &str| cells.iter().find(|c| c.variant == name && c.same_level(level));
                         match (find(variant), find(baseline)) {
                             (None, _) => "—".to_owned(),
                             (Some(cell), base) => {
@@ -140,15 +144,16 @@ pub fn legend(baseline: &str, matrices: &Matrices) -> String {
     out
 }
 
-/// One cell of each level among `cells`, in order of level.
+/// One cell of each level among `cells` (of each (workers, load) with workers as an axis), in
+/// order of level.
 pub fn levels<'a>(cells: &[&'a Cell]) -> Vec<&'a Cell> {
     let mut levels: Vec<&Cell> = Vec::new();
     for cell in cells {
-        if !levels.iter().any(|l| l.level() == cell.level()) {
+        if !levels.iter().any(|l| l.same_level(cell)) {
             levels.push(cell);
         }
     }
-    levels.sort_by(|a, b| a.level().total_cmp(&b.level()));
+    levels.sort_by(|a, b| a.level_order(b));
     levels
 }
 

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`table`]: padded Markdown tables.
 //! - [`matrices`]: variants × levels, each against the baseline with significance marks.
+//! - [`scaling`]: with workers as an axis, each variant's scaling efficiency.
 //! - [`compare`]: `harness compare`'s tables; [`gate`]: its `--fail-on` verdict and breaches;
 //!   [`summary`]: the comparison for a CI job's summary page; [`bmf`]: Bencher Metric Format.
 //! - [`verdict`]: the answer first: cheapest, tied, client-bound, steadiest.
@@ -13,10 +14,12 @@ pub mod bmf;
 pub mod compare;
 pub mod gate;
 pub mod matrices;
+pub mod scaling;
 pub mod summary;
 pub mod table;
 pub mod verdict;
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use table::{render, Align};
@@ -142,6 +145,12 @@ pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
     if s.cpu_idle == crate::plan::CpuIdle::Awake {
         text.push_str(", CPUs kept awake (`cpu_idle = \"awake\"`)");
     }
+    if !s.workers.is_empty() {
+        text.push_str(&format!(
+            ", workers {:?} (each variant at each, `--workers N`, pinned to the first N server CPUs)",
+            s.workers
+        ));
+    }
     text
 }
 
@@ -150,16 +159,32 @@ pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
 pub struct Table {
     /// What kind of table (`classic`, `percentiles`, `open-loop`, `scale`): the HTML class.
     pub kind: &'static str,
-    pub headers: Vec<&'static str>,
+    /// The columns' names: fixed ones, or made from the data (a workers axis's values).
+    pub headers: Vec<Cow<'static, str>>,
     pub rows: Vec<Vec<String>>,
     /// What its marks mean, in Markdown (inline code only), when it shows any.
     pub legend: Option<String>,
 }
 
 impl Table {
+    /// A table of fixed columns.
+    fn of(
+        kind: &'static str,
+        headers: Vec<&'static str>,
+        rows: Vec<Vec<String>>,
+        legend: Option<String>,
+    ) -> Table {
+        Table { kind, headers: headers.into_iter().map(Cow::Borrowed).collect(), rows, legend }
+    }
+
+    /// The columns' names, as renderers take them.
+    pub fn header_names(&self) -> Vec<&str> {
+        self.headers.iter().map(|h| h.as_ref()).collect()
+    }
+
     /// The table in Markdown, its legend below it.
     pub fn markdown(&self) -> String {
-        let mut out = render(&self.headers, &vec![Align::Right; self.headers.len()], &self.rows);
+        let mut out = render(&self.header_names(), &vec![Align::Right; self.headers.len()], &self.rows);
         if let Some(legend) = &self.legend {
             let _ = write!(out, "\n{legend}\n");
         }
@@ -177,10 +202,30 @@ pub struct VariantSection {
     pub notes: Vec<(String, String)>,
 }
 
-/// What `report.md` and `report.html` show for `variant` in `scenario`: ab's classic table,
-/// the percentiles and server cost, and the open loop's and scale's tables where they apply.
-pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> VariantSection {
+/// What `report.md` and `report.html` show for `variant` in `scenario`: one section, or with
+/// workers as an axis one per workers value (`tokio (workers 2)`), so that ab's table keeps
+/// its columns and a row is one load level.
+pub fn variant_sections(results: &Results, scenario: &str, variant: &str) -> Vec<VariantSection> {
     let cells: Vec<&Cell> = results.scenario_cells(scenario).filter(|c| c.variant == variant).collect();
+    let mut workers: Vec<Option<usize>> = cells.iter().map(|c| c.workers_on_axis()).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    workers
+        .into_iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let mut cells: Vec<&Cell> = cells.iter().copied().filter(|c| c.workers_on_axis() == at).collect();
+            cells.sort_by(|a, b| a.level_order(b));
+            // The variant's own notes once, under its first section.
+            variant_section(results, variant, &cells, i == 0)
+        })
+        .collect()
+}
+
+/// A variant's section from its `cells` (all at one workers value): ab's classic table, the
+/// percentiles and server cost, and the open loop's and scale's tables where they apply.
+fn variant_section(results: &Results, variant: &str, cells: &[&Cell], own_notes: bool) -> VariantSection {
+    let cells = cells.to_vec();
     let workers = cells.first().map_or(String::new(), |c| format!(" (workers {})", c.workers));
     let mut tables = vec![classic(&cells), percentiles(&cells)];
     if cells.iter().any(|c| c.mode == Mode::Open) {
@@ -200,7 +245,7 @@ pub fn variant_section(results: &Results, scenario: &str, variant: &str) -> Vari
         .iter()
         .flat_map(|cell| cell.notes.iter().map(|note| (cell.level_label(), note.clone())))
         .collect();
-    if let Some(meta) = results.meta.variants.iter().find(|v| v.name == variant) {
+    if let Some(meta) = results.meta.variants.iter().find(|v| v.name == variant).filter(|_| own_notes) {
         notes.extend(meta.notes.iter().map(|note| ("Note".to_owned(), note.clone())));
     }
     VariantSection { heading: format!("{variant}{workers}"), tables, notes }
@@ -249,7 +294,7 @@ pub fn classic(cells: &[&Cell]) -> Table {
             row.remove(at);
         }
     }
-    Table { kind: "classic", headers, rows, legend: (!marks.is_empty()).then(|| marks.join(" ")) }
+    Table::of("classic", headers, rows, (!marks.is_empty()).then(|| marks.join(" ")))
 }
 
 /// ab's table in Markdown (as `harness load` prints it).
@@ -336,7 +381,7 @@ pub fn percentiles(cells: &[&Cell]) -> Table {
             crate::results::OUTLIER_P99
         )
     });
-    Table { kind: "percentiles", headers, rows, legend }
+    Table::of("percentiles", headers, rows, legend)
 }
 
 /// The percentile table in Markdown (as `harness load` prints it).
@@ -415,7 +460,7 @@ pub fn open_loop(cells: &[&Cell]) -> Table {
         "`!` achieved under 99% of the offered rate: the server (or the generator) could not keep up."
             .to_owned()
     });
-    Table { kind: "open-loop", headers, rows, legend }
+    Table::of("open-loop", headers, rows, legend)
 }
 
 /// The open loop's table in Markdown (as `harness load` prints it).
@@ -461,7 +506,7 @@ pub fn scale(cells: &[&Cell]) -> Table {
          sockets, one a side); RSS does not show it."
             .to_owned()
     });
-    Table { kind: "scale", headers, rows, legend }
+    Table::of("scale", headers, rows, legend)
 }
 
 /// A request mix, path by path: each path's requests and its own latency percentiles, so a
@@ -497,12 +542,12 @@ pub fn paths(cells: &[&Cell]) -> Table {
             })
         })
         .collect();
-    Table {
-        kind: "paths",
+    Table::of(
+        "paths",
         headers,
         rows,
-        legend: Some("Each path of the mix over all runs, from its own merged histogram.".to_owned()),
-    }
+        Some("Each path of the mix over all runs, from its own merged histogram.".to_owned()),
+    )
 }
 
 /// Why a request costs what it does: the server's system calls per request (and the most
@@ -536,17 +581,17 @@ pub fn mechanics(cells: &[&Cell]) -> Table {
             ]
         })
         .collect();
-    Table {
-        kind: "mechanics",
+    Table::of(
+        "mechanics",
         headers,
         rows,
-        legend: Some(
+        Some(
             "Per complete request, from the kernel's perf events: every thread and child of the server counted \
              (exited ones too), and the load generator's threads. Voluntary: it blocked; involuntary: it was \
              preempted (or yielded)."
                 .to_owned(),
         ),
-    }
+    )
 }
 
 /// Where each variant's server spent its time, from its profile at the highest level profiled:
@@ -559,10 +604,7 @@ pub fn time_goes(results: &Results, scenario: &str) -> Option<Table> {
     let rows: Vec<Vec<String>> = matrices::variants(results, &cells)
         .into_iter()
         .filter_map(|variant| {
-            let cell = cells
-                .iter()
-                .filter(|c| c.variant == variant)
-                .max_by(|a, b| a.level().total_cmp(&b.level()))?;
+            let cell = cells.iter().filter(|c| c.variant == variant).max_by(|a, b| a.level_order(b))?;
             let profile = cell.profile.as_ref()?;
             Some(vec![
                 variant.to_owned(),
@@ -573,16 +615,16 @@ pub fn time_goes(results: &Results, scenario: &str) -> Option<Table> {
             ])
         })
         .collect();
-    Some(Table {
-        kind: "profile",
-        headers: vec!["variant", "level", "CPU sampled ms", "top symbols (share of samples; [k]: kernel)", "flame graph"],
+    Some(Table::of(
+        "profile",
+        vec!["variant", "level", "CPU sampled ms", "top symbols (share of samples; [k]: kernel)", "flame graph"],
         rows,
-        legend: Some(
+        Some(
             "One extra run per cell under `perf record -e cpu-clock -g` on every process of the server; a sample's \
              symbol is where its stack ended (self time)."
                 .to_owned(),
         ),
-    })
+    ))
 }
 
 /// A long run's drift: per run with two or more intervals, its first interval against its
@@ -655,7 +697,7 @@ pub fn over_time(cells: &[&Cell]) -> Option<Table> {
         crate::results::FLAT_GROWTH * 100.0,
         crate::results::DESCRIPTOR_SLACK
     );
-    Some(Table { kind: "over-time", headers, rows, legend: Some(legend) })
+    Some(Table::of("over-time", headers, rows, Some(legend)))
 }
 
 /// One line for a cell as it finishes, printed while the sweep goes on.
@@ -756,9 +798,16 @@ pub fn body(results: &Results) -> String {
             .filter(|v| results.scenario_cells(scenario).any(|c| &c.variant == v))
             .collect();
         for variant in variants {
-            out.push_str(&variant_markdown(&variant_section(results, scenario, variant)));
+            for section in variant_sections(results, scenario, variant) {
+                out.push_str(&variant_markdown(&section));
+            }
         }
         out.push_str(&matrices::comparison(results, scenario));
+        if let Some(table) = scaling::efficiency_table(results, scenario) {
+            let _ = writeln!(out, "### Scaling efficiency ({scenario})\n");
+            out.push_str(&table.markdown());
+            out.push('\n');
+        }
         if let Some(table) = time_goes(results, scenario) {
             let _ = writeln!(out, "### Where the time goes ({scenario})\n");
             out.push_str(&table.markdown());
@@ -852,6 +901,23 @@ mod tests {
         let mut failing = flat.clone();
         failing.runs[0].intervals[1].failed = 1;
         assert!(over_time(&[&failing]).expect("a table").markdown().contains("|   NO |"));
+    }
+
+    /// With workers as an axis: a section per variant and workers value, a matrix column per
+    /// (workers, load), and the scaling efficiency table.
+    #[test]
+    fn a_workers_axis_in_the_report() {
+        let results = crate::results::sample::scaling(&["tokio", "monoio"], &[1, 2], &[16], 4);
+        let classic = crate::plan::CLASSIC;
+        let headings: Vec<String> =
+            variant_sections(&results, classic, "tokio").into_iter().map(|s| s.heading).collect();
+        assert_eq!(headings, ["tokio (workers 1)", "tokio (workers 2)"]);
+        let matrices = matrices::matrices(&results, classic).expect("cells");
+        assert_eq!(matrices.headers, ["variant", "w=1 c=16", "w=2 c=16"]);
+        let report = full(&results);
+        assert!(report.contains("### Scaling efficiency (classic)"), "{report}");
+        assert!(report.contains("|  monoio |  c=16 | 1.00 (10000/s) | 1.00 (20000/s) § |"), "{report}");
+        assert!(scenario_description(&results.meta.scenarios[0]).contains("workers [1, 2]"));
     }
 
     #[test]

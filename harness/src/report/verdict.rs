@@ -75,7 +75,7 @@ pub fn verdict(results: &Results, scenario: &str) -> Verdict {
     let variants = super::matrices::variants(results, &cells);
     let levels = super::matrices::levels(&cells);
     let find = |variant: &str, level: &Cell| {
-        cells.iter().copied().find(|c| c.variant == variant && c.level() == level.level())
+        cells.iter().copied().find(|c| c.variant == variant && c.same_level(level))
     };
     let grid: Vec<(&str, Vec<Option<&Cell>>)> =
         variants.iter().map(|v| (*v, levels.iter().map(|l| find(v, l)).collect())).collect();

@@ -133,6 +133,10 @@ pub struct ScenarioMeta {
     /// Whether each cell got an extra run under `perf record` (a flame graph, top symbols).
     #[serde(default)]
     pub profile: bool,
+    /// Workers as an axis: every variant was measured at each (`--workers N`, pinned to the
+    /// first N server CPUs). Empty: each variant ran with its own workers (and older files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<usize>,
     /// Requests each keep-alive connection wrote at once (1: one at a time).
     #[serde(default = "one")]
     pub pipeline: usize,
@@ -155,6 +159,11 @@ impl ScenarioMeta {
             Mode::Open => self.rate.len(),
             Mode::Closed => self.concurrency.len(),
         }
+    }
+
+    /// Its cells per variant: each level at each workers value where workers is an axis.
+    pub fn cells_per_variant(&self) -> usize {
+        self.levels() * self.workers.len().max(1)
     }
 }
 
@@ -408,6 +417,14 @@ pub struct CellMeta {
     /// CPU sleep policy, µs: the calibration's (see [`Results::calibration`]).
     #[serde(default)]
     pub floor_p50_us: Option<f64>,
+    /// The CPUs the server was pinned to for this cell (with workers as an axis, the first N
+    /// server CPUs), as asked.
+    #[serde(default)]
+    pub server_cpus: Vec<usize>,
+    /// The CPUs the server's process was allowed on, read back after pinning (empty: a server
+    /// on another host, pinned there).
+    #[serde(default)]
+    pub server_cpus_in_force: Vec<usize>,
 }
 
 /// The merged histograms of a cell's runs (nanoseconds).
@@ -432,6 +449,11 @@ pub struct Cell {
     pub scenario: String,
     pub variant: String,
     pub workers: usize,
+    /// Workers is one of the scenario's axes (`workers = [..]`): the cell is keyed by
+    /// (scenario, variant, workers, level) and its labels name the workers (`w=2 c=5`).
+    /// Otherwise `workers` is the variant's own, the same in all its cells.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub workers_axis: bool,
     pub mode: Mode,
     /// Connections at once: the level of a closed-loop cell.
     pub concurrency: usize,
@@ -492,20 +514,53 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// The level as a column heading: `c=5`, or `1000/s` for an open-loop cell.
+    /// The level as a column heading: `c=5`, or `1000/s` for an open-loop cell; with workers
+    /// as an axis, the workers first: `w=2 c=5`.
     pub fn level_label(&self) -> String {
+        match self.workers_on_axis() {
+            Some(workers) => format!("w={workers} {}", self.load_label()),
+            None => self.load_label(),
+        }
+    }
+
+    /// The load alone as a heading (`c=5`, `1000/s`), whatever the workers.
+    pub fn load_label(&self) -> String {
         level_label(self.rate, self.concurrency)
     }
 
-    /// The level as a number, for ordering and matching: concurrency or rate.
+    /// The load level as a number, for plotting: concurrency or rate.
     pub fn level(&self) -> f64 {
         self.rate.unwrap_or(self.concurrency as f64)
     }
 
-    /// Whether this cell and `other` are the same measurement point (scenario, variant,
-    /// level).
+    /// Its workers, where workers is one of its scenario's axes.
+    pub fn workers_on_axis(&self) -> Option<usize> {
+        self.workers_axis.then_some(self.workers)
+    }
+
+    /// Whether this cell sits at the same level of its scenario as `other`: the same load and,
+    /// where workers is an axis, the same workers. (Without the axis, each variant's own
+    /// workers are how it is run, not where the cell sits: variants with different workers
+    /// still compare at a level.)
+    pub fn same_level(&self, other: &Cell) -> bool {
+        self.level() == other.level() && self.workers_on_axis() == other.workers_on_axis()
+    }
+
+    /// The order of levels in tables and matrices: by workers (on the axis), then by load.
+    pub fn level_order(&self, other: &Cell) -> std::cmp::Ordering {
+        self.workers_on_axis().cmp(&other.workers_on_axis()).then(self.level().total_cmp(&other.level()))
+    }
+
+    /// Whether this cell and `other` are the same measurement point: (scenario, variant,
+    /// workers, level). A variant whose own workers changed between two sweeps without the
+    /// axis is still the same point, measured differently (`compare` lists the change among
+    /// the settings that differ); on the axis the workers are part of where a cell sits.
     pub fn same_point(&self, other: &Cell) -> bool {
-        self.scenario == other.scenario && self.variant == other.variant && self.level() == other.level()
+        let workers = self.workers == other.workers || !(self.workers_axis || other.workers_axis);
+        self.scenario == other.scenario
+            && self.variant == other.variant
+            && self.level() == other.level()
+            && workers
     }
 
     /// An open loop that achieved under [`RATE_MET`] of its offered rate (the median over runs).
@@ -601,7 +656,7 @@ impl Results {
             .meta
             .scenarios
             .iter()
-            .map(|s| s.levels() * s.repeat * self.meta.variants.len())
+            .map(|s| s.cells_per_variant() * s.repeat * self.meta.variants.len())
             .sum::<usize>();
         (kept, planned.max(kept))
     }
@@ -642,9 +697,15 @@ impl Results {
             .collect()
     }
 
-    /// The scenarios in order of first appearance among the cells.
+    /// The scenarios that have cells, in the matrix's order (then any others, as they
+    /// appear): the sweep may measure them in another order (grouped by workers).
     pub fn scenario_names(&self) -> Vec<&str> {
-        first_seen(self.cells.iter().map(|cell| cell.scenario.as_str()))
+        let declared = self.meta.scenarios.iter().map(|s| s.name.as_str());
+        let measured = self.cells.iter().map(|cell| cell.scenario.as_str());
+        first_seen(declared.chain(measured))
+            .into_iter()
+            .filter(|name| self.cells.iter().any(|c| c.scenario == *name))
+            .collect()
     }
 
     /// The cells of one scenario.
@@ -709,6 +770,51 @@ fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 pub(crate) mod tests {
     use super::*;
 
+    /// With workers as an axis a cell's point is (scenario, variant, workers, level), and its
+    /// labels say the workers; without it, a variant's own workers are how it ran, not where.
+    #[test]
+    fn workers_on_the_axis_are_part_of_the_point() {
+        let at = |workers: usize, axis: bool| Cell {
+            workers,
+            workers_axis: axis,
+            ..cell_with_runs("tokio", 16, &[])
+        };
+        let (one, two) = (at(1, true), at(2, true));
+        assert_eq!((one.level_label(), two.level_label()), ("w=1 c=16".to_owned(), "w=2 c=16".to_owned()));
+        assert_eq!(two.load_label(), "c=16");
+        assert!(!one.same_level(&two) && !one.same_point(&two));
+        assert_eq!(one.level_order(&two), std::cmp::Ordering::Less);
+        assert!(one.same_point(&at(1, true)));
+        // No axis: the variant's own workers changed between two sweeps, still the same point.
+        let (own_one, own_four) = (at(1, false), at(4, false));
+        assert_eq!(own_four.level_label(), "c=16");
+        assert!(own_one.same_level(&own_four) && own_one.same_point(&own_four));
+        // A sweep without the axis against one with it: only the same workers match.
+        assert!(own_one.same_point(&one) && !own_one.same_point(&two));
+        assert!(!own_one.same_level(&one), "within one sweep a level is either on the axis or not");
+    }
+
+    /// `workers_axis` is written only where it is true, and a file without it (older, or no
+    /// axis) reads as no axis: schema 2 stays readable both ways.
+    #[test]
+    fn the_workers_axis_round_trips_and_older_cells_read() {
+        let mut cell = cell_with_runs("tokio", 16, &[1000.0]);
+        let plain = serde_json::to_value(&cell).expect("json");
+        assert!(plain.get("workers_axis").is_none(), "{plain}");
+        cell.workers = 2;
+        cell.workers_axis = true;
+        cell.meta.server_cpus = vec![0, 1];
+        let json = serde_json::to_string(&cell).expect("json");
+        let back: Cell = serde_json::from_str(&json).expect("read back");
+        assert_eq!((back.workers, back.workers_axis, back.meta.server_cpus), (2, true, vec![0, 1]));
+        let mut older = plain;
+        let meta = older["meta"].as_object_mut().expect("meta");
+        meta.remove("server_cpus");
+        meta.remove("server_cpus_in_force");
+        let read: Cell = serde_json::from_value(older).expect("an older cell reads");
+        assert!(!read.workers_axis && read.meta.server_cpus.is_empty());
+    }
+
     /// The (upper) median of `rates`: the median run's, as `summarize` picks it.
     fn upper_median(rates: &[f64]) -> Option<f64> {
         let mut sorted = rates.to_vec();
@@ -752,6 +858,7 @@ pub(crate) mod tests {
             scenario: crate::plan::CLASSIC.into(),
             variant: variant.into(),
             workers: 1,
+            workers_axis: false,
             mode: Mode::Closed,
             concurrency,
             rate: None,
@@ -780,6 +887,8 @@ pub(crate) mod tests {
                 client_bound: false,
                 load_cpus_in_force: vec![1],
                 floor_p50_us: None,
+                server_cpus: vec![0],
+                server_cpus_in_force: vec![0],
             },
             tcp: None,
             mechanics: None,

@@ -55,6 +55,7 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
         mix: Vec::new(),
         seed: 1,
         interval_s: None,
+        workers: Vec::new(),
     };
     let variant_meta = |name: &&str| VariantMeta {
         name: (*name).into(),
@@ -96,4 +97,42 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
         interrupted: false,
         calibration: Vec::new(),
     }
+}
+
+/// Results of `variants` with workers as an axis (`workers`) × `levels`, `repeat` runs a cell:
+/// at the first workers value every variant serves 10,000 requests per second; each doubling of
+/// the workers multiplies that by 1.8 for the first variant and by 2 for the others, and the
+/// server CPU per request grows by a tenth for the first.
+pub fn scaling(variants: &[&str], workers: &[usize], levels: &[usize], repeat: usize) -> Results {
+    let mut results = results(variants, levels, repeat, 100);
+    results.meta.scenarios[0].workers = workers.to_vec();
+    results.meta.server_cpus = (0..workers.iter().copied().max().unwrap_or(1)).collect();
+    let flat: Vec<crate::results::Cell> = std::mem::take(&mut results.cells);
+    for &n in workers {
+        let doublings = (n as f64 / workers[0] as f64).log2();
+        for template in &flat {
+            let first = template.variant == variants[0];
+            let gain = if first { 1.8f64 } else { 2.0 }.powf(doublings);
+            let rates: Vec<f64> = (0..repeat).map(|r| 10_000.0 * gain * (1.0 + r as f64 / 1000.0)).collect();
+            let mut cell =
+                crate::results::tests::cell_with_runs(&template.variant, template.concurrency, &rates);
+            cell.requests_per_second = Some(10_000.0 * gain);
+            cell.workers = n;
+            cell.workers_axis = true;
+            cell.meta.server_cpus = (0..n).collect();
+            cell.histograms = template.histograms.clone();
+            cell.latency_us = template.latency_us;
+            let cpu = if first { 8.0 * (1.0 + doublings / 10.0) } else { 8.0 };
+            for run in &mut cell.runs {
+                if let Some(server) = run.server.as_mut() {
+                    server.cpu_us_per_request = Some(cpu);
+                }
+            }
+            if let Some(server) = cell.server.as_mut() {
+                server.cpu_us_per_request = Some(cpu);
+            }
+            results.cells.push(cell);
+        }
+    }
+    results
 }

@@ -59,15 +59,31 @@ pub struct Point {
     pub scenario: String,
     pub variant: String,
     pub workers: usize,
+    /// Workers is an axis of its scenario (see [`Cell::workers_axis`]).
+    pub workers_axis: bool,
     pub mode: Mode,
     pub concurrency: usize,
     pub rate: Option<f64>,
     pub keep_alive: bool,
     pub requests: u64,
-    /// How many CPUs the server was pinned to, for its utilization.
-    pub server_cpus: usize,
+    /// The CPUs the server was pinned to, as asked (empty: no server was sampled).
+    pub server_cpus: Vec<usize>,
+    /// The CPUs it was allowed on, read back (empty: unknown, on another host).
+    pub server_cpus_in_force: Vec<usize>,
     /// A request mix's paths and weights (empty: one path).
     pub mix: Vec<(String, u32)>,
+}
+
+impl Point {
+    /// How many CPUs the server could use, for its utilization: those in force where they
+    /// were read back, else those asked.
+    fn server_cpu_count(&self) -> usize {
+        if self.server_cpus_in_force.is_empty() {
+            self.server_cpus.len()
+        } else {
+            self.server_cpus_in_force.len()
+        }
+    }
 }
 
 /// Builds the cell of `point` from `runs` (at least one).
@@ -124,6 +140,7 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
         scenario: point.scenario.clone(),
         variant: point.variant.clone(),
         workers: point.workers,
+        workers_axis: point.workers_axis,
         mode: point.mode,
         concurrency: point.concurrency,
         rate: point.rate,
@@ -154,6 +171,8 @@ pub fn summarize(point: &Point, runs: &[MeasuredRun]) -> Cell {
             client_bound: load_utilization.is_some_and(|u| u >= CLIENT_BOUND),
             load_cpus_in_force: run.load.cpus_in_force.clone(),
             floor_p50_us: None,
+            server_cpus: point.server_cpus.clone(),
+            server_cpus_in_force: point.server_cpus_in_force.clone(),
         },
         tcp,
         mechanics: cell_mechanics(&run_rows),
@@ -198,7 +217,7 @@ fn run_row(point: &Point, run: &MeasuredRun, throughput: &Throughput) -> Run {
         // A dying server's last window is no measure of what it costs.
         server: run.server.as_ref().filter(|_| run.status != Status::ServerDied).map(|spent| Cost {
             cpu_us_per_request: spent.cpu_us_per_request(complete),
-            cpu_utilization: spent.utilization(point.server_cpus),
+            cpu_utilization: spent.utilization(point.server_cpu_count()),
             rss_kib: spent.rss_kib,
             threads: spent.threads,
             // Per connection actually open when the memory was read.
@@ -478,12 +497,14 @@ mod tests {
             scenario: "soak".into(),
             variant: "tokio".into(),
             workers: 1,
+            workers_axis: false,
             mode: Mode::Closed,
             concurrency: 2,
             rate: None,
             keep_alive: true,
             requests: 36,
-            server_cpus: 1,
+            server_cpus: vec![0],
+            server_cpus_in_force: vec![0],
             mix: Vec::new(),
         }
     }
@@ -497,12 +518,14 @@ mod tests {
             scenario: "classic".into(),
             variant: "tokio".into(),
             workers: 1,
+            workers_axis: false,
             mode: Mode::Closed,
             concurrency: 2,
             rate: None,
             keep_alive: false,
             requests: 2000,
-            server_cpus: 1,
+            server_cpus: vec![0],
+            server_cpus_in_force: vec![0],
             mix: Vec::new(),
         };
         let run = MeasuredRun {

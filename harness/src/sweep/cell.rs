@@ -10,10 +10,13 @@ use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun};
 use crate::slow_clients::Trickled;
 
-/// Which cell: indices into the plan's scenarios, that scenario's levels, and variants.
+/// Which cell: (scenario, variant, workers, level) — indices into the plan's scenarios, that
+/// scenario's levels and the variants, and the workers value of the scenario's axis (`None`:
+/// the variant's own workers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CellKey {
     pub scenario: usize,
+    pub workers: Option<usize>,
     pub level: usize,
     pub variant: usize,
 }
@@ -30,16 +33,20 @@ pub struct Measuring {
     pub splits: Vec<Vec<Share>>,
     /// Where the server's time went in the extra, profiled run, or why there is none.
     pub profile: Option<Result<Profile, String>>,
+    /// What was known about the cell before its runs: its placement's trouble (server CPUs
+    /// shared with the load at this many workers).
+    pub notes: Vec<String>,
 }
 
 impl Measuring {
-    pub fn new(point: Point) -> Measuring {
-        Measuring { point, runs: Vec::new(), trickled: Vec::new(), splits: Vec::new(), profile: None }
+    pub fn new(point: Point, notes: Vec<String>) -> Measuring {
+        Measuring { point, runs: Vec::new(), trickled: Vec::new(), splits: Vec::new(), profile: None, notes }
     }
 
     /// The results cell: the runs summarized, with what the load hosts and slow clients met.
     pub fn finish(self, slow_clients: usize) -> Cell {
         let mut cell = summarize(&self.point, &self.runs);
+        cell.notes.splice(0..0, self.notes);
         if !self.splits.is_empty() {
             for note in split_notes(&self.splits) {
                 if !cell.notes.contains(&note) {
@@ -64,5 +71,5 @@ impl Measuring {
     }
 }
 
-/// The cells open at once, in key order (scenario, level, variant).
+/// The cells open at once, in key order (scenario, workers, level, variant).
 pub type Open = BTreeMap<CellKey, Measuring>;

@@ -1,7 +1,8 @@
 //! The sweep: start the servers, verify them, measure every cell in the planned order, stop
 //! them. Each cell is printed and written as soon as its last run is done. A variant that
 //! cannot start, answers wrongly or dies is reported and cleaned up, and the sweep goes on;
-//! Ctrl-C ends it within a second, whatever the servers do.
+//! Ctrl-C ends it within a second, whatever the servers do. With workers as an axis, a server
+//! is restarted (and verified again) whenever the next run needs it with other workers.
 
 pub mod cell;
 pub mod order;
@@ -15,7 +16,7 @@ use crate::hosts::load::Share;
 use crate::load::{self, Job, Shape, Stop};
 use crate::machine::calibrate;
 use crate::plan::CpuIdle;
-use crate::plan::{Launch, Load, Order, Plan, Scenario};
+use crate::plan::{Launch, Load, Order, Plan, Scenario, ServerSetup};
 use crate::process::watchdog::Watchdog;
 use crate::progress::{Cost, Progress};
 use crate::results::summarize::Point;
@@ -45,15 +46,19 @@ pub struct Context {
 #[derive(Debug)]
 enum ServerState {
     NotStarted,
-    Running(Box<Server>),
+    /// Up, with the workers and CPUs it was started with.
+    Running(Box<Server>, ServerSetup),
     /// Stopped, failed or not runnable: its remaining cells are skipped.
     Gone,
 }
 
 /// Runs the whole plan into `results`, writing through `output` after every cell.
 pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Context) -> Ending {
-    let extents: Vec<order::Extent> =
-        plan.scenarios.iter().map(|s| order::Extent { levels: s.load.levels(), repeat: s.repeat }).collect();
+    let extents: Vec<order::Extent> = plan
+        .scenarios
+        .iter()
+        .map(|s| order::Extent { levels: s.load.levels(), repeat: s.repeat, workers: s.workers.clone() })
+        .collect();
     let slots = order::schedule(plan.order, &extents, plan.variants.len());
     let mut sweep = Sweep {
         plan,
@@ -83,7 +88,9 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
             if sweep.interrupted() {
                 break;
             }
-            sweep.bring_up(variant);
+            // Each as its first run needs it.
+            let first = slots.iter().find(|slot| slot.variant == variant).and_then(|slot| slot.workers);
+            sweep.bring_up(variant, plan.server_setup(variant, first));
         }
     }
     for (index, slot) in slots.iter().enumerate() {
@@ -91,10 +98,8 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
             break;
         }
         sweep.progress.start_run(index, sweep.describe(*slot));
-        if matches!(sweep.servers[slot.variant], ServerState::NotStarted) {
-            sweep.bring_up(slot.variant);
-        }
-        let made = matches!(sweep.servers[slot.variant], ServerState::Running(_)) && sweep.measure(*slot);
+        sweep.set_up(*slot);
+        let made = matches!(sweep.servers[slot.variant], ServerState::Running(..)) && sweep.measure(*slot);
         sweep.progress.end_run(made);
         if !estimated && index + 1 >= first_round {
             if let Some(line) = sweep.progress.estimate_line() {
@@ -142,13 +147,33 @@ impl Sweep<'_> {
         self.context.interrupt.load(Ordering::Relaxed)
     }
 
-    /// Starts and verifies `variant`'s server; on failure records the problem and gives up on
-    /// the variant.
-    fn bring_up(&mut self, variant: usize) {
-        let plan = &self.plan.variants[variant];
+    /// Makes sure `slot`'s variant runs as the slot needs it: started if it is not yet,
+    /// restarted if it runs with other workers or CPUs.
+    fn set_up(&mut self, slot: Slot) {
+        let wanted = self.plan.server_setup(slot.variant, slot.workers);
+        match &self.servers[slot.variant] {
+            ServerState::NotStarted => self.bring_up(slot.variant, wanted),
+            ServerState::Running(_, setup) if *setup != wanted => {
+                let why = format!(
+                    "for workers = {} on CPUs {}",
+                    wanted.workers,
+                    crate::affinity::cpu_list(&wanted.cpus)
+                );
+                self.restart(slot.variant, wanted, &why);
+            }
+            ServerState::Running(..) | ServerState::Gone => {}
+        }
+    }
+
+    /// Starts and verifies `variant`'s server as `setup` says; on failure records the problem
+    /// and gives up on the variant.
+    fn bring_up(&mut self, variant: usize, setup: ServerSetup) {
+        // The plan's variant with this setup's workers: `--workers`, `{workers}`, its config.
+        let plan =
+            &crate::plan::VariantPlan { workers: setup.workers, ..self.plan.variants[variant].clone() };
         self.progress.set_message(format!("{}: starting", plan.name));
         let context = target::local::Context {
-            server_cpus: self.plan.placement.server_cpus.clone(),
+            server_cpus: setup.cpus.clone(),
             watchdog: self.context.watchdog.clone(),
             interrupt: self.context.interrupt.clone(),
             mechanics: self.plan.mechanics,
@@ -159,7 +184,7 @@ impl Sweep<'_> {
                 builtin.name,
                 plan.port,
                 plan.workers,
-                &self.plan.placement.server_cpus,
+                &setup.cpus,
                 &self.plan.hosts[host],
                 &self.context.watchdog,
                 &self.context.interrupt,
@@ -174,7 +199,7 @@ impl Sweep<'_> {
             }
             Err(StartFailure::Failed(why)) => return self.give_up(variant, ProblemKind::Failed, why),
         };
-        self.note_placement(variant, &server);
+        self.note_placement(variant, &server, &setup.cpus);
         if let (true, Server::Local(local)) = (self.plan.mechanics, &server) {
             if let Err(why) = &local.counters {
                 self.warn(format!("system calls and context switches are not counted: {why}"));
@@ -217,26 +242,24 @@ impl Sweep<'_> {
             }
             checked.push(request);
         }
-        self.servers[variant] = ServerState::Running(Box::new(server));
+        self.servers[variant] = ServerState::Running(Box::new(server), setup);
     }
 
-    /// Replaces `variant`'s server with a fresh one, started and verified as at the start.
-    /// A scale run's memory per connection is how much the server's RSS grows while it holds
-    /// the connections; a server that held as many before has kept that memory (allocators
-    /// seldom return it to the kernel), so on it the growth would read as nothing.
-    fn restart(&mut self, variant: usize) {
-        let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
+    /// Replaces `variant`'s server with a fresh one as `setup` says, started and verified as
+    /// at the start; `why` ends the progress message (`for a scale run`).
+    fn restart(&mut self, variant: usize, setup: ServerSetup, why: &str) {
+        let ServerState::Running(server, _) =
+            std::mem::replace(&mut self.servers[variant], ServerState::Gone)
         else {
             return;
         };
-        self.progress
-            .set_message(format!("{}: restarting for a scale run", self.plan.variants[variant].name));
+        self.progress.set_message(format!("{}: restarting {why}", self.plan.variants[variant].name));
         let status = server.stop(target::STOP_GRACE);
         let builtin = matches!(self.plan.variants[variant].launch, Launch::Builtin(_));
         if let Err(why) = target::stopped_cleanly(status, builtin) {
             return self.give_up(variant, ProblemKind::Failed, why);
         }
-        self.bring_up(variant);
+        self.bring_up(variant, setup);
     }
 
     /// The hosts the load comes from (empty: this machine).
@@ -267,17 +290,16 @@ impl Sweep<'_> {
         Ok((load, Some(shares)))
     }
 
-    /// Records what the variant's process really runs on, and warns if that is not the plan.
-    fn note_placement(&mut self, variant: usize, server: &Server) {
+    /// Records what the variant's process really runs on, and warns if that is not `wanted`.
+    fn note_placement(&mut self, variant: usize, server: &Server, wanted: &[usize]) {
         let name = &self.plan.variants[variant].name;
-        let wanted = &self.plan.placement.server_cpus;
         if let Some(meta) = self.results.meta.variants.iter_mut().find(|v| &v.name == name) {
             meta.cpus_in_force = server.cpus_in_force().to_vec();
             meta.command = server.argv().to_vec();
         }
         let in_force = server.cpus_in_force();
         // A remote server's CPUs are pinned on its host, where they cannot be read back here.
-        if !in_force.is_empty() && in_force != wanted.as_slice() {
+        if !in_force.is_empty() && in_force != wanted {
             let warning = format!(
                 "{name}: asked to run on CPUs {} but allowed on {} (the pin could not be applied; a cgroup may restrict it)",
                 crate::affinity::cpu_list(wanted),
@@ -368,16 +390,26 @@ impl Sweep<'_> {
     /// Makes one measured run (with its warm-up) and finishes the cell if it was the last;
     /// whether a run was made.
     fn measure(&mut self, slot: Slot) -> bool {
+        // A scale run's memory per connection is how much the server's RSS grows while it
+        // holds the connections; a server that held as many before has kept that memory
+        // (allocators seldom return it to the kernel), so on it the growth would read as
+        // nothing: every scale run gets a fresh server.
         if matches!(self.plan.scenarios[slot.scenario].load, Load::Scale { .. }) && !self.interrupted() {
-            self.restart(slot.variant);
+            let setup = self.plan.server_setup(slot.variant, slot.workers);
+            self.restart(slot.variant, setup, "for a scale run");
         }
-        let key = CellKey { scenario: slot.scenario, level: slot.level, variant: slot.variant };
+        let key = CellKey {
+            scenario: slot.scenario,
+            workers: slot.workers,
+            level: slot.level,
+            variant: slot.variant,
+        };
         let scenario = &self.plan.scenarios[slot.scenario];
         let variant = &self.plan.variants[slot.variant];
-        let ServerState::Running(server) = &self.servers[slot.variant] else { return false };
+        let ServerState::Running(server, _) = &self.servers[slot.variant] else { return false };
         let job = self.job(scenario, slot.level, server.addr());
-        let level = level_name(&job.shape);
-        let ServerState::Running(server) = &mut self.servers[slot.variant] else { return false };
+        let level = level_name(&job.shape, slot.workers);
+        let ServerState::Running(server, _) = &mut self.servers[slot.variant] else { return false };
         if let Some(status) = server.exit_status() {
             let why = format!(
                 "the server exited ({status}) before {} {level}; its remaining cells were not run{}",
@@ -392,7 +424,7 @@ impl Sweep<'_> {
         if let Some(meta) = self.results.meta.scenarios.get_mut(slot.scenario) {
             meta.cpu_idle = in_force;
         }
-        let ServerState::Running(server) = &self.servers[slot.variant] else { return false };
+        let ServerState::Running(server, _) = &self.servers[slot.variant] else { return false };
         let watch = server.watch();
         let stop = Stop::any(&[&self.context.interrupt, &watch.died]);
         // Interleaved runs of other variants come between a cell's runs, so each run gets
@@ -449,7 +481,7 @@ impl Sweep<'_> {
         let readings = readings.into_inner();
         let trickled = slow.map(crate::slow_clients::SlowClients::stop);
         let exited = match &mut self.servers[slot.variant] {
-            ServerState::Running(server) => server.exit_status().is_some(),
+            ServerState::Running(server, _) => server.exit_status().is_some(),
             _ => true,
         };
         let died = watch.died.load(Ordering::Relaxed) || exited;
@@ -492,7 +524,14 @@ impl Sweep<'_> {
         let tcp = before.as_ref().zip(after.as_ref()).and_then(|(b, a)| Some(a.tcp?.since(&b.tcp?)));
         if !self.open.contains_key(&key) {
             let point = self.point(key, &job);
-            self.open.insert(key, Measuring::new(point));
+            // With workers as an axis the placement differs from cell to cell: a cell whose
+            // server CPUs include the load's says so itself (and the sweep's warnings once).
+            let notes: Vec<String> =
+                key.workers.and_then(|n| self.plan.placement.overlap(Some(n))).into_iter().collect();
+            for note in &notes {
+                self.warn(note.clone());
+            }
+            self.open.insert(key, Measuring::new(point, notes));
         }
         let Some(measuring) = self.open.get_mut(&key) else { return false };
         measuring.trickled.extend(trickled);
@@ -510,7 +549,7 @@ impl Sweep<'_> {
         let runs = measuring.runs.len();
         if died {
             let (status, said) = match &mut self.servers[slot.variant] {
-                ServerState::Running(server) => (
+                ServerState::Running(server, _) => (
                     server.exit_status().map_or_else(|| "killed".to_owned(), |s| s.to_string()),
                     last_words(server),
                 ),
@@ -544,7 +583,7 @@ impl Sweep<'_> {
         job: &Job,
         stop: &Stop,
     ) -> Result<crate::profile::Profile, String> {
-        let ServerState::Running(server) = &self.servers[key.variant] else {
+        let ServerState::Running(server, _) = &self.servers[key.variant] else {
             return Err("the server is gone".into());
         };
         let Server::Local(local) = server.as_ref() else {
@@ -552,9 +591,11 @@ impl Sweep<'_> {
         };
         let pids = crate::cost::group_members(local.pgid);
         let Some(point) = self.open.get(&key).map(|m| m.point.clone()) else { return Err("no cell".into()) };
+        let workers = point.workers_axis.then_some(point.workers);
         let stem = crate::export::file_stem(
             &point.scenario,
             &point.variant,
+            workers,
             point.rate,
             point.concurrency,
             point.keep_alive,
@@ -571,9 +612,10 @@ impl Sweep<'_> {
         };
         self.run_load(job, stop, nothing).map_err(|err| format!("the profiled run failed: {err}"))?;
         let title = format!(
-            "{} — {} {}",
+            "{} — {} {}{}",
             point.variant,
             point.scenario,
+            workers.map_or_else(String::new, |w| format!("w={w} ")),
             crate::results::level_label(point.rate, point.concurrency)
         );
         recorder.finish(&dir.join(format!("{stem}.svg")), &format!("profiles/{stem}.svg"), &title)
@@ -591,8 +633,9 @@ impl Sweep<'_> {
                 format!("{} connections", connections.get(slot.level).copied().unwrap_or(0))
             }
         };
+        let workers = slot.workers.map_or_else(String::new, |w| format!("w={w} "));
         format!(
-            "{} {} {level}, round {}",
+            "{} {} {workers}{level}, round {}",
             scenario.name,
             self.plan.variants[slot.variant].name,
             slot.round + 1
@@ -601,17 +644,17 @@ impl Sweep<'_> {
 
     /// What cell `key` is, for the load `job` its runs make.
     fn point(&self, key: CellKey, job: &Job) -> Point {
-        let (scenario, variant) = (&self.plan.scenarios[key.scenario], &self.plan.variants[key.variant]);
-        let server_cpus = match &self.servers[key.variant] {
-            ServerState::Running(server) if !server.cpus_in_force().is_empty() => {
-                server.cpus_in_force().len()
-            }
-            _ => self.plan.placement.server_cpus.len(),
+        let scenario = &self.plan.scenarios[key.scenario];
+        let setup = self.plan.server_setup(key.variant, key.workers);
+        let server_cpus_in_force = match &self.servers[key.variant] {
+            ServerState::Running(server, _) => server.cpus_in_force().to_vec(),
+            _ => Vec::new(),
         };
         Point {
             scenario: scenario.name.clone(),
-            variant: variant.name.clone(),
-            workers: variant.workers,
+            variant: self.plan.variants[key.variant].name.clone(),
+            workers: setup.workers,
+            workers_axis: key.workers.is_some(),
             mode: scenario.load.mode(),
             concurrency: job.shape.connections(),
             rate: match job.shape {
@@ -624,7 +667,8 @@ impl Sweep<'_> {
                 // An open loop's requests are those its schedule held: known once it ran.
                 Load::Open { .. } => 0,
             },
-            server_cpus,
+            server_cpus: setup.cpus,
+            server_cpus_in_force,
             mix: job.mix.clone(),
         }
     }
@@ -632,7 +676,7 @@ impl Sweep<'_> {
     /// What `variant`'s server has spent so far, read on its host.
     fn sample(&self, variant: usize) -> Option<crate::cost::GroupSample> {
         match &self.servers[variant] {
-            ServerState::Running(server) => server.sample(),
+            ServerState::Running(server, _) => server.sample(),
             _ => None,
         }
     }
@@ -643,7 +687,8 @@ impl Sweep<'_> {
         for key in keys {
             self.finish_cell(key);
         }
-        if let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
+        if let ServerState::Running(server, _) =
+            std::mem::replace(&mut self.servers[variant], ServerState::Gone)
         {
             server.stop(target::INTERRUPTED_GRACE);
         }
@@ -651,7 +696,8 @@ impl Sweep<'_> {
     }
 
     fn give_up_running(&mut self, variant: usize, why: String) {
-        if let ServerState::Running(server) = std::mem::replace(&mut self.servers[variant], ServerState::Gone)
+        if let ServerState::Running(server, _) =
+            std::mem::replace(&mut self.servers[variant], ServerState::Gone)
         {
             server.stop(target::INTERRUPTED_GRACE);
         }
@@ -810,7 +856,7 @@ impl Sweep<'_> {
         let grace = if self.interrupted() { target::INTERRUPTED_GRACE } else { target::STOP_GRACE };
         let mut stopping = Vec::new();
         for &variant in variants {
-            if let ServerState::Running(server) =
+            if let ServerState::Running(server, _) =
                 std::mem::replace(&mut self.servers[variant], ServerState::Gone)
             {
                 stopping.push((variant, server));
@@ -851,11 +897,15 @@ fn cost(scenario: &Scenario, index: usize) -> Cost {
     }
 }
 
-/// `c=5`, `1000/s`.
-fn level_name(shape: &Shape) -> String {
-    match shape {
+/// `c=5`, `1000/s`; `w=2 c=5` at a workers value of the scenario's axis.
+fn level_name(shape: &Shape, workers: Option<usize>) -> String {
+    let load = match shape {
         Shape::Open { rate, .. } => crate::results::level_label(Some(*rate), 0),
         other => crate::results::level_label(None, other.connections()),
+    };
+    match workers {
+        Some(workers) => format!("w={workers} {load}"),
+        None => load,
     }
 }
 

@@ -54,6 +54,10 @@ pub struct Variant {
     pub threading: &'static str,
     /// What `--workers N` means for this variant.
     pub workers: &'static str,
+    /// Whether `--workers N` changes how many threads serve. False for a variant whose threads
+    /// follow its connections (thread-per-connection): a sweep with workers as an axis then
+    /// changes only the CPUs it is pinned to, and says so.
+    pub uses_workers: bool,
     pub listeners: Listeners,
     /// Serves until the process is stopped. It calls [`Ready::arrive`] once per listener
     /// after its runtime is built. When the server stops, accept loops stop (see

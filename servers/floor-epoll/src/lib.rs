@@ -45,6 +45,7 @@ pub const VARIANT: Variant = Variant {
     io: Io::Epoll,
     threading: "N threads, each its own epoll loop and listener",
     workers: "threads, each with an epoll loop and a listener",
+    uses_workers: true,
     listeners: Listeners::PerWorker,
     serve,
 };

@@ -40,6 +40,7 @@ pub const VARIANT: Variant = Variant {
     io: Io::IoUring,
     threading: "N threads, each its own ring and listener",
     workers: "threads, each with a ring and a listener",
+    uses_workers: true,
     listeners: Listeners::PerWorker,
     serve,
 };

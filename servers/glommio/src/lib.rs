@@ -33,6 +33,7 @@ pub const VARIANT: Variant = Variant {
     io: Io::IoUring,
     threading: "N executors (pool builder), each its own listener",
     workers: "executors, each on a thread with a listener",
+    uses_workers: true,
     listeners: Listeners::PerWorker,
     serve,
 };

@@ -27,6 +27,7 @@ pub const VARIANT: Variant = Variant {
     io: Io::Epoll,
     threading: "one executor run by N threads, one listener",
     workers: "threads running the executor",
+    uses_workers: true,
     listeners: Listeners::Shared,
     serve,
 };

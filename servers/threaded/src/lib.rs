@@ -31,6 +31,7 @@ pub const THREAD_PER_CONNECTION: Variant = Variant {
     io: Io::Blocking,
     threading: "one OS thread per connection",
     workers: "not used (threads follow connections)",
+    uses_workers: false,
     listeners: Listeners::Shared,
     serve: serve_per_connection,
 };
@@ -42,6 +43,7 @@ pub const THREAD_POOL: Variant = Variant {
     io: Io::Blocking,
     threading: "N pool threads; a connection holds one until it closes",
     workers: "pool threads",
+    uses_workers: true,
     listeners: Listeners::Shared,
     serve: serve_pool,
 };

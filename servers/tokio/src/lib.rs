@@ -25,6 +25,7 @@ pub const VARIANT: Variant = Variant {
     io: Io::Epoll,
     threading: "work-stealing pool of N threads, one listener",
     workers: "runtime worker threads",
+    uses_workers: true,
     listeners: Listeners::Shared,
     serve,
 };

@@ -33,6 +33,7 @@ pub const VARIANT: Variant = Variant {
     io: Io::IoUring,
     threading: "N threads, each its own runtime and listener",
     workers: "threads, each with a runtime and a listener",
+    uses_workers: true,
     listeners: Listeners::PerWorker,
     serve,
 };
