@@ -56,20 +56,31 @@ fn an_open_loop_scenario_in_a_sweep() {
     let scratch = Scratch::new();
     let matrix = "[sweep]\nkeep_alive = true\n\n[[scenario]]\nname = \"rate\"\nmode = \"open\"\nrate = [200, 400]\n\
                   duration = \"1s\"\nwarmup_time = \"200ms\"\nconnections = 10\n\n[[variant]]\nname = \"smol\"\n";
-    let (output, out) = scratch.run(matrix, &[]);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
-    assert!(stdout.contains("| Offered /s | Achieved /s |"), "{stdout}");
-    let json = results_json(&out);
-    assert_eq!(json["meta"]["scenarios"][0]["mode"], "open");
-    let cells = cells_of(&json, "smol");
-    assert_eq!(cells.len(), 2);
-    for (cell, rate) in cells.iter().zip([200.0, 400.0]) {
-        assert_eq!(cell["rate"], rate);
-        let achieved = cell["achieved_rate"].as_f64().expect("achieved");
-        assert!(achieved > rate * 0.95 && achieved < rate * 1.05, "{cell}");
-        assert!(cell["uncorrected_latency_us"]["p99"].as_f64().expect("uncorrected") > 0.0);
-        assert!(cell["send_lag_us"]["p99"].as_f64().is_some());
+    // A segment lost on loopback (other tests' traffic shares the namespace's memory) costs a
+    // 200 ms retransmission timeout, a fifth of this 1 s window: such a run says so in its TCP
+    // counters and earns one more sweep. Without a retransmission the rate must be met.
+    for attempt in 1..=2 {
+        let (output, out) = scratch.run(matrix, &[]);
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+        assert!(stdout.contains("| Offered /s | Achieved /s |"), "{stdout}");
+        let json = results_json(&out);
+        assert_eq!(json["meta"]["scenarios"][0]["mode"], "open");
+        let cells = cells_of(&json, "smol");
+        assert_eq!(cells.len(), 2);
+        let retransmitted =
+            |cell: &serde_json::Value| cell["tcp"]["retransmitted_segments"].as_u64().unwrap_or(0) > 0;
+        if attempt == 1 && cells.iter().any(|cell| retransmitted(cell)) {
+            continue;
+        }
+        for (cell, rate) in cells.iter().zip([200.0, 400.0]) {
+            assert_eq!(cell["rate"], rate);
+            let achieved = cell["achieved_rate"].as_f64().expect("achieved");
+            assert!(achieved > rate * 0.95 && achieved < rate * 1.05, "{cell}");
+            assert!(cell["uncorrected_latency_us"]["p99"].as_f64().expect("uncorrected") > 0.0);
+            assert!(cell["send_lag_us"]["p99"].as_f64().is_some());
+        }
+        return;
     }
 }
 
