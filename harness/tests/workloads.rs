@@ -53,13 +53,13 @@ fn the_open_loop_sees_a_stall_the_closed_loop_hides() {
 /// both latencies and the send lag; the report shows them.
 #[test]
 fn an_open_loop_scenario_in_a_sweep() {
-    let scratch = Scratch::new();
     let matrix = "[sweep]\nkeep_alive = true\n\n[[scenario]]\nname = \"rate\"\nmode = \"open\"\nrate = [200, 400]\n\
                   duration = \"1s\"\nwarmup_time = \"200ms\"\nconnections = 10\n\n[[variant]]\nname = \"smol\"\n";
     // A segment lost on loopback (other tests' traffic shares the namespace's memory) costs a
     // 200 ms retransmission timeout, a fifth of this 1 s window: such a run says so in its TCP
     // counters and earns one more sweep. Without a retransmission the rate must be met.
     for attempt in 1..=2 {
+        let scratch = Scratch::new();
         let (output, out) = scratch.run(matrix, &[]);
         let stdout = text(&output.stdout);
         assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
