@@ -101,6 +101,11 @@ pub struct Args {
     /// server's, wherever it is pinned, and the load's); `native` lets them sleep.
     #[arg(long, default_value = "native", value_parser = parse_cpu_idle)]
     pub cpu_idle: CpuIdle,
+    /// Count the load threads' system calls, context switches and migrations (perf events):
+    /// off by default, because every counted system call costs the generator a little, as
+    /// `mechanics = true` costs a sweep's servers.
+    #[arg(long)]
+    pub mechanics: bool,
 }
 
 /// A request mix as `--mix` gives it: (path, weight) pairs.
@@ -218,7 +223,7 @@ fn job(args: &Args) -> anyhow::Result<Job> {
         max_duration: args.max_run_time,
         cpus: args.cpus.clone(),
         allowed: args.declared_hosts.clone(),
-        mechanics: true,
+        mechanics: args.mechanics,
         mix: args.mix.clone().map(|mix| mix.0).unwrap_or_default(),
         pipeline: args.pipeline,
         seed: args.seed,

@@ -240,6 +240,9 @@ fn spawn_load(job: &Job, host: &Host, shape: &Shape, watchdog: &Arc<Watchdog>) -
     if job.keep_alive {
         args.push("-k".into());
     }
+    if job.mechanics {
+        args.push("--mechanics".into());
+    }
     if job.pipeline > 1 {
         args.extend(["--pipeline".into(), job.pipeline.to_string()]);
     }
