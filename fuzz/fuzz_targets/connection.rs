@@ -29,6 +29,12 @@ fuzz_target!(|data: &[u8]| {
                 out.clear();
             }
             Step::Sleep(duration) => now += duration,
+            // Every name opens a 100-byte file, and its body is "sent" at once.
+            Step::OpenFile => {
+                assert!(server_spec::files::is_safe_name(conn.file_name()));
+                conn.file_opened(Some(100));
+            }
+            Step::SendFile { len, .. } => assert_eq!(len, 100),
             Step::Read { .. } => match chunks.next() {
                 Some(chunk) => conn.received(chunk),
                 None => conn.eof(),

@@ -9,6 +9,7 @@
 //! - [`variant`]: the [`Variant`] descriptor and [`start`], the skeleton every server runs.
 //! - [`accept`]: what an accept loop does when accept fails.
 //! - [`deadlines`]: the deadline heap of the loops that keep their own timers (the floors).
+//! - [`files`]: the `--files` directory, and opening a name in it safely.
 //! - [`net`]: binding listeners (one shared, or one per worker with `SO_REUSEPORT`).
 //! - [`rlimit`]: raising the open-files and locked-memory limits.
 //! - [`shutdown`]: signal handling and the graceful stop.
@@ -19,6 +20,7 @@
 
 pub mod accept;
 pub mod deadlines;
+pub mod files;
 pub mod net;
 pub mod rlimit;
 pub mod shutdown;

@@ -3,3 +3,4 @@
 
 server_conformance::suite!(floor_epoll, env!("CARGO_BIN_EXE_server-floor-epoll"));
 server_conformance::sleep_suite!(floor_epoll_sleep, env!("CARGO_BIN_EXE_server-floor-epoll"));
+server_conformance::files_suite!(floor_epoll_files, env!("CARGO_BIN_EXE_server-floor-epoll"));

@@ -28,6 +28,8 @@ pub enum Op {
     Shutdown = 5,
     /// Closing the socket; completes only on failure.
     Close = 6,
+    /// A connection's read of the next chunk of a file into its output buffer.
+    Read = 7,
 }
 
 impl Op {
@@ -39,6 +41,7 @@ impl Op {
             4 => Op::Cancel,
             5 => Op::Shutdown,
             6 => Op::Close,
+            7 => Op::Read,
             _ => return None,
         })
     }
@@ -99,7 +102,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_op_and_extreme_ids() {
-        let ops = [Op::Accept, Op::Recv, Op::Send, Op::Cancel, Op::Shutdown, Op::Close];
+        let ops = [Op::Accept, Op::Recv, Op::Send, Op::Cancel, Op::Shutdown, Op::Close, Op::Read];
         for op in ops {
             for id in [
                 ConnId { key: 0, gen: 0 },

@@ -7,6 +7,7 @@
 //! builder panics inside its threads when io_uring is unavailable; the preflight turns that
 //! into one clear line.
 
+mod files;
 mod memlock;
 
 use std::io;
@@ -110,6 +111,8 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     // send first and arms a timer only when that would block): the spec's rule. Set only when
     // it changes.
     let mut write_timeout = None;
+    // The file a `/files/` request opened, until its body is sent.
+    let mut file = None;
     loop {
         let now = Instant::now();
         match conn.poll(now, &mut out) {
@@ -134,6 +137,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
                 }
             }
             Step::Sleep(duration) => glommio::timer::sleep(duration).await,
+            Step::OpenFile => file = files::open(&mut conn),
+            Step::SendFile { len, timeout } => {
+                files::send(&mut stream, file.take(), len, timeout, &mut write_timeout).await?
+            }
             Step::Close { drain } => {
                 if drain {
                     // The drain has its own bound.

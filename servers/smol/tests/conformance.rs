@@ -3,3 +3,4 @@
 
 server_conformance::suite!(smol, env!("CARGO_BIN_EXE_server-smol"));
 server_conformance::sleep_suite!(smol_sleep, env!("CARGO_BIN_EXE_server-smol"));
+server_conformance::files_suite!(smol_files, env!("CARGO_BIN_EXE_server-smol"));

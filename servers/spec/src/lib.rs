@@ -11,6 +11,7 @@
 //! - [`line`]: refusing a request line that cannot be one as soon as its bytes arrive.
 //! - [`request`]: parsing a head with `httparse`, plus the checks it leaves to us.
 //! - [`routes`]: which answer a method and path get.
+//! - [`files`]: which names `/files/{name}` may serve (the variant opens and reads them).
 //! - [`chunked`]: the strict chunked-body decoder.
 //! - [`response`]: the exact response bytes.
 //! - [`date`]: the cached `Date` value.
@@ -25,12 +26,14 @@
 //! | `GET /bytes/{n}` | 200, n bytes (n ≤ 16 MiB; larger 413, not a number 400) |
 //! | `GET /sleep/{ms}` | 200 after ms milliseconds (ms ≤ 10 000, else 400) |
 //! | `POST /`, `POST /echo` | 200, the request body |
+//! | `GET`/`HEAD /files/{name}` | 200, the file `name` of the `--files` directory; 404 if none |
 //! | unknown path / method not allowed / unknown method | 404 / 405 with `Allow` / 501 |
 
 pub mod chunked;
 pub mod cli;
 pub mod connection;
 pub mod date;
+pub mod files;
 pub mod limits;
 pub mod line;
 pub mod reference;

@@ -50,6 +50,9 @@ pub enum Route {
     Sleep(Duration),
     /// `POST /` or `POST /echo`: the request body back.
     Echo,
+    /// `GET /files/{name}` (or HEAD): a file from the served directory, whose name the
+    /// connection keeps (see [`crate::files`]).
+    File,
     /// A well-formed request the spec refuses; the connection stays usable.
     Refuse(Status, Option<&'static str>),
 }
@@ -102,6 +105,9 @@ pub fn route(method: Method, path: &str) -> Route {
             Some(ms) if ms <= MAX_SLEEP_MS => Route::Sleep(Duration::from_millis(ms)),
             _ => Route::Refuse(Status::BadRequest, None),
         };
+    }
+    if let Some(name) = path.strip_prefix(crate::files::PREFIX) {
+        return crate::files::route(method, name);
     }
     Route::Refuse(Status::NotFound, None)
 }

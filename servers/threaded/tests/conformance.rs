@@ -5,3 +5,5 @@
 server_conformance::suite!(thread_per_connection, env!("CARGO_BIN_EXE_thread-per-connection"));
 server_conformance::suite!(thread_pool, env!("CARGO_BIN_EXE_thread-pool"));
 server_conformance::sleep_suite!(thread_per_connection_sleep, env!("CARGO_BIN_EXE_thread-per-connection"));
+server_conformance::files_suite!(thread_per_connection_files, env!("CARGO_BIN_EXE_thread-per-connection"));
+server_conformance::files_suite!(thread_pool_files, env!("CARGO_BIN_EXE_thread-pool"));
