@@ -245,6 +245,12 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         pipeline: s.pipeline,
         mix: s.mix.clone(),
         seed: s.seed,
+        files: s.files.as_ref().map(|files| crate::results::FilesMeta {
+            dir: files.dir.display().to_string(),
+            size: files.size,
+            count: files.names.len(),
+            cache: files.cache,
+        }),
     };
     match &s.load {
         Load::Closed { requests, concurrency } => {

@@ -12,8 +12,10 @@
 //!   `[[scenario]]` may set its own `cpu_idle`).
 //! - `[[host]]`: `name`, `launcher`, `address`, `harness` (see `hosts`).
 //! - `[[variant]]`: `name`, `builtin` or `command`, `config`, `port`, `workers`, `verify`.
+//! - A scenario's `files = { dir, size, count }` and `cache`: see `files`.
 
 mod document;
+mod files;
 mod hosts;
 
 use std::ops::Range;
@@ -64,7 +66,7 @@ const MAX_WEIGHT: i64 = 1_000_000;
 const ANY_HOST_CPUS: usize = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
-const SETTING_KEYS: [&str; 19] = [
+const SETTING_KEYS: [&str; 21] = [
     "requests",
     "concurrency",
     "keep_alive",
@@ -84,6 +86,8 @@ const SETTING_KEYS: [&str; 19] = [
     "pipeline",
     "mix",
     "seed",
+    "files",
+    "cache",
 ];
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
@@ -127,7 +131,8 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
         &scenarios,
         &mut mistakes,
     );
-    let variants: Vec<VariantPlan> = variants.into_iter().map(|(variant, _)| variant).collect();
+    let mut variants: Vec<VariantPlan> = variants.into_iter().map(|(variant, _)| variant).collect();
+    files::check(&scenarios, &placement, &mut variants, &mut mistakes);
     let scenarios: Vec<Scenario> = scenarios.into_iter().map(|(scenario, _)| scenario).collect();
     let baseline = baseline(sweep_table, &variants, &mut mistakes);
     let mechanics = mistakes.boolean(sweep_table, "mechanics").map_or(defaults::MECHANICS, |b| b.value);
@@ -185,6 +190,8 @@ struct Settings {
     pipeline: Option<At<usize>>,
     mix: Option<At<Vec<(String, u32)>>>,
     seed: Option<u64>,
+    files: Option<At<files::FilesSetting>>,
+    cache: Option<At<crate::plan::Cache>>,
 }
 
 fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
@@ -281,6 +288,8 @@ fn settings(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Settings {
         }),
         mix: mix(table, mistakes),
         seed: mistakes.integer(table, "seed").and_then(|n| whole(&n, 0..i64::MAX, "seed", mistakes)),
+        files: files::files(table, mistakes),
+        cache: files::cache(table, mistakes),
     }
 }
 
@@ -354,6 +363,8 @@ impl Settings {
             pipeline: self.pipeline.clone().or_else(|| base.pipeline.clone()),
             mix: self.mix.clone().or_else(|| base.mix.clone()),
             seed: self.seed.or(base.seed),
+            files: self.files.clone().or_else(|| base.files.clone()),
+            cache: self.cache.clone().or_else(|| base.cache.clone()),
         }
     }
 
@@ -384,6 +395,7 @@ impl Settings {
             );
         }
         let mix: Vec<(String, u32)> = self.mix.as_ref().map(|m| m.value.clone()).unwrap_or_default();
+        let files = self.scenario_files(own, mistakes);
         Scenario {
             name,
             load,
@@ -393,6 +405,7 @@ impl Settings {
             path: mix
                 .first()
                 .map(|(path, _)| path.clone())
+                .or_else(|| files.as_ref().map(|f| format!("{}{}", server_spec::files::PREFIX, f.names[0])))
                 .or_else(|| self.path.clone())
                 .unwrap_or_else(|| defaults::PATH.to_owned()),
             timeout: self.timeout.unwrap_or(defaults::TIMEOUT),
@@ -404,7 +417,35 @@ impl Settings {
             pipeline: self.pipeline.as_ref().map_or(defaults::PIPELINE, |p| p.value),
             mix,
             seed: self.seed.unwrap_or(defaults::SEED),
+            files,
         }
+    }
+
+    /// The scenario's files with their cache state; `files` goes with neither `path` nor
+    /// `mix` (its files are every path), `cache` only with `files`.
+    fn scenario_files(&self, own: &Settings, mistakes: &mut Mistakes<'_>) -> Option<crate::plan::Files> {
+        let Some(files) = &self.files else {
+            if let Some(cache) = &own.cache {
+                mistakes
+                    .at(cache.span.clone(), "cache applies to a scenario with files (files = { dir, size })");
+            }
+            return None;
+        };
+        if let (Some(files), Some(path)) = (&own.files, &own.path) {
+            mistakes.at(
+                files.span.clone(),
+                format!("give path ({path:?}) or files, not both: the files are every path"),
+            );
+        }
+        if let (Some(files), Some(_)) = (&own.files, &own.mix) {
+            mistakes.at(files.span.clone(), "give mix or files, not both: requests spread over the files");
+        }
+        Some(crate::plan::Files {
+            dir: files.value.dir.clone(),
+            size: files.value.size,
+            names: files.value.names.clone(),
+            cache: self.cache.as_ref().map_or(defaults::CACHE, |c| c.value),
+        })
     }
 
     /// A closed loop: ab's (`concurrency` levels) or many connections (`connections` levels).
@@ -780,7 +821,7 @@ fn variant<'a>(
         }
         Some(std::path::PathBuf::from(config.value))
     });
-    Some(VariantPlan { name: name.value, launch: launch?, port, workers, verify, config })
+    Some(VariantPlan { name: name.value, launch: launch?, port, workers, verify, config, files: None })
 }
 
 #[cfg(test)]

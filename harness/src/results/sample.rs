@@ -54,6 +54,7 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
         pipeline: 1,
         mix: Vec::new(),
         seed: 1,
+        files: None,
     };
     let variant_meta = |name: &&str| VariantMeta {
         name: (*name).into(),

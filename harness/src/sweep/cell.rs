@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::corpus::Resident;
 use crate::hosts::load::{split_notes, Share};
+use crate::plan::Files;
 use crate::profile::Profile;
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun};
@@ -30,16 +32,29 @@ pub struct Measuring {
     pub splits: Vec<Vec<Share>>,
     /// Where the server's time went in the extra, profiled run, or why there is none.
     pub profile: Option<Result<Profile, String>>,
+    /// A files scenario: what `mincore` found resident after each run's cache preparation.
+    pub cache: Vec<Result<Resident, String>>,
 }
 
 impl Measuring {
     pub fn new(point: Point) -> Measuring {
-        Measuring { point, runs: Vec::new(), trickled: Vec::new(), splits: Vec::new(), profile: None }
+        Measuring {
+            point,
+            runs: Vec::new(),
+            trickled: Vec::new(),
+            splits: Vec::new(),
+            profile: None,
+            cache: Vec::new(),
+        }
     }
 
-    /// The results cell: the runs summarized, with what the load hosts and slow clients met.
-    pub fn finish(self, slow_clients: usize) -> Cell {
+    /// The results cell: the runs summarized, with what the load hosts and slow clients met,
+    /// and how cold or warm a files scenario's files were.
+    pub fn finish(self, slow_clients: usize, files: Option<&Files>) -> Cell {
         let mut cell = summarize(&self.point, &self.runs);
+        if let Some(files) = files {
+            cell.notes.extend(super::files::notes(files, &self.cache));
+        }
         if !self.splits.is_empty() {
             for note in split_notes(&self.splits) {
                 if !cell.notes.contains(&note) {
