@@ -31,6 +31,12 @@ fuzz_target!(|data: &[u8]| {
             Step::Sleep(duration) => now += duration,
             // The default config's work rate is 0: nothing to compute.
             Step::Offload { .. } => {}
+            // Every name opens a 100-byte file, and its body is "sent" at once.
+            Step::OpenFile => {
+                assert!(server_spec::files::is_safe_name(conn.file_name()));
+                conn.file_opened(Some(100));
+            }
+            Step::SendFile { len, .. } => assert_eq!(len, 100),
             Step::Read { .. } => match chunks.next() {
                 Some(chunk) => conn.received(chunk),
                 None => conn.eof(),

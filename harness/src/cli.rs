@@ -40,6 +40,8 @@ enum Command {
     Verify(commands::host::VerifyArgs),
     /// Measure the machine's floor alone: a loopback ping-pong between two pinned threads.
     Calibrate(commands::calibrate::Args),
+    /// Make the corpus of files a files scenario serves (`files make DIR --sizes … --count N`).
+    Files(commands::files::Args),
     /// Keeps CPUs out of their idle states until standard input closes (`cpu_idle = "awake"`).
     #[command(hide = true)]
     Awake(commands::host::AwakeArgs),
@@ -152,6 +154,7 @@ pub fn run() -> ExitCode {
         Command::Sample(args) => commands::host::sample(&args),
         Command::Verify(args) => commands::host::verify(&args),
         Command::Calibrate(args) => commands::calibrate::run(&args),
+        Command::Files(args) => commands::files::run(&args),
         Command::Awake(args) => commands::host::awake(&args),
         Command::Gate { program } => crate::process::gate::run(&program),
     }

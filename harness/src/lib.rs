@@ -26,6 +26,7 @@
 //!   every default; [`registry`]: the built-in variants, one line each.
 //! - [`load`]: the load generator (closed and open loops, scale runs; mio, HDR histograms).
 //! - [`cost`]: what a process group spends (CPU, memory, threads) from `/proc`.
+//! - [`corpus`]: the files `/files/` serves: made, found, and put in or out of the page cache.
 //! - [`mechanics`]: system calls, context switches and migrations, counted with perf events.
 //! - [`machine`]: the machine's own floor: CPU sleep, a loopback ping-pong, TCP's counters.
 //! - [`histogram`]: latency histograms' bounds and their interchange encoding.
@@ -36,6 +37,7 @@ pub mod baselines;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod corpus;
 pub mod cost;
 pub mod export;
 pub mod histogram;

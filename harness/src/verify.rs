@@ -5,16 +5,20 @@
 //! keep-alive up to the server's close (as ab does), so a server like the classic exercise's
 //! (HTTP/1.0, bytes after its `Content-Length` body) is measured, and what deviates from HTTP
 //! becomes a note on the variant; with keep-alive the answer must be framed.
+//!
+//! A `/files/` request's answer is checked against the corpus: the spec's answer with the
+//! file's bytes as they are on disk (every byte, whatever the file's size).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::load::framing::{Fed, ResponseReader};
 use crate::plan::Verify;
 
-/// How long verification waits for the whole answer.
+/// How long verification waits for the whole answer (a 16 MiB file read cold included).
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often a wait checks for an interrupt.
@@ -34,6 +38,18 @@ pub fn verify(
     how: Verify,
     interrupt: &AtomicBool,
 ) -> anyhow::Result<Vec<String>> {
+    verify_with_files(addr, request, keep_alive, how, None, interrupt)
+}
+
+/// [`verify`], for a server serving the corpus directory `files`.
+pub fn verify_with_files(
+    addr: SocketAddr,
+    request: &[u8],
+    keep_alive: bool,
+    how: Verify,
+    files: Option<&Path>,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<Vec<String>> {
     let mut attempt = 1;
     let answer = loop {
         match exchange(addr, request, interrupt) {
@@ -46,9 +62,19 @@ pub fn verify(
         }
     };
     match how {
-        Verify::Spec => check_spec(request, &answer).map(|()| Vec::new()),
+        Verify::Spec => check_spec_with_files(request, &answer, files).map(|()| Vec::new()),
         Verify::Status => check_status(&answer, keep_alive),
-        Verify::Body => check_body(request, &answer, keep_alive),
+        Verify::Body => check_body_with_files(request, &answer, keep_alive, files),
+    }
+}
+
+/// The spec's answer to `request` by a server serving `files` (none: no `--files`).
+fn spec_answer(request: &[u8], files: Option<&Path>) -> Vec<u8> {
+    match files {
+        Some(dir) => {
+            server_spec::reference::answer_with_files(request, &|name| crate::corpus::read(dir, name))
+        }
+        None => server_spec::reference::answer(request),
     }
 }
 
@@ -68,16 +94,22 @@ fn transient(err: &anyhow::Error) -> bool {
 }
 
 /// Sends `request`, half-closes (so even a keep-alive server closes after answering), and
-/// reads until the server closes.
+/// reads until the server closes. A response framed by `Content-Length` is read whole before
+/// the half-close: a server may abandon a large body it is still sending when the client's
+/// end of input arrives (nginx does, from its sendfile loop), which would read as a short body.
 fn exchange(addr: SocketAddr, request: &[u8], interrupt: &AtomicBool) -> anyhow::Result<Vec<u8>> {
     let mut stream = TcpStream::connect_timeout(&addr, VERIFY_TIMEOUT)?;
     stream.set_read_timeout(Some(TICK))?;
     stream.write_all(request)?;
-    stream.shutdown(Shutdown::Write)?;
+    let mut shut = false;
     let deadline = Instant::now() + VERIFY_TIMEOUT;
     let mut answer = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
+        if !shut && framed_answer_is_whole(&answer) {
+            stream.shutdown(Shutdown::Write)?;
+            shut = true;
+        }
         match stream.read(&mut buf) {
             Ok(0) => return Ok(answer),
             Ok(n) => answer.extend_from_slice(&buf[..n]),
@@ -99,10 +131,28 @@ fn exchange(addr: SocketAddr, request: &[u8], interrupt: &AtomicBool) -> anyhow:
     }
 }
 
+/// Whether `answer` holds a whole response, or nothing worth waiting for before the
+/// half-close: a head that cannot be parsed, or a body framed by anything but its length.
+fn framed_answer_is_whole(answer: &[u8]) -> bool {
+    match crate::load::parse_head(answer) {
+        Ok(Some(head)) => match head.content_length {
+            Some(length) if !head.chunked => answer.len() as u64 >= head.len as u64 + length,
+            _ => true,
+        },
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
 /// The answer must be the spec's answer to the same request, apart from `Date`.
 pub fn check_spec(request: &[u8], answer: &[u8]) -> anyhow::Result<()> {
+    check_spec_with_files(request, answer, None)
+}
+
+/// [`check_spec`], for a server serving the corpus directory `files`.
+pub fn check_spec_with_files(request: &[u8], answer: &[u8], files: Option<&Path>) -> anyhow::Result<()> {
     let got = server_spec::reference::mask_date(answer);
-    let want = server_spec::reference::answer(request);
+    let want = spec_answer(request, files);
     if got == want {
         return Ok(());
     }
@@ -153,6 +203,16 @@ pub fn check_status(answer: &[u8], keep_alive: bool) -> anyhow::Result<Vec<Strin
 
 /// The answer must be status 200 with the spec's exact body (its head's fields are free).
 pub fn check_body(request: &[u8], answer: &[u8], keep_alive: bool) -> anyhow::Result<Vec<String>> {
+    check_body_with_files(request, answer, keep_alive, None)
+}
+
+/// [`check_body`], for a server serving the corpus directory `files`.
+pub fn check_body_with_files(
+    request: &[u8],
+    answer: &[u8],
+    keep_alive: bool,
+    files: Option<&Path>,
+) -> anyhow::Result<Vec<String>> {
     let notes = check_status(answer, keep_alive)?;
     let head = crate::load::parse_head(answer)
         .ok()
@@ -165,19 +225,23 @@ pub fn check_body(request: &[u8], answer: &[u8], keep_alive: bool) -> anyhow::Re
     );
     let body = &answer[head.len..];
     let body = head.content_length.and_then(|n| body.get(..usize::try_from(n).ok()?)).unwrap_or(body);
-    let want = spec_body(request);
-    anyhow::ensure!(
-        body == want.as_slice(),
-        "its body is {:?}, the spec's is {:?}",
-        String::from_utf8_lossy(&body[..body.len().min(80)]),
-        String::from_utf8_lossy(&want[..want.len().min(80)])
-    );
+    let want = spec_body(request, files);
+    if body != want.as_slice() {
+        let at = body.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(body.len().min(want.len()));
+        anyhow::bail!(
+            "its body ({} bytes) differs from the spec's ({} bytes) at byte {at}: {:?}, the spec's {:?}",
+            body.len(),
+            want.len(),
+            String::from_utf8_lossy(&body[at.min(body.len())..(at + 40).min(body.len())]),
+            String::from_utf8_lossy(&want[at.min(want.len())..(at + 40).min(want.len())])
+        );
+    }
     Ok(notes)
 }
 
 /// The body of the spec's answer to `request`.
-fn spec_body(request: &[u8]) -> Vec<u8> {
-    let answer = server_spec::reference::answer(request);
+fn spec_body(request: &[u8], files: Option<&Path>) -> Vec<u8> {
+    let answer = spec_answer(request, files);
     match crate::load::parse_head(&answer) {
         Ok(Some(head)) => answer[head.len..].to_vec(),
         _ => Vec::new(),
@@ -218,7 +282,10 @@ mod tests {
         let nginx = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\nHello, world!\n";
         assert!(check_body(REQUEST, nginx, false).is_ok());
         let wrong = b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nHello, World!\n";
-        assert!(check_body(REQUEST, wrong, false).unwrap_err().to_string().contains("its body is"));
+        assert!(check_body(REQUEST, wrong, false)
+            .unwrap_err()
+            .to_string()
+            .contains("differs from the spec's"));
         let created = b"HTTP/1.1 201 Created\r\nContent-Length: 14\r\n\r\nHello, world!\n";
         assert!(check_body(REQUEST, created, false).is_err());
     }
@@ -237,5 +304,31 @@ mod tests {
         // With keep-alive the same answers cannot be measured.
         let err = check_status(b"HTTP/1.1 200 OK\r\n\r\nhello", true).unwrap_err().to_string();
         assert!(err.contains("keep-alive"), "{err}");
+    }
+
+    #[test]
+    fn files_are_checked_against_the_corpus() {
+        let dir = std::env::temp_dir().join(format!("rm-verify-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        crate::corpus::make(&dir, &[100_000], 1).unwrap();
+        let request = b"GET /files/100000B-0000 HTTP/1.1\r\nHost: t\r\n\r\n";
+        let good = spec_answer(request, Some(&dir));
+        assert!(good.len() > 100_000, "the file's bytes are in the answer");
+        assert!(check_spec_with_files(request, &good, Some(&dir)).is_ok());
+        let mut bad = good.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let err = check_spec_with_files(request, &bad, Some(&dir)).unwrap_err().to_string();
+        assert!(err.contains(&format!("at byte {last}")), "{err}");
+        let head_end = good.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let nginx =
+            [&b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 100000\r\n\r\n"[..], &good[head_end..]]
+                .concat();
+        assert!(check_body_with_files(request, &nginx, true, Some(&dir)).is_ok());
+        let short =
+            [&b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n"[..], &good[head_end..head_end + 99_999]]
+                .concat();
+        assert!(check_body_with_files(request, &short, true, Some(&dir)).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

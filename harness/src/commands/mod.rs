@@ -8,12 +8,14 @@
 //! - [`serve`]: one built-in server in the foreground (`harness serve NAME`).
 //! - [`list`]: the built-in variants.
 //! - [`calibrate`]: the machine's floor alone (`harness calibrate`).
+//! - [`files`]: the corpus files scenarios serve (`harness files make DIR`).
 //! - [`host`]: `sample`, `verify` and `awake`, which a sweep runs on other hosts (with `serve
 //!   --lifeline` and `load --report`).
 //! - [`exit`]: every exit status, defined once.
 
 pub mod calibrate;
 pub mod compare;
+pub mod files;
 pub mod host;
 pub mod list;
 pub mod load;

@@ -282,6 +282,12 @@ fn scenario_meta(s: &Scenario) -> ScenarioMeta {
         seed: s.seed,
         interval_s: Some(s.interval.as_secs_f64()),
         workers: s.workers.clone(),
+        files: s.files.as_ref().map(|files| crate::results::FilesMeta {
+            dir: files.dir.display().to_string(),
+            size: files.size,
+            count: files.names.len(),
+            cache: files.cache,
+        }),
     };
     match &s.load {
         Load::Closed { requests, concurrency } => {

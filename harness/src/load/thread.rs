@@ -80,6 +80,10 @@ pub(super) struct Assignment {
     pub seed: u64,
 }
 
+/// Most paths a run keeps counts and a latency histogram for, each (a request mix); a run over
+/// more (a corpus of files) is counted as a whole only.
+pub const MAX_COUNTED_PATHS: usize = 64;
+
 /// The paths of a run's requests: each one's request bytes, and the cumulative weights a
 /// request's path is drawn from.
 #[derive(Debug)]
@@ -112,7 +116,14 @@ impl Draw {
     fn pick(&self, r: u64) -> u16 {
         let total = self.cumulative.last().copied().unwrap_or(1);
         let at = r % total;
-        self.cumulative.iter().position(|c| at < *c).unwrap_or(0) as u16
+        // The first path whose running total passes `at`, found by bisection: a corpus of
+        // thousands of files is drawn from as cheaply as a mix of two.
+        let index = self.cumulative.partition_point(|c| *c <= at);
+        if index < self.cumulative.len() {
+            index as u16
+        } else {
+            0
+        }
     }
 }
 
@@ -273,8 +284,10 @@ impl Assignment {
             poll: Poll::new()?,
             part: Part {
                 counts: LoadResult {
-                    // Per-path counts only with a mix: one path is the run itself.
-                    paths: if self.draw.len() > 1 {
+                    // Per-path counts only with a mix: one path is the run itself, and the
+                    // thousands of a corpus's files are one workload (a histogram each would
+                    // take gigabytes).
+                    paths: if (2..=MAX_COUNTED_PATHS).contains(&self.draw.len()) {
                         vec![PathCounts::new(); self.draw.len()]
                     } else {
                         Vec::new()

@@ -13,8 +13,10 @@
 //!   `[[scenario]]` may set its own `cpu_idle`).
 //! - `[[host]]`: `name`, `launcher`, `address`, `harness` (see `hosts`).
 //! - `[[variant]]`: `name`, `builtin` or `command`, `config`, `port`, `workers`, `verify`.
+//! - A scenario's `files = { dir, size, count }` and `cache`: see `files`.
 
 mod document;
+mod files;
 mod hosts;
 
 use std::ops::Range;
@@ -65,7 +67,7 @@ const MAX_WEIGHT: i64 = 1_000_000;
 const ANY_HOST_CPUS: usize = 1024;
 
 /// The keys a scenario (and `[sweep]`, as their defaults) may set.
-const SETTING_KEYS: [&str; 21] = [
+const SETTING_KEYS: [&str; 23] = [
     "requests",
     "concurrency",
     "keep_alive",
@@ -87,6 +89,8 @@ const SETTING_KEYS: [&str; 21] = [
     "seed",
     "interval",
     "workers",
+    "files",
+    "cache",
 ];
 
 /// Parses and validates `source` (named `file` in messages) for a machine with `cpus` CPUs.
@@ -133,7 +137,8 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
         &scenarios,
         &mut mistakes,
     );
-    let variants: Vec<VariantPlan> = variants.into_iter().map(|(variant, _)| variant).collect();
+    let mut variants: Vec<VariantPlan> = variants.into_iter().map(|(variant, _)| variant).collect();
+    files::check(&scenarios, &placement, &mut variants, &mut mistakes);
     let scenarios: Vec<Scenario> = scenarios.into_iter().map(|(scenario, _)| scenario).collect();
     let baseline = baseline(sweep_table, &variants, &mut mistakes);
     let mechanics = mistakes.boolean(sweep_table, "mechanics").map_or(defaults::MECHANICS, |b| b.value);
@@ -194,6 +199,8 @@ struct Settings {
     interval: Option<Duration>,
     /// Workers as an axis, each checked (from 1, none twice, at most the server CPUs).
     workers: Option<Vec<usize>>,
+    files: Option<At<files::FilesSetting>>,
+    cache: Option<At<crate::plan::Cache>>,
 }
 
 fn settings(table: &DeTable<'_>, server_cpus: &[usize], mistakes: &mut Mistakes<'_>) -> Settings {
@@ -292,6 +299,8 @@ fn settings(table: &DeTable<'_>, server_cpus: &[usize], mistakes: &mut Mistakes<
         seed: mistakes.integer(table, "seed").and_then(|n| whole(&n, 0..i64::MAX, "seed", mistakes)),
         interval: interval(table, mistakes),
         workers: workers_axis(table, server_cpus, mistakes),
+        files: files::files(table, mistakes),
+        cache: files::cache(table, mistakes),
     }
 }
 
@@ -445,6 +454,8 @@ impl Settings {
             seed: self.seed.or(base.seed),
             interval: self.interval.or(base.interval),
             workers: self.workers.clone().or_else(|| base.workers.clone()),
+            files: self.files.clone().or_else(|| base.files.clone()),
+            cache: self.cache.clone().or_else(|| base.cache.clone()),
         }
     }
 
@@ -482,6 +493,7 @@ impl Settings {
                 .max(*duration + *warmup_time + self.timeout.unwrap_or(defaults::TIMEOUT)),
             (_, given) => given.unwrap_or(defaults::MAX_RUN_TIME),
         };
+        let files = self.scenario_files(own, mistakes);
         Scenario {
             name,
             load,
@@ -491,6 +503,7 @@ impl Settings {
             path: mix
                 .first()
                 .map(|(path, _)| path.clone())
+                .or_else(|| files.as_ref().map(|f| format!("{}{}", server_spec::files::PREFIX, f.names[0])))
                 .or_else(|| self.path.clone())
                 .unwrap_or_else(|| defaults::PATH.to_owned()),
             timeout: self.timeout.unwrap_or(defaults::TIMEOUT),
@@ -504,7 +517,35 @@ impl Settings {
             seed: self.seed.unwrap_or(defaults::SEED),
             interval: self.interval.unwrap_or(defaults::INTERVAL),
             workers: self.workers.clone().unwrap_or_default(),
+            files,
         }
+    }
+
+    /// The scenario's files with their cache state; `files` goes with neither `path` nor
+    /// `mix` (its files are every path), `cache` only with `files`.
+    fn scenario_files(&self, own: &Settings, mistakes: &mut Mistakes<'_>) -> Option<crate::plan::Files> {
+        let Some(files) = &self.files else {
+            if let Some(cache) = &own.cache {
+                mistakes
+                    .at(cache.span.clone(), "cache applies to a scenario with files (files = { dir, size })");
+            }
+            return None;
+        };
+        if let (Some(files), Some(path)) = (&own.files, &own.path) {
+            mistakes.at(
+                files.span.clone(),
+                format!("give path ({path:?}) or files, not both: the files are every path"),
+            );
+        }
+        if let (Some(files), Some(_)) = (&own.files, &own.mix) {
+            mistakes.at(files.span.clone(), "give mix or files, not both: requests spread over the files");
+        }
+        Some(crate::plan::Files {
+            dir: files.value.dir.clone(),
+            size: files.value.size,
+            names: files.value.names.clone(),
+            cache: self.cache.as_ref().map_or(defaults::CACHE, |c| c.value),
+        })
     }
 
     /// A closed loop: ab's (`concurrency` levels) or many connections (`connections` levels).
@@ -884,7 +925,7 @@ fn variant<'a>(
         }
         Some(std::path::PathBuf::from(config.value))
     });
-    Some(VariantPlan { name: name.value, launch: launch?, port, workers, verify, config })
+    Some(VariantPlan { name: name.value, launch: launch?, port, workers, verify, config, files: None })
 }
 
 #[cfg(test)]

@@ -41,3 +41,7 @@ pub const SEED: u64 = 1;
 /// off unless `[sweep] mechanics = true`, because the counters cost the servers more than 3% of
 /// their CPU per request here (measured A B A B; see the README).
 pub const MECHANICS: bool = false;
+
+/// A files scenario's page cache before each run: warm, as a server serving the same files
+/// over and over finds them; `cache = "cold"` asks for the disk.
+pub const CACHE: crate::plan::Cache = crate::plan::Cache::Warm;

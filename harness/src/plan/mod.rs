@@ -69,6 +69,61 @@ pub struct Scenario {
     /// every variant is measured at each, started with `--workers N` and pinned to the first N
     /// server CPUs. Empty: each variant runs with its own `workers` on all the server CPUs.
     pub workers: Vec<usize>,
+    /// Files from disk: requests spread over a corpus's files of one size (drawn with
+    /// `seed`), in or out of the page cache before every run.
+    pub files: Option<Files>,
+}
+
+/// A scenario's files: the corpus files of one size it requests (see [`crate::corpus`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Files {
+    /// The corpus directory, which every server is given (`--files DIR`, nginx's `{files}`).
+    pub dir: std::path::PathBuf,
+    /// The files' size in bytes.
+    pub size: u64,
+    /// The files' names, in order; each request draws one.
+    pub names: Vec<String>,
+    pub cache: Cache,
+}
+
+impl Files {
+    /// The files' paths on disk.
+    pub fn paths(&self) -> Vec<std::path::PathBuf> {
+        self.names.iter().map(|name| self.dir.join(name)).collect()
+    }
+}
+
+/// Where a scenario's files are when each measured run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cache {
+    /// Read once, whole, just before the run: served from the page cache.
+    Warm,
+    /// Dropped from the page cache just before the run: every file's first request reads
+    /// the disk.
+    Cold,
+}
+
+impl Cache {
+    /// Its name in `matrix.toml` and the reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cache::Warm => "warm",
+            Cache::Cold => "cold",
+        }
+    }
+}
+
+impl Scenario {
+    /// The paths requests go to with their weights: the files' (one each), or the mix.
+    pub fn request_mix(&self) -> Vec<(String, u32)> {
+        match &self.files {
+            Some(files) if files.names.len() > 1 => {
+                files.names.iter().map(|name| (format!("{}{name}", server_spec::files::PREFIX), 1)).collect()
+            }
+            _ => self.mix.clone(),
+        }
+    }
 }
 
 /// How a scenario loads the server; each variant has one cell per level.
@@ -231,6 +286,9 @@ pub struct VariantPlan {
     /// A configuration template for a `command`: `{port}` and `{workers}` are filled into a
     /// temporary copy, which the command names as `{config}`.
     pub config: Option<std::path::PathBuf>,
+    /// The corpus directory the scenarios' files come from: a built-in gets `--files DIR`,
+    /// a command's arguments and config their `{files}`.
+    pub files: Option<std::path::PathBuf>,
 }
 
 /// How a server is started.

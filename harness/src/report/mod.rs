@@ -142,6 +142,16 @@ pub fn scenario_description(s: &crate::results::ScenarioMeta) -> String {
         let mix: Vec<String> = s.mix.iter().map(|(path, weight)| format!("{weight} × `{path}`")).collect();
         text.push_str(&format!(", a mix of {} (seed {})", mix.join(" + "), s.seed));
     }
+    if let Some(files) = &s.files {
+        text.push_str(&format!(
+            ", files: {} of {} from `{}`, {} (seed {})",
+            files.count,
+            crate::corpus::size_label(files.size),
+            files.dir,
+            files.cache.name(),
+            s.seed
+        ));
+    }
     if s.cpu_idle == crate::plan::CpuIdle::Awake {
         text.push_str(", CPUs kept awake (`cpu_idle = \"awake\"`)");
     }

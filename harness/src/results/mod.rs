@@ -146,6 +146,21 @@ pub struct ScenarioMeta {
     /// The seed of the draw of a mix's paths.
     #[serde(default)]
     pub seed: u64,
+    /// Files from disk: the corpus files requests spread over, and their cache state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<FilesMeta>,
+}
+
+/// A files scenario's corpus, as `results.json` records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilesMeta {
+    pub dir: String,
+    /// Each file's size in bytes.
+    pub size: u64,
+    /// How many files requests were spread over (drawn with the scenario's seed).
+    pub count: usize,
+    /// `warm` (read before each run) or `cold` (dropped from the page cache before each run).
+    pub cache: crate::plan::Cache,
 }
 
 fn one() -> usize {

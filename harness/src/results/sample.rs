@@ -56,6 +56,7 @@ pub fn results(variants: &[&str], levels: &[usize], repeat: usize, samples: u64)
         seed: 1,
         interval_s: None,
         workers: Vec::new(),
+        files: None,
     };
     let variant_meta = |name: &&str| VariantMeta {
         name: (*name).into(),

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::corpus::Resident;
 use crate::hosts::load::{split_notes, Share};
+use crate::plan::Files;
 use crate::profile::Profile;
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun};
@@ -36,17 +38,31 @@ pub struct Measuring {
     /// What was known about the cell before its runs: its placement's trouble (server CPUs
     /// shared with the load at this many workers).
     pub notes: Vec<String>,
+    /// A files scenario: what `mincore` found resident after each run's cache preparation.
+    pub cache: Vec<Result<Resident, String>>,
 }
 
 impl Measuring {
     pub fn new(point: Point, notes: Vec<String>) -> Measuring {
-        Measuring { point, runs: Vec::new(), trickled: Vec::new(), splits: Vec::new(), profile: None, notes }
+        Measuring {
+            point,
+            runs: Vec::new(),
+            trickled: Vec::new(),
+            splits: Vec::new(),
+            profile: None,
+            notes,
+            cache: Vec::new(),
+        }
     }
 
-    /// The results cell: the runs summarized, with what the load hosts and slow clients met.
-    pub fn finish(self, slow_clients: usize) -> Cell {
+    /// The results cell: the runs summarized, with what the load hosts and slow clients met,
+    /// and how cold or warm a files scenario's files were.
+    pub fn finish(self, slow_clients: usize, files: Option<&Files>) -> Cell {
         let mut cell = summarize(&self.point, &self.runs);
         cell.notes.splice(0..0, self.notes);
+        if let Some(files) = files {
+            cell.notes.extend(super::files::notes(files, &self.cache));
+        }
         if !self.splits.is_empty() {
             for note in split_notes(&self.splits) {
                 if !cell.notes.contains(&note) {

@@ -5,6 +5,7 @@
 //! is restarted (and verified again) whenever the next run needs it with other workers.
 
 pub mod cell;
+pub mod files;
 pub mod order;
 
 use std::net::SocketAddr;
@@ -209,9 +210,14 @@ impl Sweep<'_> {
         // from where the load will come from.
         let mut checked: Vec<Vec<u8>> = Vec::new();
         let jobs = self.plan.scenarios.iter().flat_map(|scenario| {
-            // Every path of a mix is a request of its own to check.
+            // Every path of a mix is a request of its own to check; of a corpus, a sample of
+            // its files (each checked byte for byte against the disk).
             let job = self.job(scenario, 0, server.addr());
-            job.paths().into_iter().map(move |(path, _)| Job { path, mix: Vec::new(), ..job.clone() })
+            let paths = match &scenario.files {
+                Some(files) => files::sample_paths(files, scenario.seed),
+                None => job.paths(),
+            };
+            paths.into_iter().map(move |(path, _)| Job { path, mix: Vec::new(), ..job.clone() })
         });
         let jobs: Vec<Job> = jobs.collect();
         for job in jobs {
@@ -221,11 +227,12 @@ impl Sweep<'_> {
             }
             let verified = match self.load_hosts().first() {
                 Some(host) => target::remote::verify_from(host, &job, plan.verify),
-                None => crate::verify::verify(
+                None => crate::verify::verify_with_files(
                     server.addr(),
                     &request,
                     job.keep_alive,
                     plan.verify,
+                    plan.files.as_deref(),
                     &self.context.interrupt,
                 ),
             };
@@ -367,7 +374,7 @@ impl Sweep<'_> {
             cpus: self.plan.placement.load_cpus.clone(),
             allowed: self.plan.hosts.iter().map(|h| h.address).collect(),
             mechanics: self.plan.mechanics,
-            mix: scenario.mix.clone(),
+            mix: scenario.request_mix(),
             pipeline: scenario.pipeline,
             seed: scenario.seed,
             // A scale run's window is its idle hold: no drift to follow.
@@ -442,6 +449,8 @@ impl Sweep<'_> {
                 return false;
             }
         }
+        // The files in or out of the page cache, after the warm-up and just before the run.
+        let cache = scenario.files.as_ref().filter(|_| !stop.is_set()).map(files::prepare);
         let slow = (scenario.slow_clients > 0 && !stop.is_set())
             .then(|| crate::slow_clients::SlowClients::start(job.addr, scenario.slow_clients));
         // Sampled as the measured window opens: an open loop's warm-up is not charged.
@@ -535,6 +544,7 @@ impl Sweep<'_> {
         }
         let Some(measuring) = self.open.get_mut(&key) else { return false };
         measuring.trickled.extend(trickled);
+        measuring.cache.extend(cache);
         measuring.splits.extend(shares);
         measuring.runs.push(MeasuredRun {
             load,
@@ -669,7 +679,8 @@ impl Sweep<'_> {
             },
             server_cpus: setup.cpus,
             server_cpus_in_force,
-            mix: job.mix.clone(),
+            // A corpus's files are one workload, not a mix to report path by path.
+            mix: scenario.mix.clone(),
         }
     }
 
@@ -716,7 +727,7 @@ impl Sweep<'_> {
         }
         let made = measuring.runs.len();
         let keep_alive = measuring.point.keep_alive;
-        let mut cell = measuring.finish(scenario.slow_clients);
+        let mut cell = measuring.finish(scenario.slow_clients, scenario.files.as_ref());
         let in_force =
             self.results.meta.scenarios.get(key.scenario).map_or(scenario.cpu_idle, |s| s.cpu_idle);
         cell.meta.floor_p50_us = self

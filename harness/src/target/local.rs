@@ -65,7 +65,7 @@ pub fn command_line(plan: &VariantPlan, port: Option<u16>) -> Vec<String> {
         Launch::Builtin(variant) => {
             let harness = std::env::current_exe()
                 .map_or_else(|_| "harness".to_owned(), |exe| exe.to_string_lossy().into_owned());
-            vec![
+            let mut argv = vec![
                 harness,
                 "serve".into(),
                 variant.name.into(),
@@ -73,7 +73,11 @@ pub fn command_line(plan: &VariantPlan, port: Option<u16>) -> Vec<String> {
                 port.clone(),
                 "--workers".into(),
                 plan.workers.to_string(),
-            ]
+            ];
+            if let Some(dir) = &plan.files {
+                argv.extend(["--files".into(), dir.display().to_string()]);
+            }
+            argv
         }
         Launch::Command(args) => {
             let config = config_copy_path(plan).map(|p| p.display().to_string()).unwrap_or_default();
@@ -82,11 +86,21 @@ pub fn command_line(plan: &VariantPlan, port: Option<u16>) -> Vec<String> {
                     arg.replace("{port}", &port)
                         .replace("{workers}", &plan.workers.to_string())
                         .replace("{config}", &config)
+                        .replace("{files}", &files_dir(plan))
                 })
                 .collect()
         }
     }
 }
+
+/// What `{files}` becomes: the corpus directory, or, with no files scenario, a directory that
+/// does not exist (so `/files/` is 404 there too, as in a built-in without `--files`).
+fn files_dir(plan: &VariantPlan) -> String {
+    plan.files.as_ref().map_or_else(|| NO_FILES.to_owned(), |dir| dir.display().to_string())
+}
+
+/// `{files}` of a sweep without files.
+const NO_FILES: &str = "/nonexistent/runtime-matrix-files";
 
 /// Where the filled-in copy of a variant's `config` template goes (`{config}`).
 fn config_copy_path(plan: &VariantPlan) -> Option<std::path::PathBuf> {
@@ -104,7 +118,10 @@ fn write_config(plan: &VariantPlan, port: u16) -> Result<Option<std::path::PathB
     let text = std::fs::read_to_string(template).map_err(|err| {
         StartFailure::Failed(format!("cannot read the config template {}: {err}", template.display()))
     })?;
-    let filled = text.replace("{port}", &port.to_string()).replace("{workers}", &plan.workers.to_string());
+    let filled = text
+        .replace("{port}", &port.to_string())
+        .replace("{workers}", &plan.workers.to_string())
+        .replace("{files}", &files_dir(plan));
     std::fs::write(&copy, filled)
         .map_err(|err| StartFailure::Failed(format!("cannot write {}: {err}", copy.display())))?;
     Ok(Some(copy))

@@ -12,6 +12,7 @@
 //! - [`deadlines`]: the deadline heap of the loops that keep their own timers (the floors).
 //! - [`offload`]: `/offload` on a helper thread that wakes the loop through an eventfd, for the
 //!   loops without a blocking facility of their own.
+//! - [`files`]: the `--files` directory, and opening a name in it safely.
 //! - [`net`]: binding listeners (one shared, or one per worker with `SO_REUSEPORT`).
 //! - [`rlimit`]: raising the open-files and locked-memory limits.
 //! - [`shutdown`]: signal handling and the graceful stop.
@@ -22,6 +23,7 @@
 
 pub mod accept;
 pub mod deadlines;
+pub mod files;
 pub mod net;
 pub mod offload;
 pub mod rlimit;

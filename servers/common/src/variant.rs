@@ -148,6 +148,7 @@ pub fn start(variant: &Variant, args: &ServerArgs) -> anyhow::Result<()> {
         uring::deny_if_requested()?;
         uring::probe(variant.name)?;
     }
+    crate::files::init(args.files.as_deref())?;
     let workers = args.workers();
     let count = match variant.listeners {
         Listeners::Shared => 1,

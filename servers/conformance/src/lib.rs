@@ -14,6 +14,7 @@
 //! - [`process`]: starting a server binary, reading its `listening on` line, stopping it.
 //! - [`client`]: a raw HTTP/1.1 client that reads responses byte-exactly.
 //! - [`checks`]: the checks.
+//! - [`files`]: the `/files/{name}` group (a directory of test files, exact bytes, refusals).
 //! - [`real_clients`]: `ab` and `curl` against the server.
 //! - [`tools`]: the outside programs tests run; a test whose program is missing skips, saying
 //!   so (or fails, with `RUNTIME_MATRIX_STRICT=1`).
@@ -21,6 +22,7 @@
 
 pub mod checks;
 pub mod client;
+pub mod files;
 pub mod process;
 pub mod real_clients;
 pub mod tools;

@@ -76,8 +76,12 @@ pub const IPTABLES: Tool =
 /// Records a server's stacks for its flame graph (`profile = true`).
 pub const PERF: Tool = Tool { program: "perf", package: "linux-perf", also_in: &[] };
 
+/// Watches a server's system calls: its file reads go through the ring, not `read(2)`.
+pub const STRACE: Tool = Tool { program: "strace", package: "strace", also_in: &[] };
+
 /// Every tool above: the list `scripts/test` installs from (a test keeps the two equal).
-pub const ALL: &[Tool] = &[AB, CURL, PYTHON3, NGINX, CHROMIUM, IP, SSHD, SSH, SSH_KEYGEN, PERF, IPTABLES];
+pub const ALL: &[Tool] =
+    &[AB, CURL, PYTHON3, NGINX, CHROMIUM, IP, SSHD, SSH, SSH_KEYGEN, PERF, IPTABLES, STRACE];
 
 /// The environment variable that turns a skip into a failure: CI sets it, and `scripts/test`
 /// does when every program is installed, so nothing that could run is silently skipped.

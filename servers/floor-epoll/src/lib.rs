@@ -27,9 +27,11 @@
 //! - `epoll`: the raw calls (`epoll_create1`, `epoll_ctl`, `epoll_wait`, `accept4`) behind a
 //!   safe interface.
 //! - `slot`: one connection in the slab, and the code that drives the spec over its socket.
+//! - `files`: `/files/{name}` sent with `sendfile(2)`.
 //! - `worker`: one thread's loop: wait, accept, dispatch events, run again, expire.
 
 mod epoll;
+mod files;
 mod slot;
 mod worker;
 

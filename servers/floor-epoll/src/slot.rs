@@ -16,6 +16,7 @@ use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME};
 use server_spec::{Config, Connection, Step};
 
 use crate::epoll::{HANG_UP, READABLE, WRITABLE};
+use crate::files::{self, Sending, Sent};
 use server_common::deadlines::{Deadline, Ticket};
 
 /// The worker's deadline heap, keyed by slab key.
@@ -45,6 +46,9 @@ enum Wait {
     /// The worker's helper thread, computing ([`Step::Offload`]); no deadline, since the
     /// computation ends by itself. [`Slot::offloaded`] resumes the connection.
     Offload,
+    /// Room to send the rest of a file ([`Step::SendFile`], from `Slot::sending`), with the
+    /// write deadline of [`Wait::Output`].
+    File { timeout: Duration, armed: bool },
     /// The end of input after shutting down writing ([`Step::Close`] with `drain`): read and
     /// drop what the client still sends, `drained` bytes so far, until it closes, or until
     /// [`DRAIN_BYTES`] or the deadline ([`DRAIN_TIME`]) is reached.
@@ -103,6 +107,10 @@ pub struct Slot {
     /// every HTTP/1.0 one does, saves the system call.
     wrote: bool,
     no_delay: bool,
+    /// The file a `/files/` request opened, until [`Step::SendFile`] takes it.
+    opened: Option<std::fs::File>,
+    /// The file being sent ([`Wait::File`]).
+    sending: Option<Sending>,
 }
 
 impl Slot {
@@ -121,6 +129,8 @@ impl Slot {
             input_ended: false,
             wrote: false,
             no_delay: false,
+            opened: None,
+            sending: None,
         }
     }
 
@@ -132,7 +142,7 @@ impl Slot {
         match self.wait {
             Wait::Poll => true,
             Wait::Input | Wait::Drain { .. } => self.readable,
-            Wait::Output { .. } => self.writable,
+            Wait::Output { .. } | Wait::File { .. } => self.writable,
             Wait::Sleep | Wait::Offload => false,
         }
     }
@@ -148,6 +158,9 @@ impl Slot {
                 Wait::Input => self.read_input(scratch, &mut budget),
                 Wait::Output { timeout, armed } => self.flush(key, now, timeout, armed, timers, &mut budget),
                 Wait::Drain { drained } => Some(self.drain(drained, scratch, &mut budget)),
+                Wait::File { timeout, armed } => {
+                    self.send_file(key, now, timeout, armed, timers, &mut budget)
+                }
             };
             if let Some(drive) = waiting {
                 return drive;
@@ -171,6 +184,15 @@ impl Slot {
                 self.wait = Wait::Offload;
                 self.deadline.clear();
                 return Some(Drive::Offload { iterations });
+            }
+            Step::OpenFile => {
+                self.opened = files::open(&mut self.conn);
+                return None;
+            }
+            Step::SendFile { len, timeout } => {
+                self.sending = Some(Sending::new(self.opened.take(), len));
+                self.wait = Wait::File { timeout, armed: false };
+                return None;
             }
             Step::Close { drain: false } => return Some(Drive::Close),
             Step::Close { drain: true } => {
@@ -263,6 +285,56 @@ impl Slot {
         None
     }
 
+    /// Sends the rest of the file for [`Wait::File`], as [`Slot::flush`] writes output; `Some`
+    /// when the drive ends first.
+    fn send_file(
+        &mut self,
+        key: usize,
+        now: Instant,
+        timeout: Duration,
+        armed: bool,
+        timers: &mut Timers,
+        budget: &mut u32,
+    ) -> Option<Drive> {
+        let mut progressed = false;
+        while let Some(sending) = self.sending.as_mut().filter(|sending| !sending.is_done()) {
+            let stop = if !self.writable {
+                Some(Drive::Park)
+            } else if *budget == 0 {
+                Some(Drive::Yield)
+            } else {
+                None
+            };
+            if let Some(drive) = stop {
+                if !armed || progressed {
+                    self.deadline.set(now + timeout, key, timers);
+                    self.wait = Wait::File { timeout, armed: true };
+                }
+                return Some(drive);
+            }
+            *budget -= 1;
+            if self.wrote && !self.no_delay {
+                if self.stream.set_nodelay(true).is_err() {
+                    return Some(Drive::Close);
+                }
+                self.no_delay = true;
+            }
+            match sending.send(&self.stream) {
+                Sent::Some => {
+                    self.wrote = true;
+                    progressed = true;
+                    // Short of what was left: the send buffer is full, as after a short write.
+                    self.writable = sending.is_done();
+                }
+                Sent::Full => self.writable = false,
+                Sent::Failed => return Some(Drive::Close),
+            }
+        }
+        self.sending = None;
+        self.wait = Wait::Poll;
+        None
+    }
+
     /// Reads and drops input for [`Wait::Drain`].
     fn drain(&mut self, mut drained: usize, scratch: &mut [u8], budget: &mut u32) -> Drive {
         let drive = loop {
@@ -324,7 +396,9 @@ impl Slot {
                 self.wait = Wait::Poll;
                 Fired::Wake
             }
-            Wait::Poll | Wait::Input | Wait::Output { .. } | Wait::Drain { .. } => Fired::Close,
+            Wait::Poll | Wait::Input | Wait::Output { .. } | Wait::Drain { .. } | Wait::File { .. } => {
+                Fired::Close
+            }
             // Not reached: the deadline was cleared when the offload began.
             Wait::Offload => Fired::Nothing,
         }

@@ -4,3 +4,4 @@
 server_conformance::suite!(floor_epoll, env!("CARGO_BIN_EXE_server-floor-epoll"));
 server_conformance::waiting_suite!(floor_epoll_waiting, env!("CARGO_BIN_EXE_server-floor-epoll"));
 server_conformance::event_loop_suite!(floor_epoll_event_loop, env!("CARGO_BIN_EXE_server-floor-epoll"));
+server_conformance::files_suite!(floor_epoll_files, env!("CARGO_BIN_EXE_server-floor-epoll"));

@@ -20,6 +20,7 @@ use server_common::offload::Helper;
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, OUTPUT_WINDOW};
 use server_spec::{Connection, Step};
 
+use crate::files::{self, Sending};
 use crate::ring::Ring;
 use crate::token::{ConnId, Op};
 use server_common::deadlines::{Deadline, Timers};
@@ -58,6 +59,10 @@ enum Phase {
     /// Writing is shut down and input is read and dropped ([`Step::Close`] with `drain`); the
     /// deadline, the byte limit or the client's EOF closes it.
     Draining { drained: usize },
+    /// A read of the next chunk of a file into `out` is in the kernel ([`Step::SendFile`]);
+    /// then it is sent as in [`Phase::Writing`], with `timeout`. No deadline: a disk read has
+    /// none.
+    ReadingFile { timeout: Duration },
     /// Closed: waiting only for the kernel to give back its operations.
     Closed,
 }
@@ -97,6 +102,12 @@ pub struct Conn {
     sent_once: bool,
     no_delay: bool,
     pub deadline: Deadline,
+    /// The file a `/files/` request opened, until [`Step::SendFile`] takes it.
+    opened: Option<std::fs::File>,
+    /// The file being sent, chunk by chunk through `out`.
+    file: Option<Sending>,
+    /// A file read is in the kernel, writing into `out`.
+    reading: bool,
 }
 
 impl Conn {
@@ -116,6 +127,9 @@ impl Conn {
             sent_once: false,
             no_delay: false,
             deadline: Deadline::new(now),
+            opened: None,
+            file: None,
+            reading: false,
         }
     }
 
@@ -125,12 +139,15 @@ impl Conn {
 
     /// Closed, and the kernel holds nothing of it: its slab slot can go.
     pub fn is_finished(&self) -> bool {
-        self.phase == Phase::Closed && self.recv == Recv::Idle && !self.sending
+        self.phase == Phase::Closed && self.recv == Recv::Idle && !self.sending && !self.reading
     }
 
     /// Runs the state machine until it needs something from the kernel or the clock.
     pub fn advance(&mut self, ctx: &mut Ctx<'_>) {
-        debug_assert!(!self.sending, "the kernel owns `out` while a send is in flight");
+        debug_assert!(
+            !self.sending && !self.reading,
+            "the kernel owns `out` while a send or read is in flight"
+        );
         loop {
             match self.http.poll(ctx.now, &mut self.out) {
                 // Nothing to write is written at once: poll again.
@@ -162,6 +179,12 @@ impl Conn {
                         self.close(ctx);
                     }
                     return;
+                }
+                Step::OpenFile => self.opened = files::open(&mut self.http),
+                Step::SendFile { len, timeout } => {
+                    self.file = Some(Sending::new(self.opened.take(), len));
+                    self.phase = Phase::ReadingFile { timeout };
+                    return self.read_file(ctx);
                 }
                 Step::Close { drain: true } => return self.drain(ctx),
                 Step::Close { drain: false } => return self.close(ctx),
@@ -212,8 +235,50 @@ impl Conn {
         if self.written < self.out.len() {
             return self.send(ctx);
         }
+        if self.file.is_some() {
+            return self.read_file(ctx);
+        }
         recycle_output(&mut self.out);
         self.advance(ctx);
+    }
+
+    /// Queues the read of the file's next chunk into `out`, or, once all of it is sent, goes on
+    /// with the next step.
+    fn read_file(&mut self, ctx: &mut Ctx<'_>) {
+        let timeout = match self.phase {
+            Phase::Writing { timeout } | Phase::ReadingFile { timeout } => timeout,
+            _ => return,
+        };
+        let Some(sending) = self.file.as_ref().filter(|sending| !sending.is_done()) else {
+            self.file = None;
+            recycle_output(&mut self.out);
+            return self.advance(ctx);
+        };
+        // SAFETY: `out` is untouched until the read's completion (`on_file_read`): `advance`
+        // and `send` run only when `reading` is false, and a closed `Conn` stays in the slab
+        // until `is_finished`, which waits for `reading` to clear.
+        let Some(entry) = (unsafe { sending.read(&mut self.out, self.id.token(Op::Read)) }) else {
+            return self.close(ctx);
+        };
+        // SAFETY: as above: the buffer the kernel writes stays valid and unmoved until then.
+        unsafe { ctx.ring.push(entry) };
+        self.reading = true;
+        self.phase = Phase::ReadingFile { timeout };
+        self.deadline.clear();
+    }
+
+    /// A file read completed: send what it read, or close if it failed or the file ended early.
+    pub fn on_file_read(&mut self, result: i32, ctx: &mut Ctx<'_>) {
+        self.reading = false;
+        let Phase::ReadingFile { timeout } = self.phase else { return };
+        let Some(sending) = self.file.as_mut() else { return self.close(ctx) };
+        // SAFETY: `out` is the buffer this read was given, untouched since (see `read_file`).
+        if !unsafe { sending.on_read(result, &mut self.out) } {
+            return self.close(ctx);
+        }
+        self.phase = Phase::Writing { timeout };
+        self.written = 0;
+        self.send(ctx);
     }
 
     /// A recv completion: `data` (empty at EOF or on error), `result` as the kernel gave it,
@@ -241,7 +306,7 @@ impl Conn {
                 self.http.received(data);
                 self.advance(ctx);
             }
-            Phase::Writing { .. } | Phase::Sleeping | Phase::Offloading => {
+            Phase::Writing { .. } | Phase::Sleeping | Phase::Offloading | Phase::ReadingFile { .. } => {
                 self.http.received(data);
                 self.unasked += data.len();
                 if self.unasked > UNASKED_INPUT {
@@ -267,7 +332,9 @@ impl Conn {
                 self.advance(ctx);
             }
             // The state machine sees it when it next needs input.
-            Phase::Writing { .. } | Phase::Sleeping | Phase::Offloading => self.http.eof(),
+            Phase::Writing { .. } | Phase::Sleeping | Phase::Offloading | Phase::ReadingFile { .. } => {
+                self.http.eof()
+            }
             // The client has read everything and closed: close cleanly.
             Phase::Draining { .. } => self.close(ctx),
             Phase::Closed => {}
@@ -282,7 +349,7 @@ impl Conn {
             // took its time: close.
             Phase::Reading | Phase::Writing { .. } | Phase::Draining { .. } => self.close(ctx),
             // No deadline is set meanwhile (and none is live: cleared).
-            Phase::Offloading | Phase::Closed => {}
+            Phase::Offloading | Phase::ReadingFile { .. } | Phase::Closed => {}
         }
     }
 
@@ -353,6 +420,9 @@ impl Conn {
         }
         if self.sending {
             self.cancel(Op::Send, ctx);
+        }
+        if self.reading {
+            self.cancel(Op::Read, ctx);
         }
         let entry = opcode::Close::new(types::Fd(self.fd))
             .build()

@@ -11,6 +11,8 @@
 //!   across requests; each buffer goes back to the ring as soon as its bytes are copied into
 //!   the connection, so idle connections hold none;
 //! - one send at a time per connection, of the response bytes the connection owns;
+//! - a file (`/files/{name}`) read a chunk at a time by `IORING_OP_READ` into those same bytes,
+//!   then sent;
 //! - no timeout SQEs: every deadline (header, idle, write progress, sleep, drain) lives in one
 //!   heap, and the loop sleeps in `io_uring_enter` with the earliest as its timeout;
 //! - one `io_uring_enter` per loop turn, which submits the turn's SQEs and waits.
@@ -22,11 +24,13 @@
 //! - [`conn`]: one connection: the spec's state machine and its operations in the kernel.
 //! - [`ring`]: ring setup (flags and their fallback) and submitting.
 //! - [`buffers`]: the provided-buffer ring.
+//! - [`files`]: a file's chunks read through the ring.
 //! - [`server_common::deadlines`] (shared with floor-epoll): the deadline heap.
 //! - [`token`]: what each SQE's `user_data` says.
 
 pub mod buffers;
 pub mod conn;
+pub mod files;
 pub mod ring;
 pub mod token;
 pub mod worker;

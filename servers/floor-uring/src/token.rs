@@ -30,6 +30,8 @@ pub enum Op {
     Close = 6,
     /// The worker's read of its offload helper's eventfd: a computation is done.
     Wake = 7,
+    /// A connection's read of the next chunk of a file into its output buffer.
+    Read = 8,
 }
 
 impl Op {
@@ -42,6 +44,7 @@ impl Op {
             5 => Op::Shutdown,
             6 => Op::Close,
             7 => Op::Wake,
+            8 => Op::Read,
             _ => return None,
         })
     }
@@ -102,7 +105,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_op_and_extreme_ids() {
-        let ops = [Op::Accept, Op::Recv, Op::Send, Op::Cancel, Op::Shutdown, Op::Close, Op::Wake];
+        let ops = [Op::Accept, Op::Recv, Op::Send, Op::Cancel, Op::Shutdown, Op::Close, Op::Wake, Op::Read];
         for op in ops {
             for id in [
                 ConnId { key: 0, gen: 0 },

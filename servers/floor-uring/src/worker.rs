@@ -148,6 +148,7 @@ impl Worker {
             Op::Accept => self.on_accept(result, flags, now),
             Op::Recv => self.on_recv(id, result, flags, now),
             Op::Send => self.with_conn(id, now, |conn, ctx| conn.on_send(result, ctx)),
+            Op::Read => self.with_conn(id, now, |conn, ctx| conn.on_file_read(result, ctx)),
             Op::Shutdown => self.with_conn(id, now, Conn::on_shutdown_failed),
             Op::Wake => self.on_wake(now),
             // A cancel that found nothing (the operation had finished) or a close that failed

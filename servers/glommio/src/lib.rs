@@ -11,6 +11,7 @@
 //! executor, glommio's default), which hands the result back over a channel and wakes a
 //! sleeping executor through its eventfd.
 
+mod files;
 mod memlock;
 
 use std::io;
@@ -115,6 +116,8 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     // send first and arms a timer only when that would block): the spec's rule. Set only when
     // it changes.
     let mut write_timeout = None;
+    // The file a `/files/` request opened, until its body is sent.
+    let mut file = None;
     loop {
         let now = Instant::now();
         match conn.poll(now, &mut out) {
@@ -141,6 +144,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
             Step::Sleep(duration) => glommio::timer::sleep(duration).await,
             Step::Offload { iterations } => {
                 glommio::executor().spawn_blocking(move || work::compute(iterations)).await;
+            }
+            Step::OpenFile => file = files::open(&mut conn),
+            Step::SendFile { len, timeout } => {
+                files::send(&mut stream, file.take(), len, timeout, &mut write_timeout).await?
             }
             Step::Close { drain } => {
                 if drain {

@@ -6,3 +6,5 @@ server_conformance::suite!(glommio, env!("CARGO_BIN_EXE_server-glommio"));
 server_conformance::uring_suite!(env!("CARGO_BIN_EXE_server-glommio"));
 server_conformance::waiting_suite!(glommio_waiting, env!("CARGO_BIN_EXE_server-glommio"));
 server_conformance::event_loop_suite!(glommio_event_loop, env!("CARGO_BIN_EXE_server-glommio"));
+server_conformance::files_suite!(glommio_files, env!("CARGO_BIN_EXE_server-glommio"));
+server_conformance::files_ring_suite!(env!("CARGO_BIN_EXE_server-glommio"));

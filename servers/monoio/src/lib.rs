@@ -26,6 +26,8 @@ use server_common::{after_accept_error, uring, AfterAcceptError, Io, Listeners, 
 use server_spec::limits::{recycle_output, DRAIN_BYTES, DRAIN_TIME, READ_BUFFER};
 use server_spec::{Config, Connection, Step};
 
+mod files;
+
 /// monoio with the io_uring driver, one runtime per thread.
 pub const VARIANT: Variant = Variant {
     name: "monoio",
@@ -109,6 +111,8 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     // One timer per direction for the connection's whole life (see `server_common::timer`).
     let mut read_timer = pin!(monoio::time::sleep_until(accepted.into()));
     let mut write_timer = pin!(monoio::time::sleep_until(accepted.into()));
+    // The file a `/files/` request opened, until its body is sent.
+    let mut file = None;
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
@@ -131,6 +135,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
             }
             Step::Sleep(duration) => monoio::time::sleep(duration).await,
             Step::Offload { iterations } => offload::run(iterations).await?,
+            Step::OpenFile => file = files::open(&mut conn),
+            Step::SendFile { len, timeout } => {
+                out = files::send(&mut stream, file.take(), len, timeout, write_timer.as_mut(), out).await?;
+            }
             Step::Close { drain } => {
                 if drain {
                     drain_then_close(&mut stream, buf).await;

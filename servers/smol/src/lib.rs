@@ -20,6 +20,8 @@ use server_spec::{work, Config, Connection, Step};
 use smol::future::FutureExt;
 use smol::{Async, Executor, Timer};
 
+mod files;
+
 /// smol: async-executor + async-io.
 pub const VARIANT: Variant = Variant {
     name: "smol",
@@ -75,6 +77,8 @@ async fn drive(stream: Async<TcpStream>, config: &Config, accepted: Instant) -> 
     let mut out = Vec::new();
     // One read timer for the connection's whole life (see `ReadTimer`).
     let mut read_timer = ReadTimer::default();
+    // The file a `/files/` request opened, until its body is sent.
+    let mut file = None;
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
@@ -91,6 +95,10 @@ async fn drive(stream: Async<TcpStream>, config: &Config, accepted: Instant) -> 
             }
             Step::Offload { iterations } => {
                 smol::unblock(move || work::compute(iterations)).await;
+            }
+            Step::OpenFile => file = files::open(&mut conn).await,
+            Step::SendFile { len, timeout } => {
+                files::send(&stream, file.take(), len, timeout, &mut out).await?
             }
             Step::Close { drain } => {
                 if drain {

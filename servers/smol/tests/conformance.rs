@@ -4,3 +4,4 @@
 server_conformance::suite!(smol, env!("CARGO_BIN_EXE_server-smol"));
 server_conformance::waiting_suite!(smol_waiting, env!("CARGO_BIN_EXE_server-smol"));
 server_conformance::event_loop_suite!(smol_event_loop, env!("CARGO_BIN_EXE_server-smol"));
+server_conformance::files_suite!(smol_files, env!("CARGO_BIN_EXE_server-smol"));

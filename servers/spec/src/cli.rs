@@ -31,6 +31,10 @@ pub struct ServerArgs {
     /// stopped reading).
     #[arg(long, default_value = crate::default_duration!(limits::WRITE_TIMEOUT), value_parser = parse_timeout)]
     pub write_timeout: Duration,
+    /// Serve `GET /files/{name}` from this directory, opened once at start (a missing or
+    /// unreadable one: the server refuses to start). Without it, `/files/…` is 404.
+    #[arg(long, value_name = "DIR")]
+    pub files: Option<std::path::PathBuf>,
 }
 
 impl ServerArgs {

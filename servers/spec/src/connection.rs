@@ -12,6 +12,9 @@
 //!         Step::Sleep(d) => wait `d` on the runtime's own timer
 //!         Step::Offload { iterations } => run `work::compute(iterations)` through the
 //!                                         runtime's blocking facility, and wait for it
+//!         Step::OpenFile => { open conn.file_name() in the served directory;
+//!                             conn.file_opened(its size, or None) }
+//!         Step::SendFile { len, timeout } => send the opened file's first `len` bytes
 //!         Step::Close { drain } => { if drain { shut down writing, drain briefly }; break }
 //!     }
 //! }
@@ -50,6 +53,16 @@ pub enum Step {
     /// the runtime's blocking facility (a thread pool, a helper thread; the blocking variants
     /// just run it), wait for it to finish, then poll. This is `/offload/{µs}`.
     Offload { iterations: u64 },
+    /// Open the file [`Connection::file_name`] names in the served directory (`--files`) and
+    /// tell [`Connection::file_opened`] its size, or `None` if there is no such regular file
+    /// (or no directory); then poll. Keep the file if `file_opened` says its body follows.
+    OpenFile,
+    /// Send the first `len` bytes of the file opened at the last [`Step::OpenFile`], reading it
+    /// in chunks of at most [`crate::files::CHUNK`] bytes, then drop it and poll. Every byte of
+    /// the head is already written. If the file ends early (it shrank), close the connection:
+    /// the response promised `len` bytes. `timeout` is the write timeout, as in
+    /// [`Step::Write`].
+    SendFile { len: u64, timeout: Duration },
     /// Close the connection. With `drain`, first shut down writing and read what the client
     /// still sends (bounded by [`crate::limits::DRAIN_BYTES`] and
     /// [`crate::limits::DRAIN_TIME`]) so it sees the response rather than a reset.
@@ -148,6 +161,11 @@ enum State {
     Waited { request: Request },
     /// Producing a response body window by window.
     Streaming { output: Output, keep_alive: bool },
+    /// [`Step::OpenFile`] was returned; the next poll answers `request` with the size
+    /// [`Connection::file_opened`] gave (none: 404).
+    Opening { request: Request },
+    /// The head of a file response is in `out`; once it is written, [`Step::SendFile`].
+    SendingFile { len: u64, keep_alive: bool },
     /// No more requests: close once `out` is written.
     Closing { drain: bool },
 }
@@ -175,6 +193,10 @@ pub struct Connection {
     counted: bool,
     /// Requests answered so far; after the first, waiting for a head is an idle wait.
     answered: u64,
+    /// The decoded name of the current `/files/` request; its buffer is kept for the next.
+    file_name: Vec<u8>,
+    /// The size of the file [`Connection::file_opened`] reported; `None`: no such file.
+    file_size: Option<u64>,
 }
 
 impl Connection {
@@ -192,6 +214,8 @@ impl Connection {
             idle: false,
             counted: false,
             answered: 0,
+            file_name: Vec::new(),
+            file_size: None,
         }
     }
 
@@ -210,6 +234,23 @@ impl Connection {
     /// The peer will send nothing more.
     pub fn eof(&mut self) {
         self.eof = true;
+    }
+
+    /// The decoded name of the file [`Step::OpenFile`] asks for: one path component, never
+    /// `.`, `..` or holding `/` or NUL (see [`crate::files`]).
+    pub fn file_name(&self) -> &[u8] {
+        &self.file_name
+    }
+
+    /// The answer to [`Step::OpenFile`]: the regular file's size, or `None` if there is none
+    /// by that name (or no directory). Returns whether [`Step::SendFile`] will follow (a GET
+    /// of a non-empty file): if not, the variant can let the file go at once.
+    pub fn file_opened(&mut self, size: Option<u64>) -> bool {
+        self.file_size = size;
+        match &self.state {
+            State::Opening { request } => request.method != Method::Head && size.is_some_and(|n| n > 0),
+            _ => false,
+        }
     }
 
     /// Advances the protocol, appending response bytes to `out`, and says what to do next.
@@ -237,6 +278,22 @@ impl Connection {
                 State::Waited { request } => {
                     self.respond(&request, &[], out);
                     continue;
+                }
+                State::Opening { request } => {
+                    let request = match self.file_size {
+                        Some(_) => request,
+                        None => Request { route: Route::Refuse(Status::NotFound, None), ..request },
+                    };
+                    self.respond(&request, &[], out);
+                    continue;
+                }
+                State::SendingFile { len, keep_alive } => {
+                    if !out.is_empty() {
+                        self.state = State::SendingFile { len, keep_alive };
+                        return self.write_step();
+                    }
+                    self.state = self.after_response(keep_alive);
+                    return Step::SendFile { len, timeout: self.config.timeouts.write };
                 }
                 State::Head => self.head(now, out),
                 State::Body { request, reader, body } => self.body(now, request, reader, body, out),
@@ -298,6 +355,10 @@ impl Connection {
         self.consumed += end;
         self.scanner.reset();
         self.line.reset();
+        if let Ok(Request { route: Route::File, .. }) = parsed {
+            let pending = &self.input[self.consumed - end..];
+            crate::files::decode_name(crate::files::raw_name(&pending[..end]), &mut self.file_name);
+        }
         let request = match parsed {
             Ok(request) => request,
             Err(status) => {
@@ -394,6 +455,11 @@ impl Connection {
                 self.respond(&request, &body, out);
                 return None;
             }
+            Route::File => {
+                self.file_size = None;
+                self.state = State::Opening { request };
+                return Some(Step::OpenFile);
+            }
             Route::Hello | Route::Bytes(_) | Route::Echo | Route::Refuse(..) => {
                 self.respond(&request, &body, out);
                 if let State::Streaming { output: Output::Owned { body: held, .. }, .. } = &mut self.state {
@@ -420,6 +486,9 @@ impl Connection {
             }
             Route::Bytes(n) => (Status::Ok, response::OCTET_STREAM, None, Body::Pattern(n)),
             Route::Echo => (Status::Ok, response::OCTET_STREAM, None, Body::Echo(body.len())),
+            Route::File => {
+                (Status::Ok, response::OCTET_STREAM, None, Body::File(self.file_size.unwrap_or(0)))
+            }
             Route::Refuse(status, allow) => {
                 (status, response::TEXT_PLAIN, allow, Body::Static(status.error_body()))
             }
@@ -442,6 +511,7 @@ impl Connection {
                 output: Output::Owned { body: Vec::new(), next: 0 },
                 keep_alive: request.keep_alive,
             },
+            Body::File(len) => State::SendingFile { len, keep_alive: request.keep_alive },
         };
     }
 
@@ -535,6 +605,8 @@ enum Body {
     Static(&'static [u8]),
     Pattern(u64),
     Echo(usize),
+    /// A file of this size, which the variant sends ([`Step::SendFile`]).
+    File(u64),
 }
 
 impl Body {
@@ -543,6 +615,7 @@ impl Body {
             Body::Static(bytes) => bytes.len() as u64,
             Body::Pattern(n) => *n,
             Body::Echo(n) => *n as u64,
+            Body::File(n) => *n,
         }
     }
 }
@@ -567,6 +640,10 @@ mod tests {
                     out.clear();
                 }
                 Step::Sleep(_) | Step::Offload { .. } => {}
+                Step::OpenFile => {
+                    conn.file_opened(None);
+                }
+                Step::SendFile { .. } => unreachable!("no file is ever opened here"),
                 Step::Read { .. } => match chunks.next() {
                     Some(chunk) => conn.received(chunk),
                     None if eof => conn.eof(),
@@ -847,5 +924,79 @@ mod tests {
         assert_eq!(statuses(&text), ["200", "200"]);
         assert_eq!(step, Step::Close { drain: false });
         assert_eq!(lifecycle.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_file_is_opened_then_its_head_written_then_its_body_sent() {
+        let config = Config::default();
+        let lifecycle = config.lifecycle.clone();
+        let mut conn = Connection::new(&config, Instant::now());
+        let mut out = Vec::new();
+        conn.received(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /files/a%2Eb HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            conn.poll(Instant::now(), &mut out),
+            Step::OpenFile,
+            "opened before earlier output is written"
+        );
+        assert_eq!(conn.file_name(), b"a.b");
+        assert!(conn.file_opened(Some(1000)), "a GET of a non-empty file: its body follows");
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE, "both heads at once");
+        let text = mask_dates(&out);
+        assert_eq!(statuses(&text), ["200", "200"]);
+        assert!(
+            text.ends_with("Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n"),
+            "{text}"
+        );
+        out.clear();
+        assert_eq!(conn.poll(Instant::now(), &mut out), Step::SendFile { len: 1000, timeout: WRITE_TIMEOUT });
+        assert!(out.is_empty());
+        assert_eq!(lifecycle.in_flight(), 1, "in flight until the body is sent");
+        assert!(matches!(conn.poll(Instant::now(), &mut out), Step::Read { .. }));
+        assert_eq!(lifecycle.in_flight(), 0);
+    }
+
+    #[test]
+    fn head_and_empty_files_and_missing_ones_send_no_body() {
+        for (request, size, status, length) in [
+            (&b"HEAD /files/f HTTP/1.1\r\nHost: a\r\n\r\n"[..], Some(5), "200", "5"),
+            (b"GET /files/f HTTP/1.1\r\nHost: a\r\n\r\n", Some(0), "200", "0"),
+            (b"GET /files/f HTTP/1.1\r\nHost: a\r\n\r\n", None, "404", "15"),
+        ] {
+            let mut conn = Connection::new(&Config::default(), Instant::now());
+            let mut out = Vec::new();
+            conn.received(request);
+            assert_eq!(conn.poll(Instant::now(), &mut out), Step::OpenFile);
+            assert!(!conn.file_opened(size), "no body follows");
+            assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
+            let text = mask_dates(&out);
+            assert_eq!(statuses(&text), [status]);
+            assert!(text.contains(&format!("Content-Length: {length}\r\n")), "{text}");
+            assert!(!text.contains("Connection: close"), "a missing file keeps the connection");
+            out.clear();
+            assert!(matches!(conn.poll(Instant::now(), &mut out), Step::Read { .. }));
+        }
+    }
+
+    #[test]
+    fn unsafe_file_names_are_404_without_asking_the_variant() {
+        let (text, _, _) = drive(
+            &[b"GET /files/..%2Fetc%2Fpasswd HTTP/1.1\r\nHost: a\r\n\r\nGET /files/%2e%2e HTTP/1.1\r\nHost: a\r\n\r\n"],
+            false,
+        );
+        assert_eq!(statuses(&text), ["404", "404"]);
+    }
+
+    #[test]
+    fn a_file_response_closes_when_the_request_says_so() {
+        let mut conn = Connection::new(&Config::default(), Instant::now());
+        let mut out = Vec::new();
+        conn.received(b"GET /files/f HTTP/1.0\r\n\r\n");
+        assert_eq!(conn.poll(Instant::now(), &mut out), Step::OpenFile);
+        assert!(conn.file_opened(Some(3)));
+        assert_eq!(conn.poll(Instant::now(), &mut out), WRITE);
+        assert!(mask_dates(&out).contains("Connection: close\r\n"));
+        out.clear();
+        assert_eq!(conn.poll(Instant::now(), &mut out), Step::SendFile { len: 3, timeout: WRITE_TIMEOUT });
+        assert_eq!(conn.poll(Instant::now(), &mut out), Step::Close { drain: false });
     }
 }

@@ -12,6 +12,7 @@
 //! - [`request`]: parsing a head with `httparse`, plus the checks it leaves to us.
 //! - [`routes`]: which answer a method and path get.
 //! - [`work`]: the computation behind `/work` and `/offload`, and its calibration.
+//! - [`files`]: which names `/files/{name}` may serve (the variant opens and reads them).
 //! - [`chunked`]: the strict chunked-body decoder.
 //! - [`response`]: the exact response bytes.
 //! - [`date`]: the cached `Date` value.
@@ -28,12 +29,14 @@
 //! | `GET /work/{µs}` | 200, `Hello, world!\n`, after computing about µs on the polling thread (µs ≤ 1 000 000, else 400) |
 //! | `GET /offload/{µs}` | the same, the computation run through the runtime's blocking facility ([`Step::Offload`]) |
 //! | `POST /`, `POST /echo` | 200, the request body |
+//! | `GET`/`HEAD /files/{name}` | 200, the file `name` of the `--files` directory; 404 if none |
 //! | unknown path / method not allowed / unknown method | 404 / 405 with `Allow` / 501 |
 
 pub mod chunked;
 pub mod cli;
 pub mod connection;
 pub mod date;
+pub mod files;
 pub mod limits;
 pub mod line;
 pub mod reference;

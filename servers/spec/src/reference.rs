@@ -6,8 +6,16 @@ use crate::{Config, Connection, Step};
 
 /// Everything the spec answers to `request` when the client then half-closes (pipelined
 /// responses included), with each `Date` value masked as `*`. Sleeps and computations are
-/// skipped: only the bytes matter here.
+/// skipped: only the bytes matter here. `/files/` requests find no file (a server without
+/// `--files`).
 pub fn answer(request: &[u8]) -> Vec<u8> {
+    answer_with_files(request, &|_| None)
+}
+
+/// [`answer`], for a server serving the files `file` gives: the contents of the file a name
+/// names, or `None` if it names none.
+pub fn answer_with_files(request: &[u8], file: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Vec<u8> {
+    let mut opened = None;
     let config = Config::default();
     let mut conn = Connection::new(&config, Instant::now());
     conn.received(request);
@@ -21,6 +29,14 @@ pub fn answer(request: &[u8]) -> Vec<u8> {
                 out.clear();
             }
             Step::Sleep(_) | Step::Offload { .. } => {}
+            Step::OpenFile => {
+                opened = file(conn.file_name());
+                conn.file_opened(opened.as_ref().map(|bytes| bytes.len() as u64));
+            }
+            Step::SendFile { len, .. } => {
+                let bytes = opened.take().unwrap_or_default();
+                all.extend_from_slice(&bytes[..usize::try_from(len).unwrap_or(usize::MAX).min(bytes.len())]);
+            }
             Step::Read { .. } | Step::Close { .. } => return mask_date(&all),
         }
     }
@@ -58,5 +74,24 @@ mod tests {
         let text = String::from_utf8(answer).unwrap();
         assert_eq!(text.matches("HTTP/1.1 ").count(), 2);
         assert!(text.contains("Date: *\r\n"));
+    }
+
+    #[test]
+    fn answers_files_from_what_it_is_given() {
+        let file = |name: &[u8]| (name == b"f").then(|| b"0123456789".to_vec());
+        let answer = answer_with_files(
+            b"GET /files/f HTTP/1.1\r\nHost: a\r\n\r\nHEAD /files/f HTTP/1.1\r\nHost: a\r\n\r\nGET /files/g HTTP/1.1\r\nHost: a\r\n\r\n",
+            &file,
+        );
+        let text = String::from_utf8(answer).unwrap();
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\nServer: runtime-matrix\r\nDate: *\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n0123456789\
+             HTTP/1.1 200 OK\r\nServer: runtime-matrix\r\nDate: *\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n\
+             HTTP/1.1 404 Not Found\r\nServer: runtime-matrix\r\nDate: *\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 15\r\n\r\n404 Not Found\r\n"
+        );
+        assert!(String::from_utf8(super::answer(b"GET /files/f HTTP/1.1\r\nHost: a\r\n\r\n"))
+            .unwrap()
+            .starts_with("HTTP/1.1 404"));
     }
 }

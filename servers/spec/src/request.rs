@@ -109,7 +109,7 @@ fn request_line_len(head: &[u8]) -> usize {
 
 /// The path of an origin-form (`/p?q`) or absolute-form (`http://host/p?q`) target, without
 /// its query. Other forms, and targets with bytes outside visible ASCII, are 400.
-fn origin_path(target: &str) -> Result<&str, Status> {
+pub(crate) fn origin_path(target: &str) -> Result<&str, Status> {
     if !target.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Status::BadRequest);
     }

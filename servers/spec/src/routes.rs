@@ -57,6 +57,9 @@ pub enum Route {
     Offload(u64),
     /// `POST /` or `POST /echo`: the request body back.
     Echo,
+    /// `GET /files/{name}` (or HEAD): a file from the served directory, whose name the
+    /// connection keeps (see [`crate::files`]).
+    File,
     /// A well-formed request the spec refuses; the connection stays usable.
     Refuse(Status, Option<&'static str>),
 }
@@ -115,6 +118,9 @@ pub fn route(method: Method, path: &str) -> Route {
     }
     if let Some(us) = path.strip_prefix("/offload/") {
         return computing(readable, us, Route::Offload);
+    }
+    if let Some(name) = path.strip_prefix(crate::files::PREFIX) {
+        return crate::files::route(method, name);
     }
     Route::Refuse(Status::NotFound, None)
 }

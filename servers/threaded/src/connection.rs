@@ -23,6 +23,8 @@ fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Resul
     let mut out = Vec::new();
     // The send timeout in force (SO_SNDTIMEO), set only when it changes: a syscall saved.
     let mut write_timeout = None;
+    // The file a `/files/` request opened, until its body is sent.
+    let mut file = None;
     loop {
         let now = Instant::now();
         match conn.poll(now, &mut out) {
@@ -54,6 +56,10 @@ fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io::Resul
             // The connection has a thread of its own: it is the blocking facility.
             Step::Offload { iterations } => {
                 work::compute(iterations);
+            }
+            Step::OpenFile => file = server_common::files::open_for(&mut conn),
+            Step::SendFile { len, timeout } => {
+                crate::files::send(&mut stream, file.take(), len, timeout, &mut write_timeout, &mut out)?
             }
             Step::Close { drain } => {
                 if drain {

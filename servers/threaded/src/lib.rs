@@ -13,6 +13,7 @@
 //! (or `harness serve thread-pool --port 46001`).
 
 mod connection;
+mod files;
 
 use std::time::Instant;
 

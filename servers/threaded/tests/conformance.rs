@@ -8,3 +8,5 @@ server_conformance::waiting_suite!(
     thread_per_connection_waiting,
     env!("CARGO_BIN_EXE_thread-per-connection")
 );
+server_conformance::files_suite!(thread_per_connection_files, env!("CARGO_BIN_EXE_thread-per-connection"));
+server_conformance::files_suite!(thread_pool_files, env!("CARGO_BIN_EXE_thread-pool"));

@@ -18,6 +18,8 @@ use socket2::SockRef;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 
+mod files;
+
 /// tokio's multi-thread runtime.
 pub const VARIANT: Variant = Variant {
     name: "tokio",
@@ -74,6 +76,8 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
     let mut out = Vec::new();
     // One read timer for the connection's whole life (see `server_common::timer`).
     let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
+    // The file a `/files/` request opened, until its body is sent.
+    let mut file = None;
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
@@ -90,6 +94,10 @@ async fn drive(mut stream: TcpStream, config: &Config, accepted: Instant) -> io:
             Step::Sleep(duration) => tokio::time::sleep(duration).await,
             Step::Offload { iterations } => {
                 tokio::task::spawn_blocking(move || work::compute(iterations)).await?;
+            }
+            Step::OpenFile => file = files::open(&mut conn).await,
+            Step::SendFile { len, timeout } => {
+                files::send(&stream, file.take(), len, timeout, &mut out).await?
             }
             Step::Close { drain } => {
                 if drain {

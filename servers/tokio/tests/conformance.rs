@@ -4,3 +4,4 @@
 server_conformance::suite!(tokio, env!("CARGO_BIN_EXE_server-tokio"));
 server_conformance::waiting_suite!(tokio_waiting, env!("CARGO_BIN_EXE_server-tokio"));
 server_conformance::event_loop_suite!(tokio_event_loop, env!("CARGO_BIN_EXE_server-tokio"));
+server_conformance::files_suite!(tokio_files, env!("CARGO_BIN_EXE_server-tokio"));

@@ -26,6 +26,8 @@ use tokio::time::Sleep;
 use tokio_uring::buf::BoundedBuf;
 use tokio_uring::net::{TcpListener, TcpStream};
 
+mod files;
+
 /// tokio-uring, one runtime per thread.
 pub const VARIANT: Variant = Variant {
     name: "tokio-uring",
@@ -110,6 +112,8 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
     // One timer per direction for the connection's whole life (see `server_common::timer`).
     let mut read_timer = pin!(tokio::time::sleep_until(accepted.into()));
     let mut write_timer = pin!(tokio::time::sleep_until(accepted.into()));
+    // The file a `/files/` request opened, until its body is sent.
+    let mut file = None;
     loop {
         match conn.poll(Instant::now(), &mut out) {
             Step::Write { timeout } => {
@@ -134,6 +138,10 @@ async fn drive(stream: TcpStream, config: &Config, accepted: Instant) -> io::Res
             Step::Sleep(duration) => tokio::time::sleep(duration).await,
             Step::Offload { iterations } => {
                 tokio::task::spawn_blocking(move || work::compute(iterations)).await?;
+            }
+            Step::OpenFile => file = files::open(&mut conn),
+            Step::SendFile { len, timeout } => {
+                out = files::send(&stream, file.take(), len, timeout, write_timer.as_mut(), out).await?;
             }
             Step::Close { drain } => {
                 if drain {

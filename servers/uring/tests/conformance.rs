@@ -6,3 +6,5 @@ server_conformance::suite!(tokio_uring, env!("CARGO_BIN_EXE_server-uring"));
 server_conformance::uring_suite!(env!("CARGO_BIN_EXE_server-uring"));
 server_conformance::waiting_suite!(tokio_uring_waiting, env!("CARGO_BIN_EXE_server-uring"));
 server_conformance::event_loop_suite!(tokio_uring_event_loop, env!("CARGO_BIN_EXE_server-uring"));
+server_conformance::files_suite!(tokio_uring_files, env!("CARGO_BIN_EXE_server-uring"));
+server_conformance::files_ring_suite!(env!("CARGO_BIN_EXE_server-uring"));
