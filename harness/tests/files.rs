@@ -186,7 +186,8 @@ fn a_file_deleted_during_a_run_is_404_and_the_run_goes_on() {
         .expect("harness serve");
     let mut line = String::new();
     BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("its line");
-    let url = format!("http://{}/", line.trim().trim_start_matches("listening on http://"));
+    let addr = server_spec::cli::parse_listening_line(&line).expect("a listening line");
+    let url = format!("http://{addr}/");
     let doomed = dir.join("4KiB-0001");
     let deleter = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));

@@ -24,13 +24,7 @@ impl Serve {
             .expect("harness serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its line");
-        let addr = line
-            .trim()
-            .trim_start_matches("listening on http://")
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_owned();
+        let addr = server_spec::cli::parse_listening_line(&line).expect("a listening line");
         Serve(child, format!("http://{addr}/"))
     }
 }
