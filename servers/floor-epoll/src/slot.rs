@@ -240,13 +240,7 @@ impl Slot {
     ) -> Option<Drive> {
         let mut progressed = false;
         while self.written < self.out.len() {
-            let stop = if !self.writable {
-                Some(Drive::Park)
-            } else if *budget == 0 {
-                Some(Drive::Yield)
-            } else {
-                None
-            };
+            let stop = self.must_stop_writing(*budget);
             if let Some(drive) = stop {
                 // The write timeout counts from the last progress, or from now if the write
                 // waits before its first.
@@ -257,12 +251,8 @@ impl Slot {
                 return Some(drive);
             }
             *budget -= 1;
-            if self.wrote && !self.no_delay {
-                // A socket that refuses the option fails as one connection.
-                if self.stream.set_nodelay(true).is_err() {
-                    return Some(Drive::Close);
-                }
-                self.no_delay = true;
+            if !self.nodelay_after_first_write() {
+                return Some(Drive::Close);
             }
             match (&self.stream).write(&self.out[self.written..]) {
                 Ok(0) => return Some(Drive::Close),
@@ -285,6 +275,30 @@ impl Slot {
         None
     }
 
+    /// Why a write loop (output or a file) stops before its next write, if it must: no room
+    /// in the send buffer until the next edge, or its turn's budget spent.
+    fn must_stop_writing(&self, budget: u32) -> Option<Drive> {
+        if !self.writable {
+            Some(Drive::Park)
+        } else if budget == 0 {
+            Some(Drive::Yield)
+        } else {
+            None
+        }
+    }
+
+    /// Sets `TCP_NODELAY` before a connection's second write, as nginx does (see the crate
+    /// docs); false when the socket refuses it, which fails this one connection.
+    fn nodelay_after_first_write(&mut self) -> bool {
+        if self.wrote && !self.no_delay {
+            if self.stream.set_nodelay(true).is_err() {
+                return false;
+            }
+            self.no_delay = true;
+        }
+        true
+    }
+
     /// Sends the rest of the file for [`Wait::File`], as [`Slot::flush`] writes output; `Some`
     /// when the drive ends first.
     fn send_file(
@@ -297,14 +311,8 @@ impl Slot {
         budget: &mut u32,
     ) -> Option<Drive> {
         let mut progressed = false;
-        while let Some(sending) = self.sending.as_mut().filter(|sending| !sending.is_done()) {
-            let stop = if !self.writable {
-                Some(Drive::Park)
-            } else if *budget == 0 {
-                Some(Drive::Yield)
-            } else {
-                None
-            };
+        while self.sending.as_ref().is_some_and(|sending| !sending.is_done()) {
+            let stop = self.must_stop_writing(*budget);
             if let Some(drive) = stop {
                 if !armed || progressed {
                     self.deadline.set(now + timeout, key, timers);
@@ -313,12 +321,10 @@ impl Slot {
                 return Some(drive);
             }
             *budget -= 1;
-            if self.wrote && !self.no_delay {
-                if self.stream.set_nodelay(true).is_err() {
-                    return Some(Drive::Close);
-                }
-                self.no_delay = true;
+            if !self.nodelay_after_first_write() {
+                return Some(Drive::Close);
             }
+            let Some(sending) = self.sending.as_mut() else { break };
             match sending.send(&self.stream) {
                 Sent::Some => {
                     self.wrote = true;
