@@ -37,6 +37,14 @@ pub struct Line {
     pub band: Vec<(f64, f64, f64)>,
 }
 
+impl Line {
+    /// A line of measured points in `colour`, with a dot at each, to be filled in: solid, or
+    /// `dashed` for the other side of a pair.
+    pub fn measured(colour: RGBColor, dashed: bool) -> Line {
+        Line { colour, points: Vec::new(), dashed, markers: true, band: Vec::new(), hollow: Vec::new() }
+    }
+}
+
 /// One bar from zero to `y`, between `x.0` and `x.1`, with an optional whisker (low, high).
 #[derive(Debug, Clone)]
 pub struct Bar {

@@ -169,14 +169,7 @@ fn rate_lines(
             let mut cells: Vec<&Cell> =
                 results.scenario_cells(scenario).filter(|c| c.variant == *variant).filter(in_view).collect();
             cells.sort_by(|a, b| x_of(a).total_cmp(&x_of(b)));
-            let mut line = Line {
-                colour: palette.colour(variant),
-                points: Vec::new(),
-                dashed,
-                markers: true,
-                band: Vec::new(),
-                hollow: Vec::new(),
-            };
+            let mut line = Line::measured(palette.colour(variant), dashed);
             for cell in cells {
                 let Some(median) = Metric::RequestsPerSecond.figure(cell) else { continue };
                 line.points.push((x_of(cell), median));

@@ -308,14 +308,7 @@ fn throughput(scenario: &Scenario<'_>, workers: Option<usize>) -> Figure {
     let mut lines = Vec::new();
     let mut top = 0.0f64;
     for variant in &scenario.variants {
-        let mut line = Line {
-            colour: scenario.palette.colour(variant),
-            points: Vec::new(),
-            dashed: false,
-            markers: true,
-            band: Vec::new(),
-            hollow: Vec::new(),
-        };
+        let mut line = Line::measured(scenario.palette.colour(variant), false);
         for level in &levels {
             let Some(cell) = scenario.cell(variant, level) else { continue };
             let Some(median) = Metric::RequestsPerSecond.figure(cell) else { continue };
@@ -370,14 +363,7 @@ fn scaling(scenario: &Scenario<'_>, load: &Cell, metric: Metric) -> Figure {
     let mut top = 0.0f64;
     let mut client_bound = false;
     for variant in &scenario.variants {
-        let mut line = Line {
-            colour: scenario.palette.colour(variant),
-            points: Vec::new(),
-            dashed: false,
-            markers: true,
-            band: Vec::new(),
-            hollow: Vec::new(),
-        };
+        let mut line = Line::measured(scenario.palette.colour(variant), false);
         for cell in scenario
             .cells
             .iter()

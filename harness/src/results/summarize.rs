@@ -514,20 +514,7 @@ mod tests {
     fn load_utilization_is_per_thread_over_every_host() {
         let mut load = host_part(0.45);
         load.absorb(&host_part(0.45));
-        let point = Point {
-            scenario: "classic".into(),
-            variant: "tokio".into(),
-            workers: 1,
-            workers_axis: false,
-            mode: Mode::Closed,
-            concurrency: 2,
-            rate: None,
-            keep_alive: false,
-            requests: 2000,
-            server_cpus: vec![0],
-            server_cpus_in_force: vec![0],
-            mix: Vec::new(),
-        };
+        let point = Point { scenario: "classic".into(), keep_alive: false, requests: 2000, ..point() };
         let run = MeasuredRun {
             load,
             started_at: 0,

@@ -21,6 +21,18 @@ fn with_server(start: Start<'_>, args: &[&str], check: impl FnOnce(SocketAddr)) 
     server.stop_cleanly();
 }
 
+/// Sends each request on one kept-alive connection and expects its refusal — the status and
+/// `Allow` given — with the connection left open for the next.
+fn refused_and_kept_open(client: &mut Client, cases: &[(&[u8], u16, Option<&str>)]) {
+    for &(request, status, allow) in cases {
+        client.send(request);
+        let response = client.response(false);
+        assert_eq!(response.status, status, "{:?}", String::from_utf8_lossy(request));
+        assert_eq!(response.header("Allow"), allow);
+        assert_eq!(response.header("Connection"), None, "the connection stays open");
+    }
+}
+
 fn get(addr: SocketAddr, path: &str) -> crate::client::Response {
     exchange(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
 }
@@ -116,13 +128,7 @@ pub fn refusals_keep_the_connection(start: Start<'_>) {
             (b"GET /bytes/abc HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
             (b"GET /bytes/16777217 HTTP/1.1\r\nHost: t\r\n\r\n", 413, None),
         ];
-        for (request, status, allow) in cases {
-            client.send(request);
-            let response = client.response(false);
-            assert_eq!(response.status, status, "{:?}", String::from_utf8_lossy(request));
-            assert_eq!(response.header("Allow"), allow);
-            assert_eq!(response.header("Connection"), None, "the connection stays open");
-        }
+        refused_and_kept_open(&mut client, &cases);
         client.send(b"GET /sleep/10001 HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_eq!(client.response(false).status, 400);
         assert_eq!(client.response(false).status, 200);
@@ -217,13 +223,7 @@ pub fn work_and_offload(start: Start<'_>) {
             (b"POST /work/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, Some("GET, HEAD")),
             (b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n", 404, None),
         ];
-        for (request, status, allow) in cases {
-            client.send(request);
-            let response = client.response(false);
-            assert_eq!(response.status, status, "{:?}", String::from_utf8_lossy(request));
-            assert_eq!(response.header("Allow"), allow);
-            assert_eq!(response.header("Connection"), None, "the connection stays open");
-        }
+        refused_and_kept_open(&mut client, &cases);
         client.send(b"GET /offload/1000 HTTP/1.1\r\nHost: t\r\n\r\nGET /work/1000 HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
         for _ in 0..3 {
             assert_eq!(client.response(false).body, b"Hello, world!\n");
