@@ -41,6 +41,20 @@ pub struct GroupSample {
 
 /// Reads every process whose process group is `pgid`. Fails if there is none.
 pub fn sample_group(pgid: i32) -> io::Result<GroupSample> {
+    sample_of(group(pgid)?, || format!("no process in group {pgid}"))
+}
+
+/// Reads process `pid` alone (a server started by hand, which shares its group with the
+/// shell's other jobs). Fails if it is gone.
+pub fn sample_process(pid: i32) -> io::Result<GroupSample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields = Stat::parse(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/stat: unreadable")))?;
+    sample_of(vec![(pid, fields)], || format!("no process {pid}"))
+}
+
+/// One reading of `members`; `none` says what is missing when there are none.
+fn sample_of(members: Vec<(i32, Stat)>, none: impl Fn() -> String) -> io::Result<GroupSample> {
     let at = Instant::now();
     let tcp = TcpCounters::read().ok();
     let socket_bytes = crate::machine::sockets::socket_bytes().ok();
@@ -56,7 +70,7 @@ pub fn sample_group(pgid: i32) -> io::Result<GroupSample> {
         socket_bytes,
     };
     let page_kib = page_size() / 1024;
-    for (pid, fields) in group(pgid)? {
+    for (pid, fields) in members {
         let own = process_cpu_time(pid).unwrap_or_else(|| ticks(fields.utime + fields.stime));
         sample.cpu += own + ticks(fields.cutime + fields.cstime);
         sample.rss_kib += fields.rss_pages * page_kib;
@@ -65,7 +79,7 @@ pub fn sample_group(pgid: i32) -> io::Result<GroupSample> {
         sample.fds = sample.fds.zip(open_descriptors(pid)).map(|(all, own)| all + own);
     }
     if sample.processes == 0 {
-        return Err(io::Error::new(io::ErrorKind::NotFound, format!("no process in group {pgid}")));
+        return Err(io::Error::new(io::ErrorKind::NotFound, none()));
     }
     Ok(sample)
 }

@@ -8,8 +8,10 @@ mod support;
 use std::process::Command;
 
 use server_conformance::test_name;
-use server_conformance::tools::{require, PERF};
-use support::{cells_of, results_dir, results_json, text, Scratch, HARNESS};
+use server_conformance::tools::{require, PERF, STRACE};
+use support::{
+    cells_of, free_port, results_dir, results_json, signal, text, wait_for_port, Scratch, HARNESS,
+};
 
 /// The server's top system calls of a cell, as `name → per request`.
 fn top(cell: &serde_json::Value) -> Vec<(String, f64)> {
@@ -155,4 +157,117 @@ fn without_perf_events_the_sweep_still_runs_and_says_so() {
         assert!(cell["mechanics"].is_null() || cell["mechanics"]["server"].is_null(), "{cell}");
         assert!(cell["server"]["cpu_us_per_request"].as_f64().is_some(), "CPU is still measured: {cell}");
     }
+}
+
+/// The voluntary and involuntary context switches of every living thread of `pid`, from
+/// `/proc/PID/task/*/status`.
+fn proc_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|line| {
+                    line.starts_with("voluntary_ctxt_switches")
+                        || line.starts_with("nonvoluntary_ctxt_switches")
+                })
+                .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// The figure after `label` in `harness load`'s output (`Server system calls:   3.00/request …`).
+fn per_request_line(stdout: &str, label: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(label))
+        .and_then(|rest| rest.trim().split(|c: char| c == '/' || c.is_whitespace()).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{label}` line: {stdout}"))
+}
+
+/// A server started by hand, counted by `harness load --server-pid --mechanics` in the very
+/// run that `strace -c -f -p` and `/proc/PID/task/*/status` count too: the three agree.
+/// thread-pool's threads live through the run (so `/proc` sees all of them) and each request
+/// costs it a `setsockopt`, a `recvfrom` and a `sendto`, and a switch on its pool's queue.
+#[test]
+fn a_server_started_by_hand_counted_as_strace_and_proc_count_it() {
+    if !require(test_name!(a_server_started_by_hand_counted_as_strace_and_proc_count_it), &[STRACE]) {
+        return;
+    }
+    let port = free_port();
+    let mut server = Command::new(HARNESS)
+        .args(["serve", "thread-pool", "--workers", "4", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("harness serve");
+    wait_for_port(port, std::time::Duration::from_secs(10));
+    let pid = server.id();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let counts = dir.path().join("strace.txt");
+    let mut strace = Command::new("strace")
+        .args(["-c", "-f", "-p", &pid.to_string(), "-o"])
+        .arg(&counts)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("strace");
+    // Attached once every thread of the server names a tracer.
+    let traced = || {
+        std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| {
+            tasks.filter_map(Result::ok).all(|task| {
+                std::fs::read_to_string(task.path().join("status")).is_ok_and(|s| {
+                    s.lines().any(|l| l.starts_with("TracerPid:") && l.split_whitespace().last() != Some("0"))
+                })
+            })
+        })
+    };
+    let started = std::time::Instant::now();
+    while !traced() && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let requests = 4000u64;
+    let before = proc_switches(pid);
+    let output = Command::new(HARNESS)
+        .args([
+            "load",
+            "-k",
+            "-c",
+            "4",
+            "-n",
+            &requests.to_string(),
+            "--mechanics",
+            "--server-pid",
+            &pid.to_string(),
+        ])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .expect("harness load");
+    let after = proc_switches(pid);
+    signal(strace.id(), libc::SIGINT);
+    let _ = strace.wait();
+    signal(pid, libc::SIGTERM);
+    let _ = server.wait();
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    if stderr.contains("mechanics are not counted") {
+        return eprintln!("perf events are not open here: {stderr}");
+    }
+    let strace_calls: f64 = std::fs::read_to_string(&counts)
+        .expect("strace's counts")
+        .lines()
+        .find(|line| line.ends_with("total"))
+        .and_then(|line| line.split_whitespace().nth(3)?.parse().ok())
+        .expect("strace's total line");
+    let calls = per_request_line(&stdout, "Server system calls:");
+    let by_strace = strace_calls / requests as f64;
+    // strace also saw the idle server for a moment before and after the run: a few calls.
+    assert!((calls / by_strace - 1.0).abs() < 0.15, "harness {calls}/request, strace {by_strace}: {stdout}");
+    assert!((2.9..3.2).contains(&calls), "setsockopt, recvfrom, sendto: {stdout}");
+    let switches = per_request_line(&stdout, "Server switches:");
+    let by_proc = (after - before) as f64 / requests as f64;
+    assert!(by_proc > 0.5, "a switch a request at least (the pool's queue): {by_proc}");
+    assert!((switches / by_proc - 1.0).abs() < 0.15, "harness {switches}/request, /proc {by_proc}: {stdout}");
+    assert!(per_request_line(&stdout, "Server CPU:") > 0.0, "{stdout}");
 }

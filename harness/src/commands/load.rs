@@ -10,10 +10,12 @@ use std::time::Duration;
 use server_spec::default_duration;
 
 use super::exit;
+use crate::cost::{sample_process, GroupSample, Spent};
 use crate::hosts::protocol;
 use crate::load::{Job, Shape, Stop};
 use crate::machine::idle::CpuIdle;
 use crate::machine::tcp::TcpCounters;
+use crate::mechanics::Attached;
 use crate::plan::defaults;
 use crate::results::summarize::Point;
 use crate::results::{summarize, Cell, MeasuredRun, Mode, Status};
@@ -106,6 +108,36 @@ pub struct Args {
     /// `mechanics = true` costs a sweep's servers.
     #[arg(long)]
     pub mechanics: bool,
+    /// A server started by hand, read around the run: its CPU per request (every thread,
+    /// live or exited) and, with --mechanics, its system calls and context switches per
+    /// request (counted on each of its threads, and what they start, from now on).
+    #[arg(long, value_name = "PID", conflicts_with = "report")]
+    pub server_pid: Option<i32>,
+}
+
+/// A server started by hand (`--server-pid`), read as the sweep reads its own.
+struct Watched {
+    pid: i32,
+    counters: Option<Attached>,
+}
+
+impl Watched {
+    /// Process `pid`, with its mechanics counted if `mechanics` (a warning, and no counts,
+    /// where they cannot be); an error if there is no such process.
+    fn new(pid: i32, mechanics: bool) -> anyhow::Result<Watched> {
+        sample_process(pid)
+            .map_err(|err| anyhow::anyhow!("--server-pid {pid}: no process to read ({err})"))?;
+        let counters = mechanics.then(|| Attached::to(pid)).and_then(|attached| {
+            attached.map_err(|why| eprintln!("warning: the server's mechanics are not counted: {why}")).ok()
+        });
+        Ok(Watched { pid, counters })
+    }
+
+    fn sample(&self) -> Option<GroupSample> {
+        let mut sample = sample_process(self.pid).ok()?;
+        sample.mechanics = self.counters.as_ref().and_then(Attached::read);
+        Some(sample)
+    }
 }
 
 /// A request mix as `--mix` gives it: (path, weight) pairs.
@@ -158,24 +190,38 @@ pub fn run(args: &Args) -> ExitCode {
             }
         },
     };
+    let watched = match args.server_pid.map(|pid| Watched::new(pid, args.mechanics)).transpose() {
+        Ok(watched) => watched,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
     let started_at = crate::meta::unix_ms();
     // The kernel's TCP counters around the run: a listen queue that overflowed, SYNs
     // retransmitted (on loopback both ends' are here).
     let tcp_before = TcpCounters::read().ok();
-    let load = match measure(args, &job) {
+    let mut server_before = None;
+    let measured = measure(args, &job, &mut || server_before = watched.as_ref().and_then(Watched::sample));
+    let load = match measured {
         Ok(load) => load,
         Err(err) => {
             eprintln!("Error: {err:#}");
             return ExitCode::from(exit::FAILURES);
         }
     };
+    let server_after = watched.as_ref().and_then(Watched::sample);
+    let server = server_before.zip(server_after).map(|(before, after)| Spent::between(&before, &after));
+    if watched.is_some() && server.is_none() {
+        eprintln!("warning: the server could not be read around the run (did it exit?)");
+    }
     let tcp = tcp_before.zip(TcpCounters::read().ok()).map(|(before, after)| after.since(&before));
     let failed = load.failures.total() > 0;
     if args.report {
         println!("{}", protocol::line(&protocol::LoadReport { load, name: args.name.clone() }));
         return ExitCode::from(if failed { exit::FAILURES } else { exit::SUCCESS });
     }
-    let cell = cell(args, &job, load, started_at, tcp);
+    let cell = cell(args, &job, load, started_at, tcp, server);
     if args.json {
         match serde_json::to_string_pretty(&cell) {
             Ok(json) => println!("{json}"),
@@ -232,7 +278,8 @@ fn job(args: &Args) -> anyhow::Result<Job> {
 }
 
 /// Makes the run: Ctrl-C (or, with `--lifeline`, the launcher's end) stops it with what it has.
-fn measure(args: &Args, job: &Job) -> anyhow::Result<crate::load::LoadResult> {
+/// `at_window` is called as the measured window opens.
+fn measure(args: &Args, job: &Job, at_window: &mut dyn FnMut()) -> anyhow::Result<crate::load::LoadResult> {
     let interrupt = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, interrupt.clone())?;
     if args.lifeline {
@@ -240,6 +287,7 @@ fn measure(args: &Args, job: &Job) -> anyhow::Result<crate::load::LoadResult> {
         crate::hosts::lifeline(move || interrupt_on_eof(&flag));
     }
     let mut announce = || {
+        at_window();
         if args.announce_window {
             use std::io::Write;
             let mut stdout = std::io::stdout().lock();
@@ -250,13 +298,15 @@ fn measure(args: &Args, job: &Job) -> anyhow::Result<crate::load::LoadResult> {
     Ok(crate::load::run(job, &Stop::any(&[&interrupt]), &mut announce)?)
 }
 
-/// The run as one results cell, as the sweep would summarize it (no server is sampled).
+/// The run as one results cell, as the sweep would summarize it (the server read only when
+/// `--server-pid` names it).
 fn cell(
     args: &Args,
     job: &Job,
     load: crate::load::LoadResult,
     started_at: u64,
     tcp: Option<TcpCounters>,
+    server: Option<Spent>,
 ) -> Cell {
     let status = Status::of_run(load.cut, false);
     let (mode, rate, requests) = match job.shape {
@@ -283,7 +333,7 @@ fn cell(
         &[MeasuredRun {
             load,
             started_at,
-            server: None,
+            server,
             idle_rss_kib: None,
             idle_kernel_kib: None,
             status,
@@ -337,10 +387,31 @@ fn render(cell: &Cell, args: &Args) -> String {
     if let Some(cpu) = cell.meta.load_cpu_us_per_request {
         out.push_str(&format!("Load generator CPU:     {cpu:.2} µs/request\n"));
     }
+    let mechanics = cell.mechanics.as_ref();
+    out.push_str(&mechanics_lines("Load", mechanics.and_then(|m| m.load.as_ref())));
+    if let Some(cpu) = cell.server.as_ref().and_then(|s| s.cpu_us_per_request) {
+        out.push_str(&format!("Server CPU:             {cpu:.2} µs/request\n"));
+    }
+    out.push_str(&mechanics_lines("Server", mechanics.and_then(|m| m.server.as_ref())));
     for note in &cell.notes {
         out.push_str(&format!("Note: {note}\n"));
     }
     out
+}
+
+/// One side's system calls and context switches per request, two lines (none if not counted).
+fn mechanics_lines(side: &str, mechanics: Option<&crate::mechanics::Mechanics>) -> String {
+    let Some(m) = mechanics else { return String::new() };
+    let calls = format!("{side} system calls:");
+    let switches = format!("{side} switches:");
+    format!(
+        "{calls:<24}{:.2}/request ({})\n{switches:<24}{:.3}/request ({:.3} voluntary, {:.3} involuntary)\n",
+        m.syscalls_per_request,
+        m.top_in_words(),
+        m.switches_per_request(),
+        m.voluntary_switches_per_request,
+        m.involuntary_switches_per_request,
+    )
 }
 
 /// Why the run is not clean, in words; a server that accepted but never answered is named

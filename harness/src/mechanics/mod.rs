@@ -122,6 +122,59 @@ impl Counters {
     }
 }
 
+/// The counters of a process that is already running (a server started by hand): a set on
+/// each of its threads, each inherited by whatever that thread starts from then on. Threads
+/// that exited before are not counted; a thread started while the sets open is caught by
+/// listing the threads again until no new one appears.
+#[derive(Debug)]
+pub struct Attached {
+    threads: Vec<(i32, Counters)>,
+}
+
+impl Attached {
+    /// Counts every thread of process `pid` from now on.
+    pub fn to(pid: i32) -> Result<Attached, String> {
+        let mut threads: Vec<(i32, Counters)> = Vec::new();
+        // Bounded: a process that starts threads faster than they can be counted is counted
+        // as far as the last listing, and the caller is told nothing is missing only if the
+        // listing settled.
+        for _ in 0..8 {
+            let tids =
+                task_ids(pid).map_err(|err| format!("cannot list the threads of process {pid}: {err}"))?;
+            let new: Vec<i32> =
+                tids.into_iter().filter(|tid| threads.iter().all(|(t, _)| t != tid)).collect();
+            if new.is_empty() {
+                return Ok(Attached { threads });
+            }
+            for tid in new {
+                match Counters::inherited(tid) {
+                    Ok(counters) => threads.push((tid, counters)),
+                    // A thread that exited between listing and opening has nothing to count.
+                    Err(_) if !std::path::Path::new(&format!("/proc/{pid}/task/{tid}")).exists() => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Err(format!("process {pid} kept starting threads while its counters were opened"))
+    }
+
+    /// The counts so far, every thread's summed (threads that exited since keep theirs).
+    pub fn read(&self) -> Option<Tally> {
+        let mut sum = Tally::default();
+        for (_, counters) in &self.threads {
+            sum.add(&counters.read()?);
+        }
+        Some(sum)
+    }
+}
+
+/// The threads of process `pid` now.
+fn task_ids(pid: i32) -> std::io::Result<Vec<i32>> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/task"))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect())
+}
+
 /// Why counting is not possible here, in one line.
 fn unavailable(event: &Event, err: &std::io::Error) -> String {
     let what = match event {
@@ -286,5 +339,34 @@ mod tests {
         assert!(spent.switches - spent.involuntary >= 50, "and is voluntary: {spent:?}");
         let sleeps = spent.by_name.iter().find(|(name, _)| *name == "clock_nanosleep").map(|(_, n)| *n);
         assert_eq!(sleeps, Some(50), "{spent:?}");
+    }
+
+    /// A process already running, counted from outside: a shell loop's `sleep`s are its
+    /// children, started after the counters opened, and their calls count too.
+    #[test]
+    fn counts_a_running_process_and_what_it_starts() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do sleep 0.01; done"])
+            .spawn()
+            .expect("sh runs");
+        let pid = i32::try_from(child.id()).expect("a pid");
+        let attached = match Attached::to(pid) {
+            Ok(attached) => attached,
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return eprintln!("{why}");
+            }
+        };
+        let before = attached.read().expect("a tally");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let spent = attached.read().expect("a tally").since(&before);
+        let _ = child.kill();
+        let _ = child.wait();
+        // Each round: the shell forks, the child execs sleep and sleeps; dozens of rounds.
+        let sleeps = spent.by_name.iter().find(|(name, _)| *name == "clock_nanosleep").map_or(0, |(_, n)| *n);
+        assert!(sleeps >= 5, "the children's sleeps are counted: {spent:?}");
+        assert!(spent.switches >= 5, "{spent:?}");
+        assert!(Attached::to(i32::MAX).is_err(), "no such process");
     }
 }

@@ -173,7 +173,9 @@ fn entry(cell: &Cell, baseline: Option<&&Cell>, metric: Metric, few_runs: &mut b
     let shown = match metric {
         Metric::RequestsPerSecond => format!("{value:.0}{mark}"),
         Metric::P50 | Metric::P99 => format!("{value:.1}{mark}"),
-        Metric::ServerCpu | Metric::ServerSyscalls | Metric::ServerSwitches => format!("{value:.2}"),
+        Metric::ServerCpu | Metric::ServerSyscalls => format!("{value:.2}"),
+        // An event loop blocks a few times per thousand requests: two decimals would show 0.00.
+        Metric::ServerSwitches => format!("{value:.3}"),
     };
     let Some(base) = baseline else { return shown };
     let Some(base_value) = metric.figure(base).filter(|v| *v > 0.0) else { return shown };

@@ -583,11 +583,11 @@ pub fn mechanics(cells: &[&Cell]) -> Table {
                 c.level_label(),
                 figure(server.map(|m| m.syscalls_per_request), 2, ""),
                 server.map_or_else(|| "—".to_owned(), crate::mechanics::Mechanics::top_in_words),
-                figure(server.map(|m| m.voluntary_switches_per_request), 2, ""),
+                figure(server.map(|m| m.voluntary_switches_per_request), 3, ""),
                 figure(server.map(|m| m.involuntary_switches_per_request), 3, ""),
                 figure(server.map(|m| m.migrations_per_request), 3, ""),
                 figure(load.map(|m| m.syscalls_per_request), 2, ""),
-                figure(load.map(crate::mechanics::Mechanics::switches_per_request), 2, ""),
+                figure(load.map(crate::mechanics::Mechanics::switches_per_request), 3, ""),
             ]
         })
         .collect();
