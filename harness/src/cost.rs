@@ -76,7 +76,12 @@ fn sample_of(members: Vec<(i32, Stat)>, none: impl Fn() -> String) -> io::Result
         sample.rss_kib += fields.rss_pages * page_kib;
         sample.threads += fields.threads;
         sample.processes += 1;
-        sample.fds = sample.fds.zip(open_descriptors(pid)).map(|(all, own)| all + own);
+        match open_descriptors(pid) {
+            Some(own) => sample.fds = sample.fds.map(|all| all + own),
+            // A member that exited since it was listed holds none.
+            None if !std::path::Path::new(&format!("/proc/{pid}")).exists() => {}
+            None => sample.fds = None,
+        }
     }
     if sample.processes == 0 {
         return Err(io::Error::new(io::ErrorKind::NotFound, none()));
@@ -109,6 +114,12 @@ fn open_descriptors(pid: i32) -> Option<u64> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
 }
 
+/// The processes whose parent is `pid` (a wrapper's children: `sh -c`, `taskset` in a
+/// backgrounded list).
+pub fn children(pid: i32) -> Vec<i32> {
+    processes().into_iter().filter(|(_, stat)| stat.ppid == pid).map(|(child, _)| child).collect()
+}
+
 /// The processes of group `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     group(pgid).map(|members| members.into_iter().map(|(pid, _)| pid).collect()).unwrap_or_default()
@@ -120,25 +131,27 @@ fn group(pgid: i32) -> io::Result<Vec<(i32, Stat)>> {
     if pgid <= 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("no process group {pgid}")));
     }
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else {
-            continue;
-        };
-        // A process may exit between listing and reading: skip it.
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        match Stat::parse(&stat) {
-            Some(fields) if fields.pgrp == pgid => members.push((pid, fields)),
-            _ => {}
-        }
-    }
-    Ok(members)
+    std::fs::metadata("/proc")?;
+    Ok(processes().into_iter().filter(|(_, stat)| stat.pgrp == pgid).collect())
+}
+
+/// Every process there is, with its stat fields.
+fn processes() -> Vec<(i32, Stat)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| {
+            let pid = entry.ok()?.file_name().to_str()?.parse::<i32>().ok()?;
+            // A process may exit between listing and reading: skip it.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, Stat::parse(&stat)?))
+        })
+        .collect()
 }
 
 /// The fields of `/proc/PID/stat` this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stat {
+    ppid: i32,
     pgrp: i32,
     utime: u64,
     stime: u64,
@@ -157,6 +170,7 @@ impl Stat {
         // `rest` starts at field 3 (state): field N is fields[N - 3].
         let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<i64>().ok());
         Some(Stat {
+            ppid: i32::try_from(field(4)?).ok()?,
             pgrp: i32::try_from(field(5)?).ok()?,
             utime: u64::try_from(field(14)?).ok()?,
             stime: u64::try_from(field(15)?).ok()?,
@@ -255,8 +269,27 @@ mod tests {
         let stat = Stat::parse(line).unwrap();
         assert_eq!(
             stat,
-            Stat { pgrp: 4242, utime: 17, stime: 3, cutime: 2, cstime: 1, threads: 7, rss_pages: 321 }
+            Stat {
+                ppid: 1,
+                pgrp: 4242,
+                utime: 17,
+                stime: 3,
+                cutime: 2,
+                cstime: 1,
+                threads: 7,
+                rss_pages: 321
+            }
         );
+    }
+
+    #[test]
+    fn a_child_is_found_by_its_parent() {
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().expect("sleep runs");
+        let me = i32::try_from(std::process::id()).expect("a pid");
+        let found = children(me).contains(&i32::try_from(child.id()).expect("a pid"));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found, "{:?}", children(me));
     }
 
     #[test]

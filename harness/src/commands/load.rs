@@ -127,6 +127,15 @@ impl Watched {
     fn new(pid: i32, mechanics: bool) -> anyhow::Result<Watched> {
         sample_process(pid)
             .map_err(|err| anyhow::anyhow!("--server-pid {pid}: no process to read ({err})"))?;
+        let children = crate::cost::children(pid);
+        if !children.is_empty() {
+            // `taskset … server &` inside `cd dir && …` backgrounds a shell, not the server.
+            eprintln!(
+                "warning: process {pid} has child processes ({}); only {pid} itself is read: if the server is a \
+                 child (a wrapper or a backgrounded shell list started it), give the child's PID",
+                children.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            );
+        }
         let counters = mechanics.then(|| Attached::to(pid)).and_then(|attached| {
             attached.map_err(|why| eprintln!("warning: the server's mechanics are not counted: {why}")).ok()
         });
