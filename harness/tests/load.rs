@@ -213,3 +213,28 @@ fn the_window_is_announced_after_the_warm_up() {
     assert!(cell["complete"].as_u64().unwrap() > 0, "{cell}");
     assert!(!rest.contains("window open"), "announced once");
 }
+
+/// `--server-pid`: the tiny server's own CPU per request beside the load's; a PID with no
+/// process is bad input (exit 2), said as such.
+#[test]
+fn a_server_named_by_pid_is_read_around_the_run() {
+    if !require(test_name!(a_server_named_by_pid_is_read_around_the_run), &[PYTHON3]) {
+        return;
+    }
+    let scratch = Scratch::new();
+    let server = Tiny::start(&scratch, "close");
+    let pid = server.child.id().to_string();
+    let (code, stdout, stderr) = load(&["-n", "300", "-c", "2", "--server-pid", &pid, &server.url]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let cpu: f64 = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Server CPU:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("a Server CPU line: {stdout}"));
+    // A Python server spends tens of microseconds on a request, never nothing.
+    assert!(cpu > 1.0, "{stdout}");
+    assert!(!stderr.contains("child processes"), "python3 has none: {stderr}");
+    let (code, stdout, stderr) = load(&["-n", "10", "--server-pid", "2147483647", &server.url]);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("--server-pid 2147483647: no process to read"), "{stderr}");
+}

@@ -52,7 +52,6 @@ fn no_spinner_left(tag: &str, when: &str) {
 #[test]
 fn the_floor_is_measured_first_and_lies_below_every_variant() {
     let _alone = alone();
-    let scratch = Scratch::new();
     let matrix = "[sweep]\nrequests = 2000\nconcurrency = [1]\nkeep_alive = true\n\n\
                   [[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"floor-epoll\"\n";
     // The floor lies below every variant's p50 by what a runtime and the spec add to the same
@@ -60,7 +59,9 @@ fn the_floor_is_measured_first_and_lies_below_every_variant() {
     // a variant's run) can tip one sweep, so a sweep that does not show it earns up to two more;
     // a floor that is not below a variant in any of three sweeps is a fault.
     let mut attempts = Vec::new();
-    let (stdout, out) = loop {
+    let (stdout, out, _scratch) = loop {
+        // Each sweep in a directory of its own: one results directory each.
+        let scratch = Scratch::new();
         let (output, out) = scratch.run(matrix, &[]);
         let stdout = text(&output.stdout);
         assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
@@ -79,7 +80,7 @@ fn the_floor_is_measured_first_and_lies_below_every_variant() {
         }
         attempts.push(above.join("; "));
         if above.is_empty() {
-            break (stdout, out);
+            break (stdout, out, scratch);
         }
         assert!(attempts.len() < 3, "in three sweeps: {attempts:?}");
     };
