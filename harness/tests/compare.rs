@@ -8,10 +8,12 @@ use std::process::Command;
 
 use support::{results_dir, text, Scratch, HARNESS};
 
-/// Runs a sweep of tokio at c=1 and c=2, 5 repeats, on `path`; returns its results directory.
+/// Runs a sweep of tokio and smol at c=1 and c=2, 5 repeats, on `path`, the four measured
+/// metrics only (`mechanics = "off"`: compare's counted-once rows are checked in scaling.rs);
+/// returns its results directory.
 fn sweep(scratch: &Scratch, name: &str, path: &str) -> PathBuf {
     let matrix = format!(
-        "[sweep]\nrequests = 300\nconcurrency = [1, 2]\nkeep_alive = true\nrepeat = 5\npath = \"{path}\"\n\n[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n"
+        "[sweep]\nrequests = 300\nconcurrency = [1, 2]\nkeep_alive = true\nrepeat = 5\npath = \"{path}\"\nmechanics = \"off\"\n\n[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n"
     );
     let out = scratch.path().join(name);
     let file = scratch.path().join(format!("{name}.toml"));

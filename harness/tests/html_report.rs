@@ -117,7 +117,8 @@ fn the_report_of_a_real_sweep() {
     assert_eq!(columns, harness::report::CLASSIC_COLUMNS);
     assert_eq!(classic[0].select(&selector("tbody tr")).count(), levels.len());
     assert_eq!(document.select(&selector("table.percentiles")).count(), 2);
-    assert_eq!(document.select(&selector("table.matrix")).count(), 3);
+    // Rate, p99 and CPU, and system calls and switches (counted in an extra run by default).
+    assert_eq!(document.select(&selector("table.matrix")).count(), 5);
     let markdown = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     let entries: Vec<String> = document
         .select(&selector("table.matrix td"))

@@ -77,6 +77,54 @@ fn system_calls_and_switches_per_request_read_off_the_report() {
     }
 }
 
+/// By default (no `mechanics` key) every closed-loop cell gets one extra, counted run after its
+/// measured runs: the cells carry the counts, the measured runs none (they ran without the
+/// counters), the report shows both matrices and says how they were counted; `mechanics =
+/// "off"` counts nothing.
+#[test]
+fn by_default_one_extra_run_per_cell_is_counted() {
+    let scratch = Scratch::new();
+    let matrix = "[sweep]\nrequests = 3000\nconcurrency = [1, 5]\nkeep_alive = true\nrepeat = 2\n\n\
+                  [[variant]]\nname = \"floor-epoll\"\n[[variant]]\nname = \"smol\"\n";
+    let (output, out) = scratch.run(matrix, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    let json = results_json(&out);
+    for cell in json["cells"].as_array().expect("cells") {
+        let runs = cell["runs"].as_array().expect("runs");
+        assert_eq!(runs.len(), 2, "the counted run is not one of the measured runs: {cell}");
+        assert!(runs.iter().all(|run| run["mechanics"].is_null()), "measured runs carry no counts: {cell}");
+        let calls = cell["mechanics"]["server"]["syscalls_per_request"].as_f64().expect("counted once");
+        assert!(calls >= 2.0, "at least a recvfrom and a sendto a request: {cell}");
+        assert!(cell["mechanics"]["load"]["syscalls_per_request"].as_f64().is_some(), "{cell}");
+    }
+    let smol = cells_of(&json, "smol")[0];
+    assert!(per_request(smol, "epoll_ctl") > 0.5, "smol re-arms: {:?}", top(smol));
+    for expected in [
+        "#### Server system calls per request (lower is better)",
+        "#### Server context switches per request (lower is better)",
+        "counted in one extra run per cell after its measured runs",
+        "| server syscalls/req |",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    // Grouped, each server stops after its cells: they are counted before it does.
+    let grouped = Scratch::new();
+    let (output, out) =
+        grouped.run(&matrix.replace("repeat = 2\n", "repeat = 1\norder = \"grouped\"\n"), &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for cell in results_json(&out)["cells"].as_array().expect("cells") {
+        assert!(cell["mechanics"]["server"]["syscalls_per_request"].as_f64().is_some(), "grouped: {cell}");
+    }
+    let off = Scratch::new();
+    let (output, out) = off.run(&matrix.replace("repeat = 2\n", "repeat = 1\nmechanics = \"off\"\n"), &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for cell in results_json(&out)["cells"].as_array().expect("cells") {
+        assert!(cell["mechanics"].is_null(), "nothing counted: {cell}");
+    }
+    assert!(!text(&output.stdout).contains("#### Server system calls per request"));
+}
+
 /// `profile = true`: one flame graph per variant beside the results, linked from the page,
 /// and the top symbols in the report.
 #[test]
@@ -127,35 +175,41 @@ fn kernel_memory_per_idle_connection_beside_rss() {
 /// everything else, exits 0, and says once what is missing.
 #[test]
 fn without_perf_events_the_sweep_still_runs_and_says_so() {
-    let scratch = Scratch::new();
-    // Nobody can write the scratch directory's results and read its matrix.
-    let matrix = scratch.matrix("[sweep]\nrequests = 500\nconcurrency = [2]\nkeep_alive = true\nmechanics = true\n\n[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n");
-    let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(scratch.path()).status();
-    let _ = Command::new("chmod").arg("a+x").arg(scratch.path().parent().expect("a parent")).status();
-    let output = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", HARNESS])
-        .arg(&matrix)
-        .arg("--out")
-        .arg(scratch.out())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("setpriv (util-linux)");
-    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-    let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").unwrap_or_default();
-    if paranoid.trim().parse::<i32>().is_ok_and(|level| level < 2) {
-        eprintln!("perf events are open to everyone here (paranoid {paranoid}): nothing to check");
-        return;
-    }
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert_eq!(
-        stderr.matches("system calls and context switches are not counted").count(),
-        1,
-        "said once: {stderr}"
-    );
-    let json = results_json(&scratch.out());
-    for cell in json["cells"].as_array().expect("cells") {
-        assert!(cell["mechanics"].is_null() || cell["mechanics"]["server"].is_null(), "{cell}");
-        assert!(cell["server"]["cpu_us_per_request"].as_f64().is_some(), "CPU is still measured: {cell}");
+    // Counted in every run (the servers start behind a gate) and, by default, in an extra run
+    // per cell (counters attached to the running servers): both must carry on without.
+    for setting in ["mechanics = true\n", ""] {
+        let scratch = Scratch::new();
+        // Nobody can write the scratch directory's results and read its matrix.
+        let matrix = scratch.matrix(&format!(
+            "[sweep]\nrequests = 500\nconcurrency = [2]\nkeep_alive = true\n{setting}\n[[variant]]\nname = \"tokio\"\n[[variant]]\nname = \"smol\"\n"
+        ));
+        let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(scratch.path()).status();
+        let _ = Command::new("chmod").arg("a+x").arg(scratch.path().parent().expect("a parent")).status();
+        let output = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", HARNESS])
+            .arg(&matrix)
+            .arg("--out")
+            .arg(scratch.out())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("setpriv (util-linux)");
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").unwrap_or_default();
+        if paranoid.trim().parse::<i32>().is_ok_and(|level| level < 2) {
+            eprintln!("perf events are open to everyone here (paranoid {paranoid}): nothing to check");
+            return;
+        }
+        assert_eq!(output.status.code(), Some(0), "{setting}{stdout}\n{stderr}");
+        assert_eq!(
+            stderr.matches("system calls and context switches are not counted").count(),
+            1,
+            "{setting}said once: {stderr}"
+        );
+        let json = results_json(&scratch.out());
+        for cell in json["cells"].as_array().expect("cells") {
+            assert!(cell["mechanics"].is_null() || cell["mechanics"]["server"].is_null(), "{cell}");
+            assert!(cell["server"]["cpu_us_per_request"].as_f64().is_some(), "CPU is still measured: {cell}");
+        }
     }
 }
 

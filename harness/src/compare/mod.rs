@@ -283,7 +283,10 @@ impl Row {
 /// it is the new cell's variant). Run against run, uncorrected.
 pub fn row(old: &Cell, new: &Cell, metric: Metric) -> Row {
     let (a, b) = (metric.runs(old), metric.runs(new));
-    let (old_median, new_median) = (median(&a), median(&b));
+    // Counted once per cell (`mechanics = "extra-run"`): the cell's count stands for its runs,
+    // shown, never tested.
+    let (old_median, new_median) =
+        (median(&a).or_else(|| metric.figure(old)), median(&b).or_else(|| metric.figure(new)));
     let delta_pct = old_median.zip(new_median).and_then(|(o, n)| (o != 0.0).then(|| (n - o) / o * 100.0));
     let outcome = mann_whitney::test(&a, &b);
     let enough = a.len() >= mann_whitney::MIN_RUNS && b.len() >= mann_whitney::MIN_RUNS;

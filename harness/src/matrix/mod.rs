@@ -25,7 +25,9 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 use crate::machine::idle::CpuIdle;
-use crate::plan::{defaults, Launch, Load, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC};
+use crate::plan::{
+    defaults, Counting, Launch, Load, Order, Placement, Plan, Scenario, VariantPlan, Verify, CLASSIC,
+};
 use crate::registry;
 pub use document::{line_column, Mistake};
 use document::{At, Mistakes, OneOrMany};
@@ -141,7 +143,7 @@ pub fn parse(file: &str, source: &str, cpus: usize) -> Result<Plan, ConfigError>
     files::check(&scenarios, &placement, &mut variants, &mut mistakes);
     let scenarios: Vec<Scenario> = scenarios.into_iter().map(|(scenario, _)| scenario).collect();
     let baseline = baseline(sweep_table, &variants, &mut mistakes);
-    let mechanics = mistakes.boolean(sweep_table, "mechanics").map_or(defaults::MECHANICS, |b| b.value);
+    let mechanics = mechanics(sweep_table, &mut mistakes);
     let mistakes = mistakes.sorted();
     if mistakes.is_empty() {
         Ok(Plan { scenarios, placement, hosts, variants, order, baseline, mechanics, warnings })
@@ -703,6 +705,25 @@ fn scenarios(
     scenarios
 }
 
+/// `mechanics = "extra-run" | "every-run" | "off"`; `true` is every run, `false` off.
+fn mechanics(sweep: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Counting {
+    let Some(value) = document::get(sweep, "mechanics") else { return defaults::MECHANICS };
+    if let toml::de::DeValue::Boolean(every) = value.get_ref() {
+        return if *every { Counting::EveryRun } else { Counting::Off };
+    }
+    let Some(text) = mistakes.string(sweep, "mechanics") else { return defaults::MECHANICS };
+    Counting::named(&text.value).unwrap_or_else(|| {
+        mistakes.at(
+            text.span,
+            format!(
+                "mechanics must be \"extra-run\", \"every-run\" or \"off\" (or true, false), not {:?}",
+                text.value
+            ),
+        );
+        defaults::MECHANICS
+    })
+}
+
 /// `cpu_idle = "native" | "awake"`, if given.
 fn cpu_idle(table: &DeTable<'_>, mistakes: &mut Mistakes<'_>) -> Option<CpuIdle> {
     let text = mistakes.string(table, "cpu_idle")?;
@@ -948,6 +969,28 @@ mod tests {
                 "m.toml:2:11: timeout: `300000000000y`: at most a year",
                 "m.toml:7:8: variant `x` runs a command, which cannot be given port 0 (it could not say which port it took): leave `port` out and the harness picks a free one below the ephemeral range",
             ]
+        );
+    }
+
+    #[test]
+    fn mechanics_are_counted_in_an_extra_run_unless_asked_otherwise() {
+        let with = |value: &str| {
+            let source = format!("[sweep]\n{value}\n[[variant]]\nname = \"tokio\"\n");
+            parse("m.toml", &source, 2).map(|plan| plan.mechanics)
+        };
+        assert_eq!(with("").unwrap(), Counting::ExtraRun);
+        assert_eq!(with("mechanics = \"extra-run\"").unwrap(), Counting::ExtraRun);
+        assert_eq!(with("mechanics = \"every-run\"").unwrap(), Counting::EveryRun);
+        assert_eq!(with("mechanics = true").unwrap(), Counting::EveryRun);
+        assert_eq!(with("mechanics = \"off\"").unwrap(), Counting::Off);
+        assert_eq!(with("mechanics = false").unwrap(), Counting::Off);
+        assert_eq!(
+            mistakes("[sweep]\nmechanics = \"sometimes\"\n[[variant]]\nname = \"tokio\"\n"),
+            ["m.toml:2:13: mechanics must be \"extra-run\", \"every-run\" or \"off\" (or true, false), not \"sometimes\""]
+        );
+        assert_eq!(
+            mistakes("[sweep]\nmechanics = 3\n[[variant]]\nname = \"tokio\"\n"),
+            ["m.toml:2:13: `mechanics` must be a string, not a whole number"]
         );
     }
 

@@ -37,10 +37,10 @@ pub const PIPELINE: usize = 1;
 /// The draw of a request mix's paths, so two runs of a matrix send the same sequence.
 pub const SEED: u64 = 1;
 
-/// Whether system calls, context switches and migrations are counted during the measured runs:
-/// off unless `[sweep] mechanics = true`, because the counters cost the servers more than 3% of
-/// their CPU per request here (measured A B A B; see the README).
-pub const MECHANICS: bool = false;
+/// When system calls, context switches and migrations are counted: in one extra run per cell,
+/// not during the measured runs, because the counters cost the servers more than 3% of their
+/// CPU per request here (measured A B A B; see the README).
+pub const MECHANICS: crate::plan::Counting = crate::plan::Counting::ExtraRun;
 
 /// A files scenario's page cache before each run: warm, as a server serving the same files
 /// over and over finds them; `cache = "cold"` asks for the disk.

@@ -22,9 +22,9 @@ pub struct Plan {
     pub order: Order,
     /// The variant every other is compared with (a name from `variants`).
     pub baseline: String,
-    /// Count each server's (and load thread's) system calls, context switches and migrations
-    /// (see [`crate::mechanics`]).
-    pub mechanics: bool,
+    /// When each server's (and load thread's) system calls, context switches and migrations
+    /// are counted (see [`crate::mechanics`]).
+    pub mechanics: Counting,
     /// Things worth saying that do not stop the sweep (e.g. overlapping CPUs).
     pub warnings: Vec<String>,
 }
@@ -167,6 +167,33 @@ impl Load {
 pub enum Mode {
     Closed,
     Open,
+}
+
+/// When a sweep counts system calls, context switches and migrations (`[sweep] mechanics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Not at all.
+    Off,
+    /// In one more run of each closed-loop cell after its measured runs, on its server's
+    /// processes as they are then: the measured runs never carry the counters' cost, and the
+    /// figures are that run's exact counts (one sample, so no significance).
+    ExtraRun,
+    /// In every measured run, each server counted from its first instruction: per-run figures
+    /// for significance and the CI gate, at a cost to every figure of those runs (the counters
+    /// cost the servers 13–29% of their CPU per request here).
+    EveryRun,
+}
+
+impl Counting {
+    /// As `matrix.toml` names it.
+    pub fn named(text: &str) -> Option<Counting> {
+        match text {
+            "off" => Some(Counting::Off),
+            "extra-run" => Some(Counting::ExtraRun),
+            "every-run" => Some(Counting::EveryRun),
+            _ => None,
+        }
+    }
 }
 
 /// In which order cells are measured.

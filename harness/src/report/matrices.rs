@@ -40,6 +40,8 @@ pub struct Matrices {
     pub client_bound: bool,
     /// Some p99 is marked as one run's outlier (`◊`).
     pub outlier: bool,
+    /// Some cell's mechanics come from one extra, counted run, not from its measured runs.
+    pub counted_once: bool,
 }
 
 /// The matrices of `scenario`, or `None` when it has no cells.
@@ -56,6 +58,9 @@ pub fn matrices(results: &Results, scenario: &str) -> Option<Matrices> {
     let mut few_runs = false;
     let client_bound = cells.iter().any(|c| c.client_bound());
     let outlier = cells.iter().any(|c| c.p99_from_one_run());
+    let counted_once = cells
+        .iter()
+        .any(|c| Metric::ServerSyscalls.figure(c).is_some() && Metric::ServerSyscalls.runs(c).is_empty());
     let mut tables = Vec::new();
     for metric in SHOWN {
         if !cells.iter().any(|c| metric.figure(c).is_some())
@@ -88,7 +93,7 @@ pub fn matrices(results: &Results, scenario: &str) -> Option<Matrices> {
         tables.push((metric, rows));
     }
     let repeat = results.scenario(scenario).map_or(0, |s| s.repeat);
-    Some(Matrices { headers, tables, few_runs, repeat, client_bound, outlier })
+    Some(Matrices { headers, tables, few_runs, repeat, client_bound, outlier, counted_once })
 }
 
 /// All of a scenario's matrices, with the legend.
@@ -129,6 +134,13 @@ pub fn legend(baseline: &str, matrices: &Matrices) -> String {
             "`◊` one run's outlier: the merged p99 is more than {:.0}× the median of the runs' p99s.\n",
             crate::results::OUTLIER_P99
         ));
+    }
+    if matrices.counted_once {
+        out.push_str(
+            "System calls and context switches are counted in one extra run per cell after its measured runs \
+             (`mechanics = \"extra-run\"`, so the counters cost the measured runs nothing): each is that run's \
+             exact count, and their ratios carry no significance mark (`mechanics = \"every-run\"` counts every run).\n",
+        );
     }
     if matrices.few_runs {
         if matrices.repeat < MIN_RUNS {
@@ -180,6 +192,11 @@ fn entry(cell: &Cell, baseline: Option<&&Cell>, metric: Metric, few_runs: &mut b
     let Some(base) = baseline else { return shown };
     let Some(base_value) = metric.figure(base).filter(|v| *v > 0.0) else { return shown };
     let ratio = value / base_value;
+    // Counted in one extra run per cell (`mechanics = "extra-run"`): exact counts of one run
+    // each, no runs to test; the legend says so.
+    if metric.runs(cell).is_empty() && matches!(metric, Metric::ServerSyscalls | Metric::ServerSwitches) {
+        return format!("{shown} ×{ratio:.2}");
+    }
     let test = row(base, cell, metric);
     let enough = test.runs.0 >= MIN_RUNS && test.runs.1 >= MIN_RUNS;
     *few_runs |= !enough;

@@ -16,12 +16,13 @@ use crate::export::Output;
 use crate::hosts::load::Share;
 use crate::load::{self, Job, Shape, Stop};
 use crate::machine::calibrate;
+use crate::mechanics::{Attached, Counters, Mechanics, Tally};
 use crate::plan::CpuIdle;
-use crate::plan::{Launch, Load, Order, Plan, Scenario, ServerSetup};
+use crate::plan::{Counting, Launch, Load, Order, Plan, Scenario, ServerSetup};
 use crate::process::watchdog::Watchdog;
 use crate::progress::{Cost, Progress};
 use crate::results::summarize::Point;
-use crate::results::{Cell, MeasuredRun, Problem, ProblemKind, Reading, Results, Status};
+use crate::results::{Cell, MeasuredRun, Problem, ProblemKind, Reading, Results, Sides, Status};
 use crate::target::awake::Keeper;
 use crate::target::{self, Server, StartFailure};
 use cell::{CellKey, Measuring};
@@ -73,6 +74,7 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
         progress: Progress::new(
             slots.iter().map(|slot| cost(&plan.scenarios[slot.scenario], slot.scenario)).collect(),
         ),
+        pending: Vec::new(),
     };
     sweep.progress.eprintln(&sweep.progress.plan_line());
     // About a round: every level of the first scenario for every variant (interleaved), or
@@ -110,13 +112,15 @@ pub fn run(plan: &Plan, results: &mut Results, output: &mut Output, context: &Co
         }
         let last_of_variant = !slots[index + 1..].iter().any(|later| later.variant == slot.variant);
         if plan.order == Order::Grouped && last_of_variant {
+            sweep.count_pending(&[slot.variant]);
             sweep.stop(&[slot.variant]);
         }
     }
+    let all: Vec<usize> = (0..plan.variants.len()).collect();
+    sweep.count_pending(&all);
     let interrupted = sweep.interrupted();
     sweep.keep_awake(CpuIdle::Native);
     sweep.finish_partial_cells();
-    let all: Vec<usize> = (0..plan.variants.len()).collect();
     sweep.stop(&all);
     sweep.progress.finish();
     if interrupted {
@@ -141,6 +145,16 @@ struct Sweep<'a> {
     /// Why the CPUs cannot be kept awake here, once that is known.
     awake_refused: Option<String>,
     progress: Progress,
+    /// Finished cells whose counted run is still to be made (`mechanics = "extra-run"`).
+    pending: Vec<Pending>,
+}
+
+/// A finished cell's counted run, to be made before its server stops (see `count_pending`).
+struct Pending {
+    variant: usize,
+    /// Its index in the results' cells.
+    cell: usize,
+    job: Job,
 }
 
 impl Sweep<'_> {
@@ -177,7 +191,7 @@ impl Sweep<'_> {
             server_cpus: setup.cpus.clone(),
             watchdog: self.context.watchdog.clone(),
             interrupt: self.context.interrupt.clone(),
-            mechanics: self.plan.mechanics,
+            mechanics: self.plan.mechanics == Counting::EveryRun,
         };
         let started = match (self.plan.placement.server_host, &plan.launch) {
             (Some(host), Launch::Builtin(builtin)) => target::RemoteServer::start(
@@ -201,7 +215,7 @@ impl Sweep<'_> {
             Err(StartFailure::Failed(why)) => return self.give_up(variant, ProblemKind::Failed, why),
         };
         self.note_placement(variant, &server, &setup.cpus);
-        if let (true, Server::Local(local)) = (self.plan.mechanics, &server) {
+        if let (Counting::EveryRun, Server::Local(local)) = (self.plan.mechanics, &server) {
             if let Err(why) = &local.counters {
                 self.warn(format!("system calls and context switches are not counted: {why}"));
             }
@@ -255,6 +269,7 @@ impl Sweep<'_> {
     /// Replaces `variant`'s server with a fresh one as `setup` says, started and verified as
     /// at the start; `why` ends the progress message (`for a scale run`).
     fn restart(&mut self, variant: usize, setup: ServerSetup, why: &str) {
+        self.count_pending(&[variant]);
         let ServerState::Running(server, _) =
             std::mem::replace(&mut self.servers[variant], ServerState::Gone)
         else {
@@ -373,7 +388,7 @@ impl Sweep<'_> {
             max_duration: scenario.max_run_time,
             cpus: self.plan.placement.load_cpus.clone(),
             allowed: self.plan.hosts.iter().map(|h| h.address).collect(),
-            mechanics: self.plan.mechanics,
+            mechanics: self.plan.mechanics == Counting::EveryRun,
             mix: scenario.request_mix(),
             pipeline: scenario.pipeline,
             seed: scenario.seed,
@@ -580,7 +595,13 @@ impl Sweep<'_> {
                     measuring.profile = Some(profile);
                 }
             }
-            self.finish_cell(key);
+            let cell = self.finish_cell(key);
+            // Counted later, in one more run while the server still runs (see `count_pending`).
+            if let (Counting::ExtraRun, Some(cell), Shape::Closed { .. }) =
+                (self.plan.mechanics, cell, &job.shape)
+            {
+                self.pending.push(Pending { variant: key.variant, cell, job });
+            }
         }
         true
     }
@@ -631,6 +652,91 @@ impl Sweep<'_> {
         recorder.finish(&dir.join(format!("{stem}.svg")), &format!("profiles/{stem}.svg"), &title)
     }
 
+    /// The extra, counted runs (`mechanics = "extra-run"`) of the finished closed-loop cells of
+    /// `variants`, made while their servers still run and before they stop or restart: one more
+    /// run of each cell's load, its server's processes and threads counted as they are then (and
+    /// what they start) and its load threads too; the counts become the cell's mechanics. The
+    /// measured runs never carry the counters. Each server's processes are attached once for all
+    /// its cells, and a set of counters on this thread holds the kernel's tracepoints for the
+    /// whole phase: the last counter of a tracepoint to close waits for the kernel to
+    /// synchronize (about a second for a set closed alone), so that is paid once.
+    fn count_pending(&mut self, variants: &[usize]) {
+        let (todo, rest): (Vec<Pending>, Vec<Pending>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| variants.contains(&p.variant));
+        self.pending = rest;
+        if todo.is_empty() || self.interrupted() {
+            return;
+        }
+        let _anchor = match Counters::this_thread() {
+            Ok(anchor) => anchor,
+            Err(why) => {
+                return self.warn(format!("system calls and context switches are not counted: {why}"))
+            }
+        };
+        for &variant in variants {
+            let cells: Vec<&Pending> = todo.iter().filter(|p| p.variant == variant).collect();
+            if cells.is_empty() || self.interrupted() {
+                continue;
+            }
+            let ServerState::Running(server, _) = &self.servers[variant] else { continue };
+            let Server::Local(local) = server.as_ref() else {
+                self.warn("a server on another host is counted only with mechanics = \"every-run\"".into());
+                continue;
+            };
+            let attached = crate::cost::group_members(local.pgid)
+                .into_iter()
+                .map(Attached::to)
+                .collect::<Result<Vec<Attached>, String>>();
+            let watch = server.watch();
+            let counters = match attached {
+                Ok(counters) => counters,
+                Err(why) => {
+                    self.warn(format!("system calls and context switches are not counted: {why}"));
+                    continue;
+                }
+            };
+            let stop = Stop::any(&[&self.context.interrupt, &watch.died]);
+            for pending in cells {
+                if stop.is_set() {
+                    break;
+                }
+                self.progress
+                    .set_message(format!("{}: counting system calls", self.plan.variants[variant].name));
+                match self.counted_run(&counters, &pending.job, &stop) {
+                    Ok(sides) => {
+                        if let Some(cell) = self.results.cells.get_mut(pending.cell) {
+                            cell.mechanics.get_or_insert(sides);
+                        }
+                        self.save(Some(pending.cell));
+                    }
+                    Err(why) => self.warn(format!("a counted run failed: {why}")),
+                }
+            }
+        }
+    }
+
+    /// One more run of `job` with `counters` on its server and its load threads counting
+    /// themselves: their mechanics per request.
+    fn counted_run(&self, counters: &[Attached], job: &Job, stop: &Stop) -> Result<Sides, String> {
+        let read = || {
+            counters.iter().try_fold(Tally::default(), |mut sum, c| {
+                sum.add(&c.read()?);
+                Some(sum)
+            })
+        };
+        let before = read();
+        let counted = Job { mechanics: true, ..job.clone() };
+        let nothing = load::Hooks {
+            at_window: &mut || {},
+            idle: std::time::Duration::ZERO,
+            probe: &mut || {},
+            ticks: None,
+        };
+        let (load, _) = self.run_load(&counted, stop, nothing).map_err(|err| err.to_string())?;
+        let server = before.zip(read()).and_then(|(b, a)| Mechanics::of(&a.since(&b), load.complete));
+        let load_side = load.mechanics.as_ref().and_then(|tally| Mechanics::of(tally, load.complete));
+        Ok(Sides { server, load: load_side })
+    }
     /// What run `slot` measures, for the progress line.
     fn describe(&self, slot: Slot) -> String {
         let scenario = &self.plan.scenarios[slot.scenario];
@@ -716,10 +822,11 @@ impl Sweep<'_> {
     }
 
     /// Summarizes a cell's runs into the results, prints its line and writes the files.
-    fn finish_cell(&mut self, key: CellKey) {
-        let Some(mut measuring) = self.open.remove(&key) else { return };
+    /// Closes cell `key`: its runs summarized into `results` and saved. Its index there.
+    fn finish_cell(&mut self, key: CellKey) -> Option<usize> {
+        let mut measuring = self.open.remove(&key)?;
         if measuring.runs.is_empty() {
-            return;
+            return None;
         }
         let scenario = &self.plan.scenarios[key.scenario];
         if let Load::Open { .. } = scenario.load {
@@ -744,7 +851,9 @@ impl Sweep<'_> {
         let line = crate::report::cell_line(&cell);
         self.progress.println(&line);
         self.results.cells.push(cell);
-        self.save(self.results.cells.len().checked_sub(1));
+        let index = self.results.cells.len().checked_sub(1);
+        self.save(index);
+        index
     }
 
     /// Finishes cells that got some runs but not all (an interrupt, a server lost).
