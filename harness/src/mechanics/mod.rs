@@ -158,6 +158,15 @@ impl Attached {
         Err(format!("process {pid} kept starting threads while its counters were opened"))
     }
 
+    /// Counts every thread of each of `pids` (a server's process group) from now on.
+    pub fn to_all(pids: impl IntoIterator<Item = i32>) -> Result<Attached, String> {
+        let mut all = Attached { threads: Vec::new() };
+        for pid in pids {
+            all.threads.extend(Attached::to(pid)?.threads);
+        }
+        Ok(all)
+    }
+
     /// The counts so far, every thread's summed (threads that exited since keep theirs).
     pub fn read(&self) -> Option<Tally> {
         let mut sum = Tally::default();

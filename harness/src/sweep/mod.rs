@@ -16,7 +16,7 @@ use crate::export::Output;
 use crate::hosts::load::Share;
 use crate::load::{self, Job, Shape, Stop};
 use crate::machine::calibrate;
-use crate::mechanics::{Attached, Counters, Mechanics, Tally};
+use crate::mechanics::{Attached, Counters, Mechanics};
 use crate::plan::CpuIdle;
 use crate::plan::{Counting, Launch, Load, Order, Plan, Scenario, ServerSetup};
 use crate::process::watchdog::Watchdog;
@@ -683,10 +683,7 @@ impl Sweep<'_> {
                 self.warn("a server on another host is counted only with mechanics = \"every-run\"".into());
                 continue;
             };
-            let attached = crate::cost::group_members(local.pgid)
-                .into_iter()
-                .map(Attached::to)
-                .collect::<Result<Vec<Attached>, String>>();
+            let attached = Attached::to_all(crate::cost::group_members(local.pgid));
             let watch = server.watch();
             let counters = match attached {
                 Ok(counters) => counters,
@@ -717,14 +714,8 @@ impl Sweep<'_> {
 
     /// One more run of `job` with `counters` on its server and its load threads counting
     /// themselves: their mechanics per request.
-    fn counted_run(&self, counters: &[Attached], job: &Job, stop: &Stop) -> Result<Sides, String> {
-        let read = || {
-            counters.iter().try_fold(Tally::default(), |mut sum, c| {
-                sum.add(&c.read()?);
-                Some(sum)
-            })
-        };
-        let before = read();
+    fn counted_run(&self, counters: &Attached, job: &Job, stop: &Stop) -> Result<Sides, String> {
+        let before = counters.read();
         let counted = Job { mechanics: true, ..job.clone() };
         let nothing = load::Hooks {
             at_window: &mut || {},
@@ -733,7 +724,8 @@ impl Sweep<'_> {
             ticks: None,
         };
         let (load, _) = self.run_load(&counted, stop, nothing).map_err(|err| err.to_string())?;
-        let server = before.zip(read()).and_then(|(b, a)| Mechanics::of(&a.since(&b), load.complete));
+        let server =
+            before.zip(counters.read()).and_then(|(b, a)| Mechanics::of(&a.since(&b), load.complete));
         let load_side = load.mechanics.as_ref().and_then(|tally| Mechanics::of(tally, load.complete));
         Ok(Sides { server, load: load_side })
     }
